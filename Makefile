@@ -1,0 +1,103 @@
+# hearth: libhearth, the hearth CLI, hearth-init, the guest kernel and the
+# hello guest. `make`, `make check`, `make demo`, `make install PREFIX=...`.
+# SANITIZE=1 builds everything under ASan+UBSan into build-asan/.
+
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+CC ?= cc
+
+ifeq ($(SANITIZE),1)
+B ?= build-asan
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B ?= build
+SAN :=
+endif
+
+PKGS := jansson libcurl
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+	-Wno-format-nonliteral -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' \
+	-DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
+LIBS := $(shell pkg-config --libs $(PKGS))
+
+LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/backends/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_SRC := $(wildcard src/cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+GUEST := $(B)/guest
+ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
+
+all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(UNIT_BIN)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(B)/libhearth.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libhearth.so: $(LIB_OBJ)
+	$(CC) $(SAN) -shared -Wl,-soname,libhearth.so.0 -o $@ $^ $(LIBS)
+
+$(B)/hearth: $(CLI_OBJ) $(B)/libhearth.a
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(B)/libhearth.a $(LIBS)
+
+$(B)/hearth.pc: Makefile
+	@mkdir -p $(B)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libhearth\nDescription: start isolated guests on QEMU, Firecracker, Docker\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lhearth\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(VERSION)' '$(PKGS)' >$@
+
+# hearth-init is static: a guest image need not carry a libc for it. It is
+# never sanitized, since it runs inside the guest.
+$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ guest/init.c $(GUEST_LIB_SRC) -l:libjansson.a
+	strip $@
+
+$(GUEST)/vmlinux $(GUEST)/bzImage &: kernel/build.sh kernel/microvm.config
+	kernel/build.sh $(GUEST)
+
+$(GUEST)/hello.ext4: examples/hello/build.sh $(GUEST)/hearth-init $(wildcard examples/hello/rootfs/etc/hearth/*)
+	examples/hello/build.sh $(GUEST)/hearth-init $@
+
+$(B)/tests/test_guest_%: tests/unit/test_guest_%.c $(GUEST_LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguest -o $@ $< $(GUEST_LIB_SRC) -lcmocka $(LIBS)
+
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libhearth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libhearth.a -lcmocka $(LIBS)
+
+check: all
+	HEARTH_BUILD=$(B) tests/run
+
+check-asan:
+	$(MAKE) SANITIZE=1 check
+
+demo: all
+	HEARTH_BUILD=$(B) examples/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/hearth \
+		$(DESTDIR)$(PREFIX)/share/hearth $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/hearth $(DESTDIR)$(PREFIX)/bin/hearth
+	install -m 0644 $(B)/libhearth.a $(DESTDIR)$(PREFIX)/lib/libhearth.a
+	install -m 0755 $(B)/libhearth.so $(DESTDIR)$(PREFIX)/lib/libhearth.so.0
+	ln -sf libhearth.so.0 $(DESTDIR)$(PREFIX)/lib/libhearth.so
+	install -m 0644 $(B)/hearth.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/hearth.pc
+	install -m 0644 include/hearth/*.h $(DESTDIR)$(PREFIX)/include/hearth/
+	install -m 0644 $(ARTIFACTS) $(DESTDIR)$(PREFIX)/share/hearth/
+	chmod 0755 $(DESTDIR)$(PREFIX)/share/hearth/hearth-init
+	install -m 0644 docs/hearth.1 $(DESTDIR)$(PREFIX)/share/man/man1/hearth.1
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all check check-asan demo install clean
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

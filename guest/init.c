@@ -1,0 +1,483 @@
+/* hearth-init: PID 1 of every hearth guest (or stage-1 from an initrd).
+ * It mounts what the guest contract promises, configures the network
+ * from the kernel command line, runs the workload, reaps zombies, and
+ * powers the machine off cleanly, whatever happens. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "disks.h"
+#include "net.h"
+#include "params.h"
+#include "volumes.h"
+
+#define CONFIG_LABEL "hearth-config"
+#define SECRETS_LABEL "hearth-secrets"
+#define VOLUMES_JSON "/mnt/config/.hearth/volumes.json"
+#define AGENT_PORT_NAME "hearth.agent"
+
+static struct guest_params params;
+static bool in_container;
+static struct guest_volume volumes[GUEST_VOLUMES_MAX];
+static int nvolumes;
+static bool config_mounted, secrets_mounted;
+
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("hearth-init: ");
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+}
+
+#define error(...) say("error: " __VA_ARGS__)
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int mount_one(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) == 0 || errno == EBUSY)
+		return 0;
+	error("mount %s on %s (%s): %s", src, dst, type, strerror(errno));
+	return -1;
+}
+
+static int mount_early(void)
+{
+	int rc = 0;
+	rc |= mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	rc |= mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	rc |= mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	rc |= mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+	rc |= mount_one("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	mount_one("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
+	return rc;
+}
+
+static int read_small_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t off = 0;
+	ssize_t n;
+	while (off < len - 1 && (n = read(fd, buf + off, len - 1 - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	buf[off] = '\0';
+	return 0;
+}
+
+/* Waits for a device node that devtmpfs creates asynchronously. */
+static int wait_for_disk(const char *spec, char *dev, size_t devlen)
+{
+	for (int i = 0; i < 100; i++) {
+		if (strncmp(spec, "LABEL=", 6) == 0) {
+			if (disk_find_by_label(spec + 6, dev, devlen) == 0)
+				return 0;
+		} else if (access(spec, F_OK) == 0) {
+			snprintf(dev, devlen, "%s", spec);
+			return 0;
+		}
+		sleep_ms(50);
+	}
+	return -1;
+}
+
+/* Stage-1: mount the real root and hand PID 1 to its init. Returns only
+ * on failure. */
+static void switch_root(char **argv)
+{
+	char dev[64];
+	const char *init = params.init[0] ? params.init : "/sbin/init";
+	say("stage-1: switching to root %s", params.root);
+	if (wait_for_disk(params.root, dev, sizeof(dev)) < 0) {
+		error("stage-1: root device %s did not appear", params.root);
+		return;
+	}
+	if (mount_one(dev, "/newroot", "ext4", 0, NULL) < 0)
+		return;
+	static const char *const moved[] = { "/dev", "/proc", "/sys", "/run", "/tmp" };
+	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+		char target[64];
+		snprintf(target, sizeof(target), "/newroot%s", moved[i]);
+		mkdir(target, 0755);
+		if (mount(moved[i], target, NULL, MS_MOVE, NULL) < 0)
+			umount2(moved[i], MNT_DETACH);
+	}
+	if (chdir("/newroot") < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+		error("stage-1: switch_root: %s", strerror(errno));
+		return;
+	}
+	argv[0] = (char *)init;
+	execv(init, argv);
+	error("stage-1: exec %s: %s", init, strerror(errno));
+}
+
+static int setup_network(void)
+{
+	if (net_link_up("lo") < 0) {
+		error("network: lo up: %s", strerror(errno));
+		return -1;
+	}
+	if (!params.has_ip)
+		return 0;
+	if (net_addr_add("eth0", params.ip, params.prefix) < 0) {
+		error("network: eth0 address %s/%u: %s", params.ip, params.prefix, strerror(errno));
+		return -1;
+	}
+	if (net_link_up("eth0") < 0) {
+		error("network: eth0 up: %s", strerror(errno));
+		return -1;
+	}
+	if (params.has_gw && net_route_default(params.gw) < 0) {
+		error("network: default route via %s: %s", params.gw, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Mounts the drive labelled LABEL at DIR read-only; absent is fine. */
+static int mount_labelled(const char *label, const char *dir, mode_t mode, bool *mounted)
+{
+	char dev[64];
+	if (disk_find_by_label(label, dev, sizeof(dev)) < 0)
+		return 0;
+	mkdir(dir, mode);
+	chmod(dir, mode);
+	if (mount(dev, dir, "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
+		error("mount %s (%s) on %s: %s", label, dev, dir, strerror(errno));
+		return -1;
+	}
+	*mounted = true;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int mount_volumes(void)
+{
+	char json[16384], err[256];
+	if (!config_mounted || read_small_file(VOLUMES_JSON, json, sizeof(json)) < 0)
+		return 0;
+	nvolumes = guest_volumes_parse(json, volumes, err, sizeof(err));
+	if (nvolumes < 0) {
+		nvolumes = 0;
+		error("%s", err);
+		return -1;
+	}
+	for (int i = 0; i < nvolumes; i++) {
+		struct guest_volume *v = &volumes[i];
+		char dev[64];
+		if (!v->serial[0] || disk_find_by_serial(v->serial, dev, sizeof(dev)) < 0)
+			snprintf(dev, sizeof(dev), "/dev/%s", v->device);
+		if (mkdir_p(v->path, 0755) < 0) {
+			error("volume %s: mkdir: %s", v->path, strerror(errno));
+			nvolumes = i;
+			return -1;
+		}
+		unsigned long flags = MS_NOSUID | MS_NODEV | (v->read_only ? MS_RDONLY : 0);
+		if (mount(dev, v->path, "ext4", flags, NULL) < 0) {
+			error("volume %s (%s): mount: %s", v->path, dev, strerror(errno));
+			nvolumes = i;
+			return -1;
+		}
+		say("volume %s mounted%s", v->path, v->read_only ? " read-only" : "");
+	}
+	return 0;
+}
+
+/* The agent channel: a virtio-serial port named hearth.agent. */
+static int agent_open(void)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int fd = -1;
+	while ((e = readdir(d))) {
+		char path[300], name[64];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
+		if (read_small_file(path, name, sizeof(name)) < 0)
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, AGENT_PORT_NAME) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		break;
+	}
+	closedir(d);
+	return fd;
+}
+
+static pid_t workload_start(char **cmd)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		error("workload: fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0)
+		return pid;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	setsid();
+	if (!in_container) {
+		clearenv();
+		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+		setenv("HOME", "/root", 1);
+		setenv("TERM", "linux", 1);
+	}
+	if (params.name[0])
+		setenv("HEARTH_NAME", params.name, 1);
+	if (params.has_ip)
+		setenv("HEARTH_IP", params.ip, 1);
+	char vols[GUEST_VOLUMES_MAX * 257] = "";
+	size_t off = 0;
+	for (int i = 0; i < nvolumes; i++)
+		off += (size_t)snprintf(vols + off, sizeof(vols) - off, "%s%s", i ? " " : "", volumes[i].path);
+	setenv("HEARTH_VOLUMES", vols, 1);
+	if (chdir("/") < 0)
+		_exit(127);
+	execvp(cmd[0], cmd);
+	error("workload: exec %s: %s", cmd[0], strerror(errno));
+	_exit(127);
+}
+
+static int exit_code_of(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Reaps every exited child; returns the workload's code once it ends. */
+static bool reap(pid_t workload, int *ret_code)
+{
+	bool ended = false;
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == workload) {
+			*ret_code = exit_code_of(status);
+			ended = true;
+		}
+	}
+	return ended;
+}
+
+/* TERM the workload's session, then KILL it after the grace period. */
+static void workload_stop(pid_t pid, int *code)
+{
+	if (pid <= 0)
+		return;
+	kill(-pid, SIGTERM);
+	kill(pid, SIGTERM);
+	for (unsigned i = 0; i < params.grace_s * 20; i++) {
+		if (reap(pid, code))
+			return;
+		sleep_ms(50);
+	}
+	say("workload did not stop within %us, killing it", params.grace_s);
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	int status;
+	if (waitpid(pid, &status, 0) == pid)
+		*code = exit_code_of(status);
+}
+
+static _Noreturn void power_off(int code)
+{
+	if (in_container)
+		exit(code);
+	/* Whatever else still runs gets the same TERM-then-KILL. */
+	kill(-1, SIGTERM);
+	sleep_ms(200);
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	sync();
+	for (int i = nvolumes - 1; i >= 0; i--)
+		if (umount2(volumes[i].path, 0) < 0)
+			error("umount %s: %s", volumes[i].path, strerror(errno));
+	if (secrets_mounted)
+		umount2("/mnt/secrets", MNT_DETACH);
+	if (config_mounted)
+		umount2("/mnt/config", MNT_DETACH);
+	mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
+	sync();
+	say("powering off");
+	/* A VMM run with -no-reboot (QEMU) or Firecracker exits on reset; a
+	 * power-off without ACPI would halt the CPU and leave the VMM up. */
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+static char **workload_command(int argc, char **argv)
+{
+	static char *start[] = { "/etc/hearth/start", NULL };
+	if (argc > 1)
+		return argv + 1;
+	return start;
+}
+
+int main(int argc, char **argv)
+{
+	char err[256];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	in_container = getenv("HEARTH_CONTAINER") || access("/.dockerenv", F_OK) == 0 || getenv("container");
+	if (getpid() != 1 && !in_container) {
+		fprintf(stderr, "hearth-init: error: must run as PID 1 (pid %d)\n", (int)getpid());
+		return 1;
+	}
+
+	int failed = 0;
+	if (in_container) {
+		if (guest_params_from_env(&params, err, sizeof(err)) < 0) {
+			error("%s", err);
+			return 1;
+		}
+	} else {
+		char cmdline[4096];
+		failed |= mount_early();
+		reboot(RB_DISABLE_CAD); /* Ctrl-Alt-Del now arrives as SIGINT */
+		if (read_small_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0) {
+			error("read /proc/cmdline: %s", strerror(errno));
+			power_off(1);
+		}
+		if (guest_params_parse(cmdline, &params, err, sizeof(err)) < 0) {
+			error("kernel command line: %s", err);
+			power_off(1);
+		}
+		struct statfs fs;
+		if (params.root[0] && statfs("/", &fs) == 0 &&
+		    (fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)) {
+			switch_root(argv);
+			power_off(1);
+		}
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGPWR);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	if (!in_container) {
+		if (params.name[0] && sethostname(params.name, strlen(params.name)) < 0)
+			error("sethostname %s: %s", params.name, strerror(errno));
+		failed |= setup_network();
+		failed |= mount_labelled(CONFIG_LABEL, "/mnt/config", 0755, &config_mounted);
+		failed |= mount_labelled(SECRETS_LABEL, "/mnt/secrets", 0700, &secrets_mounted);
+		failed |= mount_volumes();
+	}
+	if (failed) {
+		error("set-up failed, not starting the workload");
+		power_off(1);
+	}
+
+	char **cmd = workload_command(argc, argv);
+	pid_t workload = workload_start(cmd);
+	if (workload < 0)
+		power_off(1);
+	say("ready");
+
+	int agent = in_container ? -1 : agent_open();
+	unsigned restarts = 0;
+	int code = 0;
+	bool stopping = false;
+	long agent_backoff = 0;
+	while (!stopping) {
+		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { agent_backoff > 0 ? -1 : agent, POLLIN, 0 } };
+		int n = poll(pfd, 2, agent_backoff > 0 ? 250 : -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		agent_backoff = 0;
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo != SIGCHLD) {
+					say("signal %d: stopping", (int)si.ssi_signo);
+					stopping = true;
+				}
+			}
+			if (reap(workload, &code)) {
+				say("exit %d", code);
+				bool again = params.restart == GUEST_RESTART_ALWAYS ||
+					     (params.restart == GUEST_RESTART_ON_FAILURE && code != 0);
+				if (!stopping && again && restarts < params.restart_max) {
+					restarts++;
+					say("restarting workload (%u of %u)", restarts, params.restart_max);
+					workload = workload_start(cmd);
+					if (workload < 0)
+						power_off(1);
+					continue;
+				}
+				power_off(code);
+			}
+		}
+		if (pfd[1].revents & POLLIN) {
+			char line[128];
+			ssize_t r = read(agent, line, sizeof(line) - 1);
+			if (r > 0) {
+				line[r] = '\0';
+				if (strncmp(line, "poweroff", 8) == 0) {
+					say("agent: poweroff requested");
+					stopping = true;
+				} else if (strncmp(line, "ping", 4) == 0) {
+					if (write(agent, "pong\n", 5) < 0)
+						error("agent: write: %s", strerror(errno));
+				}
+			}
+		} else if (pfd[1].revents & (POLLHUP | POLLERR)) {
+			agent_backoff = 1; /* nobody on the host side yet */
+		}
+	}
+	workload_stop(workload, &code);
+	say("exit %d", code);
+	power_off(code);
+}
