@@ -354,6 +354,10 @@ static _Noreturn void power_off(int code)
 		pause();
 }
 
+/* The command after "--" on the kernel command line, else the image's
+ * /etc/hearth/start. (QEMU's microvm machine appends its virtio_mmio.device=
+ * list after -append, so under QEMU a "--" would hide the disks from the
+ * kernel: hearth's QEMU backend never passes one.) */
 static char **workload_command(int argc, char **argv)
 {
 	static char *start[] = { "/etc/hearth/start", NULL };

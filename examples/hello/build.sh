@@ -32,5 +32,5 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\n' >"$stage/etc/group"
 
 rm -f "$out.tmp"
-mke2fs -q -t ext4 -L hello-root -E root_owner=0:0 -d "$stage" "$out.tmp" 32M
+mke2fs -q -t ext4 -L hello-root -E root_owner=0:0 -d "$stage" "$out.tmp" 32M >/dev/null
 mv "$out.tmp" "$out"
