@@ -15,6 +15,7 @@
 #define HEARTH_MEMORY_MAX_MIB 65536
 #define HEARTH_FILES_MAX_BYTES (1024 * 1024) /* per drive */
 #define HEARTH_VOLUME_DEFAULT_BYTES (1ULL << 30)
+#define HEARTH_VOLUMES_MAX 16 /* drives vdd..vds */
 
 enum hearth_protocol {
 	HEARTH_PROTO_TCP,

@@ -1,6 +1,7 @@
 /* The start configuration as JSON: what `hearth run -f` reads and
  * `hearth inspect` prints, one schema for both. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
 

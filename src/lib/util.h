@@ -3,6 +3,7 @@
 #ifndef HEARTH_UTIL_H
 #define HEARTH_UTIL_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

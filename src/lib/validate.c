@@ -81,6 +81,8 @@ static bool nix_hash_valid(const char *s)
 
 static int check_volumes(const struct hearth_config *cfg, struct hearth_error **err)
 {
+	if (cfg->n_volumes > HEARTH_VOLUMES_MAX)
+		return fail_invalid(err, "volumes: at most %d (%zu)", HEARTH_VOLUMES_MAX, cfg->n_volumes);
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		const struct hearth_volume *v = &cfg->volumes[i];
 		if (!guest_path_valid(v->guest))

@@ -1,0 +1,123 @@
+/* libhearth: start isolated guests from one start configuration on
+ * whichever backend the host offers, and manage their whole life.
+ * Every fallible call returns 0 (or a pointer) on success and negative
+ * (or NULL) on failure with *err set; free errors with hearth_error_free. */
+#ifndef HEARTH_HEARTH_H
+#define HEARTH_HEARTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hearth/config.h"
+#include "hearth/error.h"
+
+enum hearth_status {
+	HEARTH_STATUS_STARTING,
+	HEARTH_STATUS_RUNNING,
+	HEARTH_STATUS_PAUSED,
+	HEARTH_STATUS_STOPPED,
+	HEARTH_STATUS_FAILED,
+};
+
+/* "starting", "running", ...; the names `hearth ps --json` prints. */
+HEARTH_PUBLIC const char *hearth_status_name(enum hearth_status s);
+
+/* The run record of one guest: what the backend and monitor know. */
+struct hearth_record {
+	char *name;
+	char *backend;
+	enum hearth_status status;
+	char *reason;         /* why it failed or stopped, or NULL */
+	int exit_code;        /* the workload's, -1 while unknown */
+	int monitor_pid;
+	uint64_t monitor_start;
+	int vmm_pid;
+	uint64_t vmm_start;
+	int64_t started_at;   /* unix seconds */
+	int64_t stopped_at;   /* unix seconds, 0 while up */
+	char *accel;          /* "kvm" or "tcg" for VMs, else NULL */
+	char *guest_ip;       /* ADDR/PREFIX */
+	char *gateway;
+	bool stop_requested;
+};
+
+HEARTH_PUBLIC void hearth_record_free(struct hearth_record *rec);
+
+enum hearth_caps {
+	HEARTH_CAP_PAUSE_RESUME = 1 << 0,
+	HEARTH_CAP_SNAPSHOTS = 1 << 1,
+	HEARTH_CAP_VSOCK = 1 << 2,
+	HEARTH_CAP_TAP_NETWORKING = 1 << 3,
+};
+
+struct hearth_backend_info {
+	const char *name;
+	bool available;
+	char *reason;   /* why it is (not) available */
+	char *version;  /* of the backend's program, or NULL */
+	unsigned caps;  /* enum hearth_caps */
+};
+
+/* Probes every backend. *RET is an array of *RET_N entries; free it with
+ * hearth_backend_infos_free. */
+HEARTH_PUBLIC void hearth_backends_probe(struct hearth_backend_info **ret, size_t *ret_n);
+HEARTH_PUBLIC void hearth_backend_infos_free(struct hearth_backend_info *infos, size_t n);
+
+/* Resolves "auto" (or NULL) to the best available backend's name. *RET_WHY
+ * (malloc'd) says why it was chosen. */
+HEARTH_PUBLIC int hearth_backend_choose(const char *want, const char **ret_name, char **ret_why,
+					struct hearth_error **err);
+
+struct hearth_run_options {
+	const char *backend; /* NULL or "auto" to let hearth pick */
+	int timeout_s;       /* how long to wait for readiness */
+	bool wait;           /* wait for the ready line */
+};
+
+/* Validates CFG, allocates a name when it has none, creates the guest's
+ * state and starts it under its monitor. With opts->wait, returns once
+ * the guest says ready. On failure nothing of the guest is left behind,
+ * except a record of a guest that started and then failed. *RET_NAME is
+ * malloc'd. */
+HEARTH_PUBLIC int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options *opts,
+				   char **ret_name, struct hearth_error **err);
+
+/* Waits until NAME leaves "starting"; fails when it did not become
+ * running within TIMEOUT_S, with the console's last lines in *err. */
+HEARTH_PUBLIC int hearth_guest_wait_ready(const char *name, int timeout_s, struct hearth_error **err);
+
+/* Reads NAME's record, reconciled with the processes that really run. */
+HEARTH_PUBLIC int hearth_guest_get(const char *name, struct hearth_record **ret, struct hearth_error **err);
+
+/* Every guest's record, sorted by name. Free with hearth_records_free. */
+HEARTH_PUBLIC int hearth_guest_list(struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err);
+HEARTH_PUBLIC void hearth_records_free(struct hearth_record **recs, size_t n);
+
+/* The start configuration NAME was started with. */
+HEARTH_PUBLIC int hearth_guest_config(const char *name, struct hearth_config **ret, struct hearth_error **err);
+
+/* Asks the guest to power off; after TIMEOUT_S forces the backend to
+ * stop. Returns once the guest's processes are gone. */
+HEARTH_PUBLIC int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err);
+
+HEARTH_PUBLIC int hearth_guest_pause(const char *name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_resume(const char *name, struct hearth_error **err);
+
+/* Removes a stopped guest's state; FORCE stops a running one first. */
+HEARTH_PUBLIC int hearth_guest_remove(const char *name, bool force, struct hearth_error **err);
+
+/* Path of NAME's console log (or the hypervisor's own log). */
+HEARTH_PUBLIC char *hearth_guest_log_path(const char *name, bool hypervisor, struct hearth_error **err);
+
+/* The state root: $HEARTH_STATE_DIR, /var/lib/hearth for root, else
+ * $XDG_STATE_HOME/hearth. Malloc'd. */
+HEARTH_PUBLIC char *hearth_state_root(void);
+
+/* Where the default kernel and images live ($HEARTH_DATA_DIR, else the
+ * build tree or the install prefix). Malloc'd. */
+HEARTH_PUBLIC char *hearth_data_dir(void);
+
+HEARTH_PUBLIC const char *hearth_version(void);
+
+#endif

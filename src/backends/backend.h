@@ -1,0 +1,47 @@
+/* The backend interface: one ops table per backend, listed in
+ * registry.c. A backend translates the start configuration into its own
+ * plan and touches nothing but that translation. */
+#ifndef HEARTH_BACKEND_H
+#define HEARTH_BACKEND_H
+
+#include "hearth/hearth.h"
+#include "lib/util.h"
+
+/* One guest as the core hands it to a backend. */
+struct guest {
+	char *name;
+	char *dir;                 /* absolute path of its state directory */
+	int dirfd;
+	struct hearth_config *cfg; /* validated, file contents loaded */
+	struct hearth_record *rec; /* the current record */
+};
+
+struct hearth_backend_ops {
+	const char *name;
+	unsigned caps; /* enum hearth_caps */
+
+	/* Fills INFO->available, reason and version. Must be cheap after
+	 * the first call on a machine (cache what costs). */
+	void (*probe)(struct hearth_backend_info *info);
+
+	/* Builds what the guest needs and starts it under its monitor. On
+	 * failure it leaves no process behind; the core removes the dir. */
+	int (*start)(struct guest *g, struct hearth_error **err);
+
+	/* Asks the guest to power off cleanly; returns without waiting. */
+	int (*request_stop)(struct guest *g, struct hearth_error **err);
+
+	/* Makes the hypervisor exit now. */
+	int (*force_stop)(struct guest *g, struct hearth_error **err);
+
+	/* NULL where the backend cannot (the core says so). */
+	int (*pause)(struct guest *g, struct hearth_error **err);
+	int (*resume)(struct guest *g, struct hearth_error **err);
+};
+
+extern const struct hearth_backend_ops qemu_backend;
+
+/* The backend named NAME, or NULL. */
+const struct hearth_backend_ops *backend_find(const char *name);
+
+#endif

@@ -1,0 +1,392 @@
+/* The QEMU backend: qemu-system-x86_64 -M microvm, direct kernel boot,
+ * virtio-mmio drives, user-mode networking with one hostfwd per port,
+ * QMP for pause/resume/quit, a virtio-serial agent port for a clean stop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+
+#include "backend.h"
+#include "lib/drive.h"
+#include "lib/monitor.h"
+#include "lib/proc.h"
+#include "lib/qmp.h"
+#include "lib/state.h"
+
+#define GUEST_IP "10.0.2.15/24"
+#define GUEST_GW "10.0.2.2"
+#define MACHINE "microvm,x-option-roms=off,rtc=off,acpi=off"
+#define KVM_PROBE_TIMEOUT_MS 15000
+
+static char *qemu_binary(void)
+{
+	const char *env = getenv("HEARTH_QEMU");
+	return proc_find_program(env && *env ? env : "qemu-system-x86_64");
+}
+
+static char *default_kernel(void)
+{
+	_cleanup_free_ char *data = hearth_data_dir();
+	return xasprintf("%s/vmlinux", data);
+}
+
+/* What the KVM verdict depends on: this boot, this qemu, this kernel. */
+static char *probe_key(const char *qemu, const char *kernel)
+{
+	struct stat qs = { 0 }, ks = { 0 };
+	_cleanup_free_ char *boot = NULL;
+	stat(qemu, &qs);
+	stat(kernel, &ks);
+	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &boot, NULL) < 0)
+		boot = xstrdup("?");
+	boot[strcspn(boot, "\n")] = '\0';
+	return xasprintf("%s %s:%lld:%lld %s:%lld:%lld", boot, qemu, (long long)qs.st_size, (long long)qs.st_mtime,
+			 kernel, (long long)ks.st_size, (long long)ks.st_mtime);
+}
+
+/* Boots the kernel under KVM with no root disk: a working KVM gets as
+ * far as the "cannot mount root" panic; a broken nested hypervisor dies
+ * in emulation long before. A bare KVM_RUN of a few instructions is not
+ * enough: it passes where Linux guests fail. */
+static bool kvm_boots(const char *qemu, const char *kernel, char **ret_why)
+{
+	char *argv[] = { (char *)qemu, "-M", MACHINE, "-accel", "kvm", "-cpu", "host", "-m", "128", "-smp", "1",
+			 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-kernel", (char *)kernel,
+			 "-append", "console=ttyS0 panic=-1 reboot=t", "-serial", "stdio", NULL };
+	_cleanup_free_ char *out = NULL;
+	int rc = proc_run(argv, KVM_PROBE_TIMEOUT_MS, &out, NULL);
+	if (rc >= 0 && out && strstr(out, "Kernel panic - not syncing")) {
+		*ret_why = xstrdup("kvm (a probe booted the kernel under KVM)");
+		return true;
+	}
+	const char *hint = "no output";
+	if (out && strstr(out, "KVM internal error"))
+		hint = "KVM internal error";
+	else if (out && strstr(out, "emulation failure"))
+		hint = "emulation failure";
+	else if (rc == 128 + 9)
+		hint = "timed out";
+	else if (out && *out)
+		hint = "the kernel did not boot";
+	*ret_why = xasprintf("tcg (KVM probe failed: %s)", hint);
+	return false;
+}
+
+/* KVM when it really works, else TCG; the verdict is cached in the
+ * state root per boot, qemu binary and kernel. */
+static const char *qemu_accel(const char *qemu, char **ret_why)
+{
+	const char *force = getenv("HEARTH_ACCEL");
+	if (force && (strcmp(force, "kvm") == 0 || strcmp(force, "tcg") == 0)) {
+		*ret_why = xasprintf("%s (HEARTH_ACCEL)", force);
+		return strcmp(force, "kvm") == 0 ? "kvm" : "tcg";
+	}
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0) {
+		*ret_why = xasprintf("tcg (/dev/kvm: %s)", strerror(errno));
+		return "tcg";
+	}
+	close(kvm);
+	_cleanup_free_ char *kernel = default_kernel();
+	if (access(kernel, R_OK) < 0) {
+		*ret_why = xasprintf("tcg (no kernel to probe KVM with at %s)", kernel);
+		return "tcg";
+	}
+	_cleanup_free_ char *key = probe_key(qemu, kernel);
+	_cleanup_close_ int root = state_root_open(NULL);
+	_cleanup_free_ char *cached = NULL;
+	if (root >= 0 && read_file_at(root, "cache/accel", 4096, &cached, NULL) == 0) {
+		char *nl = strchr(cached, '\n');
+		if (nl && (size_t)(nl - cached) == strlen(key) && strncmp(cached, key, strlen(key)) == 0) {
+			char *why = nl + 1;
+			why[strcspn(why, "\n")] = '\0';
+			*ret_why = xstrdup(why);
+			return str_has_prefix(why, "kvm") ? "kvm" : "tcg";
+		}
+	}
+	bool ok = kvm_boots(qemu, kernel, ret_why);
+	if (root >= 0) {
+		_cleanup_free_ char *text = xasprintf("%s\n%s\n", key, *ret_why);
+		if (write_file_atomic_at(root, "cache/accel", text, strlen(text), 0600) < 0) {
+			/* Not fatal: the next run probes again. */
+		}
+	}
+	return ok ? "kvm" : "tcg";
+}
+
+static void qemu_probe(struct hearth_backend_info *info)
+{
+	_cleanup_free_ char *qemu = qemu_binary();
+	if (!qemu) {
+		info->reason = xstrdup("qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
+		return;
+	}
+	char *argv[] = { qemu, "--version", NULL };
+	_cleanup_free_ char *out = NULL;
+	if (proc_run(argv, 5000, &out, NULL) != 0) {
+		info->reason = xasprintf("%s --version failed", qemu);
+		return;
+	}
+	out[strcspn(out, "\n")] = '\0';
+	const char *v = strstr(out, "version ");
+	info->version = xstrdup(v ? v + 8 : out);
+	_cleanup_free_ char *why = NULL;
+	qemu_accel(qemu, &why);
+	info->available = true;
+	info->reason = xasprintf("%s, accel %s", qemu, why);
+}
+
+struct argv_builder {
+	char **v;
+	size_t n;
+};
+
+static void arg(struct argv_builder *a, char *s)
+{
+	a->v = xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv_builder *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+}
+
+/* QEMU option values escape ',' by doubling it. */
+static char *qemu_escape(const char *s)
+{
+	struct strbuf sb = { 0 };
+	strbuf_append(&sb, "", 0);
+	for (; *s; s++) {
+		if (*s == ',')
+			strbuf_append(&sb, ",,", 2);
+		else
+			strbuf_append(&sb, s, 1);
+	}
+	return sb.buf;
+}
+
+static void add_drive(struct argv_builder *a, const char *id, const char *path, bool read_only, const char *extra)
+{
+	_cleanup_free_ char *file = qemu_escape(path);
+	arg(a, xstrdup("-drive"));
+	arg(a, xasprintf("id=%s,file=%s,format=raw,if=none%s%s", id, file, read_only ? ",readonly=on" : "",
+			 extra ? extra : ""));
+	arg(a, xstrdup("-device"));
+	arg(a, xasprintf("virtio-blk-device,drive=%s,serial=hearth-%s", id, id));
+}
+
+static char *volume_path(struct guest *g, const struct hearth_volume *v)
+{
+	if (strchr(v->host, '/'))
+		return xstrdup(v->host);
+	return xasprintf("%s/volumes/%s.img", g->dir, v->host);
+}
+
+/* Config drive (with .hearth/volumes.json), secrets drive, named volumes. */
+static int build_drives(struct guest *g, struct hearth_error **err)
+{
+	const struct hearth_config *cfg = g->cfg;
+	json_t *vols = json_array();
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		char serial[32], device[8];
+		snprintf(serial, sizeof(serial), "hearth-vol%zu", i);
+		snprintf(device, sizeof(device), "vd%c", (char)('d' + i));
+		json_array_append_new(vols, json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device,
+						      "path", cfg->volumes[i].guest, "read_only",
+						      cfg->volumes[i].read_only));
+	}
+	_cleanup_free_ char *vjson = json_dumps(vols, JSON_COMPACT);
+	json_decref(vols);
+	if (drive_build_files(g->dir, "config.img", CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
+			      err) < 0 ||
+	    drive_build_files(g->dir, "secrets.img", SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,
+			      err) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		const struct hearth_volume *v = &cfg->volumes[i];
+		if (strchr(v->host, '/'))
+			continue;
+		if (mkdirat(g->dirfd, "volumes", 0700) < 0 && errno != EEXIST)
+			return fail_errno(err, "volumes: mkdir: %s", strerror(errno));
+		_cleanup_free_ char *path = volume_path(g, v);
+		if (drive_create_volume(path, v->size ? v->size : HEARTH_VOLUME_DEFAULT_BYTES, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void build_argv(struct guest *g, const char *qemu, const char *accel, const char *kernel,
+		       struct argv_builder *a)
+{
+	const struct hearth_config *cfg = g->cfg;
+	bool kvm = strcmp(accel, "kvm") == 0;
+	arg(a, xstrdup(qemu));
+	arg(a, xstrdup("-M"));
+	arg(a, xstrdup(MACHINE));
+	arg(a, xstrdup("-accel"));
+	arg(a, xstrdup(accel));
+	arg(a, xstrdup("-cpu"));
+	arg(a, xstrdup(kvm ? "host" : "max"));
+	arg(a, xstrdup("-smp"));
+	arg(a, xasprintf("%u", cfg->cpus));
+	arg(a, xstrdup("-m"));
+	arg(a, xasprintf("%u", cfg->memory_mib));
+	arg(a, xstrdup("-nodefaults"));
+	arg(a, xstrdup("-no-user-config"));
+	arg(a, xstrdup("-nographic"));
+	arg(a, xstrdup("-no-reboot")); /* hearth-init powers off by reset */
+	arg(a, xstrdup("-kernel"));
+	arg(a, xstrdup(kernel));
+	if (cfg->initrd_path) {
+		arg(a, xstrdup("-initrd"));
+		arg(a, xstrdup(cfg->initrd_path));
+	}
+	/* No "--" here: microvm appends its virtio_mmio.device= list after
+	 * -append, and the kernel ignores parameters past a "--". */
+	arg(a, xstrdup("-append"));
+	arg(a, xasprintf("console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=%s hearth.ip=%s "
+			 "hearth.gw=%s",
+			 g->name, GUEST_IP, GUEST_GW));
+	arg(a, xstrdup("-serial"));
+	arg(a, xstrdup("stdio"));
+	/* The image is shared by every guest started from it: writes go to
+	 * a throw-away overlay, like a container's writable layer. */
+	add_drive(a, "root", cfg->rootfs_path, false, ",snapshot=on");
+	_cleanup_free_ char *cimg = xasprintf("%s/config.img", g->dir);
+	_cleanup_free_ char *simg = xasprintf("%s/secrets.img", g->dir);
+	add_drive(a, "config", cimg, true, NULL);
+	add_drive(a, "secrets", simg, true, NULL);
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "vol%zu", i);
+		_cleanup_free_ char *path = volume_path(g, &cfg->volumes[i]);
+		add_drive(a, id, path, cfg->volumes[i].read_only, NULL);
+	}
+	struct strbuf net = { 0 };
+	strbuf_printf(&net, "user,id=net0");
+	for (size_t i = 0; i < cfg->n_ports; i++) {
+		const struct hearth_port *p = &cfg->ports[i];
+		strbuf_printf(&net, ",hostfwd=%s:%s:%u-:%u", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp",
+			      p->host_addr ? p->host_addr : "127.0.0.1", p->host, p->guest);
+	}
+	arg(a, xstrdup("-netdev"));
+	arg(a, net.buf);
+	arg(a, xstrdup("-device"));
+	arg(a, xstrdup("virtio-net-device,netdev=net0"));
+	_cleanup_free_ char *agent = qemu_escape(g->dir);
+	arg(a, xstrdup("-device"));
+	arg(a, xstrdup("virtio-serial-device"));
+	arg(a, xstrdup("-chardev"));
+	arg(a, xasprintf("socket,id=agent,path=%s/agent.sock,server=on,wait=off", agent));
+	arg(a, xstrdup("-device"));
+	arg(a, xstrdup("virtserialport,chardev=agent,name=hearth.agent"));
+	arg(a, xstrdup("-qmp"));
+	arg(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
+}
+
+struct start_facts {
+	const char *accel;
+};
+
+static void record_start(struct hearth_record *rec, void *arg)
+{
+	const struct start_facts *f = arg;
+	free(rec->accel);
+	rec->accel = xstrdup(f->accel);
+	free(rec->guest_ip);
+	rec->guest_ip = xstrdup(GUEST_IP);
+	free(rec->gateway);
+	rec->gateway = xstrdup(GUEST_GW);
+}
+
+static int qemu_start(struct guest *g, struct hearth_error **err)
+{
+	_cleanup_free_ char *qemu = qemu_binary();
+	if (!qemu)
+		return fail_runtime(err, "qemu: qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
+	_cleanup_free_ char *kernel = g->cfg->kernel_path ? xstrdup(g->cfg->kernel_path) : default_kernel();
+	if (access(kernel, R_OK) < 0)
+		return fail_invalid(err, "kernel_path: none given and the default kernel is missing (%s)", kernel);
+	struct sockaddr_un sa;
+	if (strlen(g->dir) + sizeof("/agent.sock") > sizeof(sa.sun_path))
+		return fail_invalid(err, "state: directory too long for a unix socket path (%s)", g->dir);
+	_cleanup_free_ char *why = NULL;
+	struct start_facts facts = { .accel = qemu_accel(qemu, &why) };
+	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
+		return -1;
+	struct argv_builder a = { 0 };
+	build_argv(g, qemu, facts.accel, kernel, &a);
+	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
+	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu" };
+	int rc = monitor_launch(&spec, err);
+	argv_free(&a);
+	if (rc < 0)
+		hearth_error_prefix(err, "qemu: start: ");
+	return rc;
+}
+
+static char *sock_path(struct guest *g, const char *name)
+{
+	return xasprintf("%s/%s", g->dir, name);
+}
+
+static int qemu_request_stop(struct guest *g, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = sock_path(g, "agent.sock");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return fail_errno(err, "qemu: agent %s: %s", path, strerror(errno));
+	if (write(fd, "poweroff\n", 9) != 9)
+		return fail_errno(err, "qemu: agent: write: %s", strerror(errno));
+	/* Hold the connection a moment: closing it at once can drop the
+	 * line before the guest's port reads it. */
+	sleep_ms(100);
+	return 0;
+}
+
+static int qmp_simple(struct guest *g, const char *cmd, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = sock_path(g, "qmp.sock");
+	if (qmp_execute(path, cmd, NULL, NULL, err) < 0) {
+		hearth_error_prefix(err, "qemu: ");
+		return -1;
+	}
+	return 0;
+}
+
+static int qemu_force_stop(struct guest *g, struct hearth_error **err)
+{
+	return qmp_simple(g, "quit", err);
+}
+
+static int qemu_pause(struct guest *g, struct hearth_error **err)
+{
+	return qmp_simple(g, "stop", err);
+}
+
+static int qemu_resume(struct guest *g, struct hearth_error **err)
+{
+	return qmp_simple(g, "cont", err);
+}
+
+const struct hearth_backend_ops qemu_backend = {
+	.name = "qemu",
+	.caps = HEARTH_CAP_PAUSE_RESUME,
+	.probe = qemu_probe,
+	.start = qemu_start,
+	.request_stop = qemu_request_stop,
+	.force_stop = qemu_force_stop,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+};

@@ -1,0 +1,240 @@
+/* hearth run: build a start configuration from flags (and -f JSON) and
+ * start it. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char run_help[] =
+	"usage: hearth run [OPTIONS]\n"
+	"\n"
+	"Start a guest and print its name once it is ready.\n"
+	"\n"
+	"  -f, --file FILE            start configuration as JSON (flags override it)\n"
+	"      --backend NAME         qemu, or auto (default)\n"
+	"      --name NAME            guest name, [a-z0-9][a-z0-9-]{0,62}\n"
+	"      --rootfs PATH          root filesystem image (ext4)\n"
+	"      --kernel PATH          kernel (vmlinux or bzImage); default: hearth's\n"
+	"      --initrd PATH          initial ramdisk\n"
+	"      --cpus N               vCPUs, 1..32 (default 2)\n"
+	"      --memory SIZE          512, 512M or 1G (default 512M)\n"
+	"  -p, --publish SPEC         [IP:]HOST:GUEST[/udp] (repeatable)\n"
+	"  -v, --volume SPEC          HOST:GUEST[:SIZE][:ro]; HOST a path or a name\n"
+	"      --config-file N=PATH   a file for /mnt/config (repeatable)\n"
+	"      --config-dir DIR       every file of DIR for /mnt/config\n"
+	"      --secret-file N=PATH   a file for /mnt/secrets (repeatable)\n"
+	"      --secrets-dir DIR      every file of DIR for /mnt/secrets\n"
+	"      --no-wait              return once started, before ready\n"
+	"      --timeout S            seconds to wait for ready (default 60)\n"
+	"      --json                 print {\"name\": ...} instead of the name\n"
+	"  -h, --help                 this text\n";
+
+enum {
+	OPT_BACKEND = 256,
+	OPT_NAME,
+	OPT_ROOTFS,
+	OPT_KERNEL,
+	OPT_INITRD,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_CONFIG_FILE,
+	OPT_CONFIG_DIR,
+	OPT_SECRET_FILE,
+	OPT_SECRETS_DIR,
+	OPT_NO_WAIT,
+	OPT_TIMEOUT,
+	OPT_JSON,
+};
+
+static const struct option run_options[] = {
+	{ "file", required_argument, NULL, 'f' },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "publish", required_argument, NULL, 'p' },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
+	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+	{ "secrets-dir", required_argument, NULL, OPT_SECRETS_DIR },
+	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The CLI takes paths relative to the current directory; the library
+ * takes only absolute ones. Non-existent paths stay as given, made
+ * absolute, so the validation error names what the user meant. */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return xstrdup(path);
+	char cwd[4096];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return xstrdup(path);
+	if (strcmp(path, ".") == 0)
+		return xstrdup(cwd);
+	return xasprintf("%s/%s", cwd, str_has_prefix(path, "./") ? path + 2 : path);
+}
+
+static void set_path(char **field, const char *value)
+{
+	free(*field);
+	*field = absolute(value);
+}
+
+/* NAME=PATH for --config-file and --secret-file. */
+static int add_file_spec(struct hearth_config *cfg, bool secret, const char *spec, struct hearth_error **err)
+{
+	const char *eq = strchr(spec, '=');
+	const char *field = secret ? "secret_files" : "config_files";
+	if (!eq || eq == spec || !eq[1])
+		return hearth_fail(err, HEARTH_ERR_INVALID, EINVAL, "%s: expected NAME=PATH (%s)", field, spec);
+	_cleanup_free_ char *name = xstrndup(spec, (size_t)(eq - spec));
+	_cleanup_free_ char *path = absolute(eq + 1);
+	return hearth_config_add_file(cfg, secret, name, path, err);
+}
+
+/* -v HOST:GUEST: a HOST with a '/' (or starting with '.') is a path. */
+static int add_volume_spec(struct hearth_config *cfg, const char *spec, struct hearth_error **err)
+{
+	if (spec[0] == '.' || (spec[0] != '/' && strchr(spec, '/') && strchr(spec, '/') < strchr(spec, ':'))) {
+		const char *colon = strchr(spec, ':');
+		_cleanup_free_ char *host = xstrndup(spec, colon ? (size_t)(colon - spec) : strlen(spec));
+		_cleanup_free_ char *abs = absolute(host);
+		_cleanup_free_ char *full = xasprintf("%s%s", abs, colon ? colon : "");
+		return hearth_config_add_volume(cfg, full, err);
+	}
+	return hearth_config_add_volume(cfg, spec, err);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct hearth_config *cfg = NULL;
+	struct hearth_error *err = NULL;
+	struct hearth_run_options opts = { .backend = "auto", .timeout_s = 60, .wait = true };
+	bool json = false;
+	int rc = 0;
+
+	/* -f first, so flags override the file whatever their order. */
+	for (int i = 1; i < argc; i++) {
+		const char *file = NULL;
+		if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) && i + 1 < argc)
+			file = argv[i + 1];
+		else if (str_has_prefix(argv[i], "--file="))
+			file = argv[i] + 7;
+		if (file) {
+			hearth_config_free(cfg);
+			cfg = hearth_config_load(file, &err);
+			if (!cfg)
+				return cli_fail(err);
+		}
+	}
+	if (!cfg)
+		cfg = hearth_config_new();
+
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:p:v:h", run_options, NULL)) != -1) {
+		uint64_t n;
+		switch (c) {
+		case 'f':
+			break;
+		case OPT_BACKEND:
+			opts.backend = optarg;
+			break;
+		case OPT_NAME:
+			free(cfg->name);
+			cfg->name = xstrdup(optarg);
+			break;
+		case OPT_ROOTFS:
+			set_path(&cfg->rootfs_path, optarg);
+			break;
+		case OPT_KERNEL:
+			set_path(&cfg->kernel_path, optarg);
+			break;
+		case OPT_INITRD:
+			set_path(&cfg->initrd_path, optarg);
+			break;
+		case OPT_CPUS:
+			if (parse_u64(optarg, 0, 1 << 20, &n) < 0) {
+				rc = cli_usage_error("cpus: not a number (%s)", optarg);
+				goto out;
+			}
+			cfg->cpus = (unsigned)n;
+			break;
+		case OPT_MEMORY:
+			if (hearth_parse_memory(optarg, &cfg->memory_mib, &err) < 0)
+				goto fail;
+			break;
+		case 'p':
+			if (hearth_config_add_port(cfg, optarg, &err) < 0)
+				goto fail;
+			break;
+		case 'v':
+			if (add_volume_spec(cfg, optarg, &err) < 0)
+				goto fail;
+			break;
+		case OPT_CONFIG_FILE:
+		case OPT_SECRET_FILE:
+			if (add_file_spec(cfg, c == OPT_SECRET_FILE, optarg, &err) < 0)
+				goto fail;
+			break;
+		case OPT_CONFIG_DIR:
+		case OPT_SECRETS_DIR: {
+			_cleanup_free_ char *dir = absolute(optarg);
+			if (hearth_config_add_dir(cfg, c == OPT_SECRETS_DIR, dir, &err) < 0)
+				goto fail;
+			break;
+		}
+		case OPT_NO_WAIT:
+			opts.wait = false;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_u64(optarg, 1, 86400, &n) < 0) {
+				rc = cli_usage_error("timeout: must be 1..86400 seconds (%s)", optarg);
+				goto out;
+			}
+			opts.timeout_s = (int)n;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
+		case 'h':
+			fputs(run_help, stdout);
+			goto out;
+		default:
+			rc = cli_bad_option("run");
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = cli_usage_error("run: unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!cfg->rootfs_path && !cfg->runner_dir) {
+		rc = cli_usage_error("rootfs_path: required (give --rootfs or -f)");
+		goto out;
+	}
+	char *name = NULL;
+	if (hearth_guest_run(cfg, &opts, &name, &err) < 0)
+		goto fail;
+	if (json)
+		printf("{\"name\": \"%s\"}\n", name);
+	else
+		printf("%s\n", name);
+	free(name);
+	goto out;
+fail:
+	rc = cli_fail(err);
+out:
+	hearth_config_free(cfg);
+	return rc;
+}

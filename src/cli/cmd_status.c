@@ -1,0 +1,55 @@
+/* hearth status: one guest's status, reason and exit code. */
+#include <jansson.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct option status_options[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_status(int argc, char **argv)
+{
+	bool json = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", status_options, NULL)) != -1) {
+		if (c == 'h') {
+			puts("usage: hearth status NAME [--json]\n\nShow the guest's status: starting, running, paused, "
+			     "stopped or failed,\nwith the reason and the workload's exit code when known.");
+			return 0;
+		}
+		if (c != 'j')
+			return cli_bad_option("status");
+		json = true;
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("status: expected one guest NAME");
+	struct hearth_record *r = NULL;
+	struct hearth_error *err = NULL;
+	if (hearth_guest_get(argv[optind], &r, &err) < 0)
+		return cli_fail(err);
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:I, s:I}", "name", r->name, "backend",
+				      r->backend, "status", hearth_status_name(r->status), "reason",
+				      r->reason ? json_string(r->reason) : json_null(), "exit_code",
+				      r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(), "accel",
+				      r->accel ? json_string(r->accel) : json_null(), "monitor_pid", r->monitor_pid,
+				      "vmm_pid", r->vmm_pid, "started_at", (json_int_t)r->started_at, "stopped_at",
+				      (json_int_t)r->stopped_at);
+		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		puts(s);
+		free(s);
+		json_decref(o);
+	} else {
+		printf("%s", hearth_status_name(r->status));
+		if (r->reason)
+			printf(": %s", r->reason);
+		if (r->exit_code >= 0)
+			printf(" (exit %d)", r->exit_code);
+		printf("\n");
+	}
+	hearth_record_free(r);
+	return 0;
+}

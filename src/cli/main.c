@@ -1,0 +1,71 @@
+/* hearth: the command-line front of libhearth. One file per command. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "run", cmd_run, "start a guest" },
+	{ "ps", cmd_ps, "list guests" },
+	{ "inspect", cmd_inspect, "print a guest's start configuration as JSON" },
+	{ "status", cmd_status, "show a guest's status" },
+	{ "logs", cmd_logs, "print a guest's console (or hypervisor) log" },
+	{ "stop", cmd_stop, "stop guests" },
+	{ "pause", cmd_pause, "pause a guest" },
+	{ "resume", cmd_resume, "resume a paused guest" },
+	{ "rm", cmd_rm, "remove stopped guests" },
+	{ "backends", cmd_backends, "list backends and whether they are available" },
+	{ "version", cmd_version, "print the version" },
+};
+
+int cli_fail(struct hearth_error *err)
+{
+	int code = err && err->kind == HEARTH_ERR_INVALID ? EXIT_USAGE : 1;
+	fprintf(stderr, "hearth: error: %s\n", err && err->message ? err->message : "unknown error");
+	hearth_error_free(err);
+	return code;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("hearth: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd)
+{
+	fprintf(stderr, "hearth: see 'hearth %s --help'\n", cmd);
+	return EXIT_USAGE;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hearth COMMAND [OPTIONS]\n\nStart isolated guests on QEMU, Firecracker or Docker.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'hearth COMMAND --help' for a command's options. See hearth(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr), EXIT_USAGE;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
+		return usage(stdout), 0;
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	return cli_usage_error("unknown command '%s' (see 'hearth --help')", argv[1]);
+}

@@ -1,0 +1,22 @@
+/* Drives hearth builds for a guest: the config and secrets images and
+ * named volumes, all ext4, all made without root. */
+#ifndef HEARTH_DRIVE_H
+#define HEARTH_DRIVE_H
+
+#include "hearth/config.h"
+#include "util.h"
+
+#define CONFIG_LABEL "hearth-config"
+#define SECRETS_LABEL "hearth-secrets"
+
+/* Builds IMAGE (a name in directory DIR) as an ext4 filesystem labelled
+ * LABEL holding FILES. The image and every staged file are 0600/0700
+ * from their first byte. EXTRA_JSON, when non-NULL, is written as
+ * .hearth/volumes.json. */
+int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files,
+		      size_t n, const char *extra_json, struct hearth_error **err) WUR;
+
+/* Creates a sparse ext4 image PATH of SIZE bytes unless it exists. */
+int drive_create_volume(const char *path, uint64_t size, struct hearth_error **err) WUR;
+
+#endif

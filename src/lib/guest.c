@@ -1,0 +1,465 @@
+/* The guest lifecycle that every backend shares: allocation under the
+ * state lock, start, readiness, reconciliation with live processes,
+ * stop, pause/resume, removal. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "backends/backend.h"
+#include "proc.h"
+#include "state.h"
+
+#define READY_POLL_MS 20
+
+const char *hearth_version(void)
+{
+	return HEARTH_VERSION;
+}
+
+char *hearth_data_dir(void)
+{
+	const char *env = getenv("HEARTH_DATA_DIR");
+	if (env && *env)
+		return xstrdup(env);
+	/* Run from the build tree, the artifacts sit beside the binary. */
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			char *dir = xasprintf("%s/guest", exe);
+			_cleanup_free_ char *probe = xasprintf("%s/vmlinux", dir);
+			if (access(probe, R_OK) == 0)
+				return dir;
+			free(dir);
+		}
+	}
+	return xstrdup(HEARTH_DATADIR);
+}
+
+static bool status_active(enum hearth_status s)
+{
+	return s == HEARTH_STATUS_STARTING || s == HEARTH_STATUS_RUNNING || s == HEARTH_STATUS_PAUSED;
+}
+
+static void mark_monitor_gone(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	if (status_active(rec->status) && !proc_alive(rec->monitor_pid, rec->monitor_start))
+		record_set_status(rec, HEARTH_STATUS_FAILED, "monitor process exited unexpectedly");
+}
+
+/* A record whose monitor is gone reads as failed, never as running. The
+ * monitor of a guest being started may not have written its pid yet. */
+static int record_reconciled(int vmfd, struct hearth_record **ret, struct hearth_error **err)
+{
+	struct hearth_record *rec = NULL;
+	if (record_read(vmfd, &rec, err) < 0)
+		return -1;
+	if (status_active(rec->status) && rec->monitor_pid > 0 &&
+	    !proc_alive(rec->monitor_pid, rec->monitor_start)) {
+		hearth_record_free(rec);
+		rec = NULL;
+		if (record_update(vmfd, mark_monitor_gone, NULL, err) < 0 || record_read(vmfd, &rec, err) < 0)
+			return -1;
+	}
+	*ret = rec;
+	return 0;
+}
+
+static int read_config_at(int vmfd, struct hearth_config **ret, struct hearth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	if (read_file_at(vmfd, "config.json", 16 << 20, &text, NULL) < 0)
+		return fail_errno(err, "state: cannot read config.json: %s", strerror(errno));
+	*ret = hearth_config_from_json(text, err);
+	return *ret ? 0 : -1;
+}
+
+static bool ports_clash(const struct hearth_config *a, const struct hearth_config *b, const struct hearth_port **which)
+{
+	for (size_t i = 0; i < a->n_ports; i++)
+		for (size_t j = 0; j < b->n_ports; j++)
+			if (a->ports[i].host == b->ports[j].host && a->ports[i].protocol == b->ports[j].protocol) {
+				*which = &a->ports[i];
+				return true;
+			}
+	return false;
+}
+
+/* A host port is free when no live hearth guest holds it and the host
+ * lets us bind it now. */
+static int check_ports(int rootfd, const struct hearth_config *cfg, struct hearth_error **err)
+{
+	char **names;
+	size_t n;
+	if (cfg->n_ports == 0)
+		return 0;
+	if (state_list_names(rootfd, &names, &n, err) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct hearth_error *ignored = NULL;
+		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &ignored);
+		struct hearth_record *rec = NULL;
+		struct hearth_config *other = NULL;
+		const struct hearth_port *p;
+		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status) &&
+		    read_config_at(vmfd, &other, &ignored) == 0 && ports_clash(cfg, other, &p))
+			rc = fail_invalid(err, "ports: host port %u/%s is published by guest %s", p->host,
+					  p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp", names[i]);
+		hearth_error_free(ignored);
+		hearth_record_free(rec);
+		hearth_config_free(other);
+	}
+	names_free(names, n);
+	for (size_t i = 0; i < cfg->n_ports && rc == 0; i++) {
+		const struct hearth_port *p = &cfg->ports[i];
+		bool udp = p->protocol == HEARTH_PROTO_UDP;
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->host) };
+		inet_pton(AF_INET, p->host_addr ? p->host_addr : "127.0.0.1", &sa.sin_addr);
+		_cleanup_close_ int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			rc = hearth_fail(err, HEARTH_ERR_INVALID, errno, "ports: host port %s:%u/%s cannot be bound: %s",
+					 p->host_addr ? p->host_addr : "127.0.0.1", p->host, udp ? "udp" : "tcp",
+					 strerror(errno));
+	}
+	return rc;
+}
+
+/* Creates the guest's directory, config.json and first record under
+ * the state lock, so names and ports are never handed out twice. */
+static int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, struct hearth_error **err)
+{
+	_cleanup_close_ int lock = state_lock(rootfd, err);
+	if (lock < 0)
+		return -1;
+	if (!cfg->name)
+		cfg->name = name_generate(rootfd);
+	if (check_ports(rootfd, cfg, err) < 0)
+		return -1;
+	int vmfd = state_vm_create(rootfd, cfg->name, err);
+	if (vmfd < 0)
+		return -1;
+	_cleanup_free_ char *json = hearth_config_to_json(cfg, 0);
+	struct hearth_record rec = {
+		.name = cfg->name,
+		.backend = (char *)backend,
+		.status = HEARTH_STATUS_STARTING,
+		.exit_code = -1,
+		.started_at = now_unix(),
+	};
+	if (write_file_atomic_at(vmfd, "config.json", json, strlen(json), 0600) < 0) {
+		fail_errno(err, "state: cannot write config.json: %s", strerror(errno));
+		goto fail;
+	}
+	if (record_write(vmfd, &rec, err) < 0)
+		goto fail;
+	return vmfd;
+fail:
+	close(vmfd);
+	{
+		struct hearth_error *ignored = NULL;
+		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
+			hearth_error_free(ignored);
+	}
+	return -1;
+}
+
+static void guest_release(struct guest *g)
+{
+	free(g->name);
+	free(g->dir);
+	if (g->dirfd >= 0)
+		close(g->dirfd);
+	hearth_config_free(g->cfg);
+	hearth_record_free(g->rec);
+}
+
+int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options *opts, char **ret_name,
+		     struct hearth_error **err)
+{
+	const char *backend;
+	if (hearth_config_validate(cfg, err) < 0 || hearth_backend_choose(opts->backend, &backend, NULL, err) < 0)
+		return -1;
+	const struct hearth_backend_ops *ops = backend_find(backend);
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	int vmfd = guest_create(rootfd, cfg, backend, err);
+	if (vmfd < 0)
+		return -1;
+	struct guest g = { .name = xstrdup(cfg->name), .dir = state_vm_path(cfg->name), .dirfd = vmfd, .cfg = cfg };
+	int rc = ops->start(&g, err);
+	g.cfg = NULL; /* the caller's, not ours to free */
+	if (rc < 0) {
+		struct hearth_error *ignored = NULL;
+		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
+			hearth_error_free(ignored);
+		guest_release(&g);
+		return -1;
+	}
+	guest_release(&g);
+	if (opts->wait && hearth_guest_wait_ready(cfg->name, opts->timeout_s, err) < 0)
+		return -1;
+	*ret_name = xstrdup(cfg->name);
+	return 0;
+}
+
+/* The last N lines of the console, for errors. */
+static char *console_tail(int vmfd, int lines)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (read_file_at(vmfd, "console.log", 64 << 20, &text, &len) < 0 || len == 0)
+		return xstrdup("(console empty)");
+	const char *p = text + len;
+	int seen = 0;
+	while (p > text && seen <= lines) {
+		p--;
+		if (*p == '\n')
+			seen++;
+	}
+	if (*p == '\n')
+		p++;
+	return xstrdup(p);
+}
+
+int hearth_guest_wait_ready(const char *name, int timeout_s, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	if (vmfd < 0)
+		return -1;
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	for (;;) {
+		struct hearth_record *rec = NULL;
+		if (record_reconciled(vmfd, &rec, err) < 0)
+			return -1;
+		enum hearth_status st = rec->status;
+		_cleanup_free_ char *reason = rec->reason ? xstrdup(rec->reason) : NULL;
+		hearth_record_free(rec);
+		if (st == HEARTH_STATUS_RUNNING || st == HEARTH_STATUS_PAUSED)
+			return 0;
+		if (st != HEARTH_STATUS_STARTING) {
+			_cleanup_free_ char *tail = console_tail(vmfd, 10);
+			return fail_runtime(err, "%s: guest %s before it was ready (%s); console:\n%s", name,
+					    hearth_status_name(st), reason ? reason : "no reason", tail);
+		}
+		if (now_ms() > deadline) {
+			_cleanup_free_ char *tail = console_tail(vmfd, 10);
+			struct hearth_error *ignored = NULL;
+			if (hearth_guest_stop(name, 0, &ignored) < 0)
+				hearth_error_free(ignored);
+			return fail_runtime(err, "%s: not ready within %d s, stopped it; console:\n%s", name, timeout_s,
+					    tail);
+		}
+		sleep_ms(READY_POLL_MS);
+	}
+}
+
+int hearth_guest_get(const char *name, struct hearth_record **ret, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	if (vmfd < 0)
+		return -1;
+	return record_reconciled(vmfd, ret, err);
+}
+
+int hearth_guest_list(struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	char **names;
+	size_t n;
+	if (state_list_names(rootfd, &names, &n, err) < 0)
+		return -1;
+	struct hearth_record **recs = xcalloc(n, sizeof(*recs));
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct hearth_error *e = NULL;
+		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &e);
+		/* A guest being created or removed right now is skipped. */
+		if (vmfd >= 0 && record_reconciled(vmfd, &recs[got], &e) == 0)
+			got++;
+		hearth_error_free(e);
+	}
+	names_free(names, n);
+	*ret = recs;
+	*ret_n = got;
+	return 0;
+}
+
+int hearth_guest_config(const char *name, struct hearth_config **ret, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	if (vmfd < 0)
+		return -1;
+	return read_config_at(vmfd, ret, err);
+}
+
+/* Opens NAME as a struct guest with its config and reconciled record. */
+static int guest_open(const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,
+		      struct hearth_error **err)
+{
+	*g = (struct guest){ .dirfd = -1 };
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	g->dirfd = state_vm_open(rootfd, name, err);
+	if (g->dirfd < 0)
+		return -1;
+	g->name = xstrdup(name);
+	g->dir = state_vm_path(name);
+	if (record_reconciled(g->dirfd, &g->rec, err) < 0 || read_config_at(g->dirfd, &g->cfg, err) < 0) {
+		guest_release(g);
+		return -1;
+	}
+	*ret_ops = backend_find(g->rec->backend);
+	if (!*ret_ops) {
+		int rc = fail_runtime(err, "%s: unknown backend in record (%s)", name, g->rec->backend);
+		guest_release(g);
+		return rc;
+	}
+	return 0;
+}
+
+static void set_stop_requested(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	rec->stop_requested = true;
+}
+
+static void set_status_arg(struct hearth_record *rec, void *arg)
+{
+	if (status_active(rec->status))
+		record_set_status(rec, *(enum hearth_status *)arg, NULL);
+}
+
+/* Waits until the monitor has exited (and so recorded the end). */
+static bool wait_monitor_gone(const struct hearth_record *rec, int64_t deadline)
+{
+	while (proc_alive(rec->monitor_pid, rec->monitor_start)) {
+		if (now_ms() > deadline)
+			return false;
+		sleep_ms(READY_POLL_MS);
+	}
+	return true;
+}
+
+int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err)
+{
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(name, &g, &ops, err) < 0)
+		return -1;
+	int rc = 0;
+	if (!status_active(g.rec->status))
+		goto out;
+	if (record_update(g.dirfd, set_stop_requested, NULL, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	struct hearth_error *soft = NULL;
+	if (g.rec->status == HEARTH_STATUS_PAUSED && ops->resume && ops->resume(&g, &soft) < 0)
+		hearth_error_free(steal(soft));
+	bool asked = timeout_s > 0 && ops->request_stop(&g, &soft) == 0;
+	hearth_error_free(steal(soft));
+	if (asked && wait_monitor_gone(g.rec, now_ms() + (int64_t)timeout_s * 1000))
+		goto out;
+	if (ops->force_stop(&g, &soft) < 0)
+		hearth_error_free(steal(soft));
+	if (wait_monitor_gone(g.rec, now_ms() + 5000))
+		goto out;
+	/* The VMM ignores us: kill it; the monitor records the end. */
+	if (proc_alive(g.rec->vmm_pid, g.rec->vmm_start))
+		kill(g.rec->vmm_pid, SIGKILL);
+	if (!wait_monitor_gone(g.rec, now_ms() + 5000))
+		rc = fail_runtime(err, "%s: the guest did not stop (monitor pid %d)", name, g.rec->monitor_pid);
+out:
+	guest_release(&g);
+	return rc;
+}
+
+static int pause_resume(const char *name, bool pause, struct hearth_error **err)
+{
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(name, &g, &ops, err) < 0)
+		return -1;
+	int rc;
+	enum hearth_status want = pause ? HEARTH_STATUS_PAUSED : HEARTH_STATUS_RUNNING;
+	enum hearth_status from = pause ? HEARTH_STATUS_RUNNING : HEARTH_STATUS_PAUSED;
+	int (*op)(struct guest *, struct hearth_error **) = pause ? ops->pause : ops->resume;
+	if (!op)
+		rc = fail_invalid(err, "%s: %s is not supported by the %s backend", name, pause ? "pause" : "resume",
+				  ops->name);
+	else if (g.rec->status != from)
+		rc = fail_invalid(err, "%s: guest is %s, not %s", name, hearth_status_name(g.rec->status),
+				  hearth_status_name(from));
+	else if ((rc = op(&g, err)) == 0)
+		rc = record_update(g.dirfd, set_status_arg, &want, err);
+	guest_release(&g);
+	return rc;
+}
+
+int hearth_guest_pause(const char *name, struct hearth_error **err)
+{
+	return pause_resume(name, true, err);
+}
+
+int hearth_guest_resume(const char *name, struct hearth_error **err)
+{
+	return pause_resume(name, false, err);
+}
+
+int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
+{
+	struct hearth_record *rec = NULL;
+	if (hearth_guest_get(name, &rec, err) < 0)
+		return -1;
+	bool active = status_active(rec->status);
+	hearth_record_free(rec);
+	if (active && !force)
+		return fail_invalid(err, "%s: guest is running; stop it first or use -f", name);
+	if (active && hearth_guest_stop(name, 0, err) < 0)
+		return -1;
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	_cleanup_close_ int lock = state_lock(rootfd, err);
+	if (lock < 0)
+		return -1;
+	return state_vm_remove(rootfd, name, err);
+}
+
+char *hearth_guest_log_path(const char *name, bool hypervisor, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return NULL;
+	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	if (vmfd < 0)
+		return NULL;
+	_cleanup_free_ char *dir = state_vm_path(name);
+	return xasprintf("%s/%s", dir, hypervisor ? "hypervisor.log" : "console.log");
+}

@@ -1,0 +1,289 @@
+#include "monitor.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "proc.h"
+#include "state.h"
+
+struct monitor {
+	const struct monitor_spec *spec;
+	int dirfd;
+	int console_fd;
+	pid_t vmm;
+	char line[4096]; /* the console line being assembled */
+	size_t line_len;
+	bool ready;
+	int exit_code;
+	bool saw_panic;
+};
+
+static void close_other_fds(const int *keep, size_t n)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int self = dirfd(d);
+	int fds[1024];
+	size_t count = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && count < ARRAY_SIZE(fds)) {
+		uint64_t v;
+		if (parse_u64(e->d_name, 3, 1 << 20, &v) < 0 || (int)v == self)
+			continue;
+		int fd = (int)v;
+		bool kept = false;
+		for (size_t i = 0; i < n; i++)
+			kept |= keep[i] == fd;
+		if (!kept)
+			fds[count++] = fd;
+	}
+	closedir(d);
+	for (size_t i = 0; i < count; i++)
+		close(fds[i]);
+}
+
+static void set_pids(struct hearth_record *rec, void *arg)
+{
+	pid_t vmm = *(pid_t *)arg;
+	rec->monitor_pid = getpid();
+	rec->monitor_start = proc_start_time(getpid());
+	rec->vmm_pid = vmm;
+	rec->vmm_start = proc_start_time(vmm);
+}
+
+static void set_running(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	if (rec->status == HEARTH_STATUS_STARTING)
+		record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
+}
+
+struct final_state {
+	int wait_status;
+	struct monitor *m;
+};
+
+static void set_final(struct hearth_record *rec, void *arg)
+{
+	struct final_state *f = arg;
+	struct monitor *m = f->m;
+	const char *vmm = m->spec->vmm_name;
+	_cleanup_free_ char *reason = NULL;
+	enum hearth_status status = HEARTH_STATUS_STOPPED;
+	rec->exit_code = m->exit_code;
+	if (WIFSIGNALED(f->wait_status)) {
+		status = HEARTH_STATUS_FAILED;
+		reason = xasprintf("%s killed by signal %d", vmm, WTERMSIG(f->wait_status));
+		if (rec->stop_requested && WTERMSIG(f->wait_status) == SIGKILL) {
+			status = HEARTH_STATUS_STOPPED;
+			free(reason);
+			reason = xasprintf("%s killed after the stop timeout", vmm);
+		}
+	} else if (WEXITSTATUS(f->wait_status) != 0) {
+		status = HEARTH_STATUS_FAILED;
+		reason = xasprintf("%s exited with status %d (see hearth logs --hypervisor)", vmm,
+				   WEXITSTATUS(f->wait_status));
+	} else if (m->exit_code >= 0) {
+		reason = xasprintf("workload exited with code %d", m->exit_code);
+	} else if (rec->stop_requested) {
+		reason = xasprintf("stopped by %s before the guest powered off", vmm);
+	} else if (m->saw_panic) {
+		status = HEARTH_STATUS_FAILED;
+		reason = xstrdup("guest kernel panic (see hearth logs)");
+	} else {
+		status = HEARTH_STATUS_FAILED;
+		reason = xasprintf("guest reset before hearth-init %s", m->ready ? "finished" : "was ready");
+	}
+	record_set_status(rec, status, reason);
+}
+
+static void scan_line(struct monitor *m)
+{
+	m->line[m->line_len] = '\0';
+	const char *l = m->line;
+	if (!m->ready && strstr(l, READY_LINE)) {
+		m->ready = true;
+		struct hearth_error *err = NULL;
+		if (record_update(m->dirfd, set_running, NULL, &err) < 0) {
+			fprintf(stderr, "hearth-monitor: %s\n", err->message);
+			hearth_error_free(err);
+		}
+	}
+	const char *e = strstr(l, EXIT_LINE);
+	if (e) {
+		uint64_t code;
+		char num[16];
+		snprintf(num, sizeof(num), "%s", e + strlen(EXIT_LINE));
+		num[strcspn(num, "\r\n ")] = '\0';
+		if (parse_u64(num, 0, 255, &code) == 0)
+			m->exit_code = (int)code;
+	}
+	if (strstr(l, "Kernel panic - not syncing"))
+		m->saw_panic = true;
+	m->line_len = 0;
+}
+
+static void console_chunk(struct monitor *m, const char *buf, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(m->console_fd, buf + off, n - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n' || m->line_len == sizeof(m->line) - 1)
+			scan_line(m);
+		else
+			m->line[m->line_len++] = buf[i];
+	}
+}
+
+static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_fd)
+{
+	struct monitor m = { .spec = spec, .exit_code = -1 };
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	m.dirfd = open(spec->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int hvlog = openat(m.dirfd, "hypervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	m.console_fd = openat(m.dirfd, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int con[2], execfail[2];
+	if (m.dirfd < 0 || devnull < 0 || hvlog < 0 || m.console_fd < 0 || pipe2(con, O_CLOEXEC) < 0 ||
+	    pipe2(execfail, O_CLOEXEC) < 0) {
+		dprintf(status_fd, "monitor: cannot set up logs in %s: %s", spec->dir, strerror(errno));
+		_exit(1);
+	}
+	int keep[] = { status_fd, m.dirfd, devnull, hvlog, m.console_fd, con[0], con[1], execfail[0], execfail[1] };
+	close_other_fds(keep, ARRAY_SIZE(keep));
+	dup2(devnull, 0);
+	dup2(hvlog, 1);
+	dup2(hvlog, 2);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	m.vmm = fork();
+	if (m.vmm == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		/* A guest must not outlive its monitor unsupervised. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(devnull, 0);
+		dup2(con[1], 1);
+		dup2(hvlog, 2);
+		execvp(spec->argv[0], spec->argv);
+		int e = errno;
+		if (write(execfail[1], &e, sizeof(e)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(con[1]);
+	close(execfail[1]);
+	int child_errno = 0;
+	if (m.vmm < 0 || read(execfail[0], &child_errno, sizeof(child_errno)) > 0) {
+		int e = m.vmm < 0 ? errno : child_errno;
+		dprintf(status_fd, "cannot run %s: %s", spec->argv[0], strerror(e));
+		if (m.vmm > 0)
+			waitpid(m.vmm, NULL, 0);
+		_exit(1);
+	}
+	close(execfail[0]);
+	struct hearth_error *err = NULL;
+	if (record_update(m.dirfd, set_pids, &m.vmm, &err) < 0) {
+		dprintf(status_fd, "%s", err->message);
+		kill(m.vmm, SIGKILL);
+		_exit(1);
+	}
+	if (write(status_fd, "ok", 2) < 0)
+		fprintf(stderr, "hearth-monitor: status pipe: %s\n", strerror(errno));
+	close(status_fd);
+
+	for (;;) {
+		struct pollfd pfd[2] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				kill(m.vmm, SIGTERM);
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP)) {
+			char buf[8192];
+			ssize_t n = read(con[0], buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			console_chunk(&m, buf, (size_t)n);
+		}
+	}
+	if (m.line_len)
+		scan_line(&m);
+	struct final_state f = { .m = &m };
+	while (waitpid(m.vmm, &f.wait_status, 0) < 0 && errno == EINTR)
+		;
+	for (const char *const *c = spec->cleanup; c && *c; c++)
+		unlinkat(m.dirfd, *c, 0);
+	if (record_update(m.dirfd, set_final, &f, &err) < 0) {
+		fprintf(stderr, "hearth-monitor: %s\n", err->message);
+		hearth_error_free(err);
+	}
+	_exit(0);
+}
+
+int monitor_launch(const struct monitor_spec *spec, struct hearth_error **err)
+{
+	int status[2];
+	if (pipe2(status, O_CLOEXEC) < 0)
+		return fail_errno(err, "monitor: pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		close(status[0]);
+		close(status[1]);
+		return fail_errno(err, "monitor: fork: %s", strerror(errno));
+	}
+	if (child == 0) {
+		/* Detach: own session, then fork again so the monitor is
+		 * reparented away from the CLI and never becomes its zombie. */
+		close(status[0]);
+		setsid();
+		pid_t mon = fork();
+		if (mon == 0)
+			monitor_main(spec, status[1]);
+		_exit(mon < 0 ? 1 : 0);
+	}
+	close(status[1]);
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	char msg[512];
+	ssize_t n = read(status[0], msg, sizeof(msg) - 1);
+	close(status[0]);
+	if (n == 2 && memcmp(msg, "ok", 2) == 0)
+		return 0;
+	if (n <= 0)
+		return fail_runtime(err, "monitor: exited before starting %s", spec->argv[0]);
+	msg[n] = '\0';
+	return fail_runtime(err, "%s", msg);
+}

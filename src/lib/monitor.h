@@ -1,0 +1,24 @@
+/* The per-guest monitor (like podman's conmon): a small daemon process
+ * that owns the hypervisor, keeps the console log, records every status
+ * change and cleans up, however the hypervisor ends. */
+#ifndef HEARTH_MONITOR_H
+#define HEARTH_MONITOR_H
+
+#include "util.h"
+
+#define READY_LINE "hearth-init: ready"
+#define EXIT_LINE "hearth-init: exit "
+
+struct monitor_spec {
+	char *const *argv;          /* the hypervisor's command */
+	const char *dir;            /* the guest's state directory */
+	const char *const *cleanup; /* names in DIR removed once it exits */
+	const char *vmm_name;       /* "qemu", for reasons such as "qemu killed by signal 9" */
+};
+
+/* Starts the monitor, which starts the hypervisor. Returns once the
+ * hypervisor has been exec'd (or failed to be, with *err set). The
+ * record must exist already; the monitor fills in the pids. */
+int monitor_launch(const struct monitor_spec *spec, struct hearth_error **err) WUR;
+
+#endif

@@ -1,0 +1,117 @@
+#include "qmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define QMP_TIMEOUT_MS 5000
+
+struct qmp_conn {
+	int fd;
+	struct strbuf in;
+};
+
+/* Reads one JSON line; QMP separates messages with CRLF. */
+static json_t *qmp_read(struct qmp_conn *c, struct hearth_error **err)
+{
+	int64_t deadline = now_ms() + QMP_TIMEOUT_MS;
+	for (;;) {
+		char *nl = c->in.buf ? memchr(c->in.buf, '\n', c->in.len) : NULL;
+		if (nl) {
+			size_t len = (size_t)(nl - c->in.buf) + 1;
+			json_error_t jerr;
+			json_t *msg = json_loadb(c->in.buf, len, 0, &jerr);
+			memmove(c->in.buf, c->in.buf + len, c->in.len - len);
+			c->in.len -= len;
+			if (!msg) {
+				fail_runtime(err, "qmp: bad JSON: %s", jerr.text);
+				return NULL;
+			}
+			return msg;
+		}
+		int64_t left = deadline - now_ms();
+		struct pollfd pfd = { c->fd, POLLIN, 0 };
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+			fail_runtime(err, "qmp: no answer within %d ms", QMP_TIMEOUT_MS);
+			return NULL;
+		}
+		char buf[4096];
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		if (n <= 0) {
+			fail_runtime(err, "qmp: connection closed");
+			return NULL;
+		}
+		strbuf_append(&c->in, buf, (size_t)n);
+	}
+}
+
+/* Sends a command and returns its "return" member, skipping events. */
+static int qmp_call(struct qmp_conn *c, const char *command, json_t *args, json_t **ret,
+		    struct hearth_error **err)
+{
+	json_t *req = json_pack("{s:s}", "execute", command);
+	if (args)
+		json_object_set_new(req, "arguments", args);
+	char *text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	size_t len = strlen(text);
+	ssize_t w = write(c->fd, text, len);
+	free(text);
+	if (w != (ssize_t)len)
+		return fail_errno(err, "qmp: write: %s", strerror(errno));
+	for (;;) {
+		json_t *msg = qmp_read(c, err);
+		if (!msg)
+			return -1;
+		json_t *r = json_object_get(msg, "return");
+		json_t *e = json_object_get(msg, "error");
+		if (r) {
+			if (ret)
+				*ret = json_incref(r);
+			json_decref(msg);
+			return 0;
+		}
+		if (e) {
+			const char *desc = json_string_value(json_object_get(e, "desc"));
+			int rc = fail_runtime(err, "qmp: %s: %s", command, desc ? desc : "error");
+			json_decref(msg);
+			return rc;
+		}
+		json_decref(msg); /* an event */
+	}
+}
+
+int qmp_execute(const char *path, const char *command, json_t *args, json_t **ret, struct hearth_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		json_decref(args);
+		return fail_runtime(err, "qmp: socket path too long (%s)", path);
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	struct qmp_conn c = { .fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) };
+	int rc = -1;
+	if (c.fd < 0 || connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fail_errno(err, "qmp: connect %s: %s", path, strerror(errno));
+		json_decref(args);
+		goto out;
+	}
+	json_t *greeting = qmp_read(&c, err);
+	if (!greeting) {
+		json_decref(args);
+		goto out;
+	}
+	json_decref(greeting);
+	if (qmp_call(&c, "qmp_capabilities", NULL, NULL, err) < 0) {
+		json_decref(args);
+		goto out;
+	}
+	rc = qmp_call(&c, command, args, ret, err);
+out:
+	if (c.fd >= 0)
+		close(c.fd);
+	strbuf_release(&c.in);
+	return rc;
+}

@@ -1,0 +1,280 @@
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+char *hearth_state_root(void)
+{
+	const char *env = getenv("HEARTH_STATE_DIR");
+	if (env && *env)
+		return xstrdup(env);
+	if (geteuid() == 0)
+		return xstrdup("/var/lib/hearth");
+	const char *xdg = getenv("XDG_STATE_HOME");
+	if (xdg && *xdg)
+		return xasprintf("%s/hearth", xdg);
+	const char *home = getenv("HOME");
+	if (!home || !*home) {
+		struct passwd *pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : "/tmp";
+	}
+	return xasprintf("%s/.local/state/hearth", home);
+}
+
+int state_root_open(struct hearth_error **err)
+{
+	_cleanup_free_ char *root = hearth_state_root();
+	if (mkdir_p(root, 0700) < 0)
+		return fail_errno(err, "state: cannot create %s: %s", root, strerror(errno));
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(err, "state: cannot open %s: %s", root, strerror(errno));
+	if ((mkdirat(fd, "vms", 0700) < 0 && errno != EEXIST) || (mkdirat(fd, "cache", 0700) < 0 && errno != EEXIST)) {
+		int saved = errno;
+		close(fd);
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, saved, "state: cannot create %s/vms: %s", root,
+				   strerror(saved));
+	}
+	return fd;
+}
+
+static int lock_file(int dirfd, const char *name, struct hearth_error **err)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fail_errno(err, "state: cannot open lock %s: %s", name, strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int saved = errno;
+			close(fd);
+			return hearth_fail(err, HEARTH_ERR_RUNTIME, saved, "state: lock %s: %s", name, strerror(saved));
+		}
+	}
+	return fd;
+}
+
+int state_lock(int rootfd, struct hearth_error **err)
+{
+	return lock_file(rootfd, "lock", err);
+}
+
+int state_vm_create(int rootfd, const char *name, struct hearth_error **err)
+{
+	_cleanup_free_ char *rel = xasprintf("vms/%s", name);
+	if (mkdirat(rootfd, rel, 0700) < 0) {
+		if (errno == EEXIST)
+			return fail_invalid(err, "name: already in use (%s)", name);
+		return fail_errno(err, "state: cannot create %s: %s", rel, strerror(errno));
+	}
+	int fd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(err, "state: cannot open %s: %s", rel, strerror(errno));
+	return fd;
+}
+
+int state_vm_open(int rootfd, const char *name, struct hearth_error **err)
+{
+	if (!hearth_name_valid(name))
+		return hearth_fail(err, HEARTH_ERR_NOT_FOUND, ENOENT, "no such guest (%s)", name);
+	_cleanup_free_ char *rel = xasprintf("vms/%s", name);
+	int fd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return hearth_fail(err, HEARTH_ERR_NOT_FOUND, ENOENT, "no such guest (%s)", name);
+		return fail_errno(err, "state: cannot open %s: %s", rel, strerror(errno));
+	}
+	return fd;
+}
+
+char *state_vm_path(const char *name)
+{
+	_cleanup_free_ char *root = hearth_state_root();
+	return xasprintf("%s/vms/%s", root, name);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int state_list_names(int rootfd, char ***ret, size_t *ret_n, struct hearth_error **err)
+{
+	int fd = openat(rootfd, "vms", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(err, "state: cannot open vms: %s", strerror(errno));
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return fail_errno(err, "state: cannot read vms: %s", strerror(errno));
+	}
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!hearth_name_valid(e->d_name))
+			continue;
+		names = xrealloc(names, (n + 1) * sizeof(*names));
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+void names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int state_vm_remove(int rootfd, const char *name, struct hearth_error **err)
+{
+	(void)rootfd;
+	_cleanup_free_ char *path = state_vm_path(name);
+	if (rm_rf(path) < 0)
+		return fail_errno(err, "state: cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+const char *hearth_status_name(enum hearth_status s)
+{
+	static const char *const names[] = { "starting", "running", "paused", "stopped", "failed" };
+	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+static int status_from_name(const char *s, enum hearth_status *ret)
+{
+	for (int i = HEARTH_STATUS_STARTING; i <= HEARTH_STATUS_FAILED; i++)
+		if (strcmp(s, hearth_status_name((enum hearth_status)i)) == 0) {
+			*ret = (enum hearth_status)i;
+			return 0;
+		}
+	return -1;
+}
+
+void hearth_record_free(struct hearth_record *rec)
+{
+	if (!rec)
+		return;
+	free(rec->name);
+	free(rec->backend);
+	free(rec->reason);
+	free(rec->accel);
+	free(rec->guest_ip);
+	free(rec->gateway);
+	free(rec);
+}
+
+void hearth_records_free(struct hearth_record **recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hearth_record_free(recs[i]);
+	free(recs);
+}
+
+static char *dup_or_null(json_t *v)
+{
+	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+}
+
+int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	if (read_file_at(vmfd, "record.json", 1 << 20, &text, NULL) < 0)
+		return fail_errno(err, "state: cannot read record.json: %s", strerror(errno));
+	json_error_t jerr;
+	json_t *o = json_loads(text, 0, &jerr);
+	if (!o)
+		return fail_runtime(err, "state: record.json: line %d: %s", jerr.line, jerr.text);
+	struct hearth_record *rec = xcalloc(1, sizeof(*rec));
+	rec->name = dup_or_null(json_object_get(o, "name"));
+	rec->backend = dup_or_null(json_object_get(o, "backend"));
+	rec->reason = dup_or_null(json_object_get(o, "reason"));
+	rec->accel = dup_or_null(json_object_get(o, "accel"));
+	rec->guest_ip = dup_or_null(json_object_get(o, "guest_ip"));
+	rec->gateway = dup_or_null(json_object_get(o, "gateway"));
+	json_t *st = json_object_get(o, "status");
+	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
+		rec->status = HEARTH_STATUS_FAILED;
+	json_t *ec = json_object_get(o, "exit_code");
+	rec->exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
+	rec->monitor_pid = (int)json_integer_value(json_object_get(o, "monitor_pid"));
+	rec->monitor_start = (uint64_t)json_integer_value(json_object_get(o, "monitor_start"));
+	rec->vmm_pid = (int)json_integer_value(json_object_get(o, "vmm_pid"));
+	rec->vmm_start = (uint64_t)json_integer_value(json_object_get(o, "vmm_start"));
+	rec->started_at = json_integer_value(json_object_get(o, "started_at"));
+	rec->stopped_at = json_integer_value(json_object_get(o, "stopped_at"));
+	rec->stop_requested = json_is_true(json_object_get(o, "stop_requested"));
+	json_decref(o);
+	if (!rec->name || !rec->backend) {
+		hearth_record_free(rec);
+		return fail_runtime(err, "state: record.json: missing name or backend");
+	}
+	*ret = rec;
+	return 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error **err)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(rec->name));
+	json_object_set_new(o, "backend", json_string(rec->backend));
+	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
+	json_object_set_new(o, "reason", str_or_null(rec->reason));
+	json_object_set_new(o, "exit_code", rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null());
+	json_object_set_new(o, "monitor_pid", json_integer(rec->monitor_pid));
+	json_object_set_new(o, "monitor_start", json_integer((json_int_t)rec->monitor_start));
+	json_object_set_new(o, "vmm_pid", json_integer(rec->vmm_pid));
+	json_object_set_new(o, "vmm_start", json_integer((json_int_t)rec->vmm_start));
+	json_object_set_new(o, "started_at", json_integer(rec->started_at));
+	json_object_set_new(o, "stopped_at", json_integer(rec->stopped_at));
+	json_object_set_new(o, "accel", str_or_null(rec->accel));
+	json_object_set_new(o, "guest_ip", str_or_null(rec->guest_ip));
+	json_object_set_new(o, "gateway", str_or_null(rec->gateway));
+	json_object_set_new(o, "stop_requested", json_boolean(rec->stop_requested));
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	int rc = write_file_atomic_at(vmfd, "record.json", text, strlen(text), 0600);
+	free(text);
+	if (rc < 0)
+		return fail_errno(err, "state: cannot write record.json: %s", strerror(errno));
+	return 0;
+}
+
+int record_update(int vmfd, record_fn fn, void *arg, struct hearth_error **err)
+{
+	_cleanup_close_ int lock = lock_file(vmfd, "lock", err);
+	if (lock < 0)
+		return -1;
+	struct hearth_record *rec = NULL;
+	if (record_read(vmfd, &rec, err) < 0)
+		return -1;
+	fn(rec, arg);
+	int rc = record_write(vmfd, rec, err);
+	hearth_record_free(rec);
+	return rc;
+}
+
+void record_set_status(struct hearth_record *rec, enum hearth_status status, const char *reason)
+{
+	rec->status = status;
+	free(rec->reason);
+	rec->reason = reason ? xstrdup(reason) : NULL;
+	if ((status == HEARTH_STATUS_STOPPED || status == HEARTH_STATUS_FAILED) && !rec->stopped_at)
+		rec->stopped_at = now_unix();
+}
