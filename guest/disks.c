@@ -68,14 +68,14 @@ static int disk_scan(int (*match)(const char *name, const void *arg), const void
 
 static int match_label(const char *name, const void *arg)
 {
-	char dev[64], label[17];
+	char dev[300], label[17];
 	snprintf(dev, sizeof(dev), "/dev/%s", name);
 	return disk_ext4_label(dev, label) == 0 && strcmp(label, arg) == 0;
 }
 
 static int match_serial(const char *name, const void *arg)
 {
-	char path[128], serial[64];
+	char path[300], serial[64];
 	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
 	return read_sysfs_line(path, serial, sizeof(serial)) == 0 && strcmp(serial, arg) == 0;
 }

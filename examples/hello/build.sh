@@ -3,7 +3,9 @@
 # `mke2fs -d` from a staging tree: busybox-static, hearth-init as
 # /sbin/init, and the workload in rootfs/etc/hearth/start. No root, no
 # loop mount.
-# Usage: examples/hello/build.sh HEARTH_INIT OUT.ext4
+# Usage: examples/hello/build.sh HEARTH_INIT OUT.ext4 [OVERLAY_DIR]
+# OVERLAY_DIR, when given, is copied over the tree last (tests use it to
+# make variants of the guest).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +30,7 @@ done
 rm -f "$stage/sbin/init"
 install -m 0755 "$init" "$stage/sbin/init"
 cp -a "$here/rootfs/." "$stage/"
+[ -z "${3:-}" ] || cp -a "$3/." "$stage/"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\n' >"$stage/etc/group"
 

@@ -1,0 +1,71 @@
+# Shared by the integration tests: a tiny harness. Each test is a shell
+# function; `t NAME` runs it and prints "ok NAME" or "FAIL NAME: why".
+# A test that needs a missing tool calls `skip WHY`; with
+# HEARTH_TEST_REQUIRE=all (CI) a skip counts as a failure.
+set -u
+
+B=${HEARTH_BUILD:-build}
+case "$B" in /*) ;; *) B=$(pwd)/$B ;; esac
+HEARTH=$B/hearth
+GUEST=$B/guest
+PASSED=0
+FAILED=0
+SKIPPED=0
+export HEARTH_ACCEL=${HEARTH_ACCEL:-}
+
+fail() {
+	echo "    $*" >&2
+	return 1
+}
+
+skip() {
+	echo "    skip: $*" >&2
+	return 77
+}
+
+t() {
+	local name=$1
+	local out
+	out=$(mktemp)
+	( set -e; "$name" ) >"$out" 2>&1
+	local rc=$?
+	if [ $rc = 0 ]; then
+		PASSED=$((PASSED + 1))
+		echo "ok   $name"
+	elif [ $rc = 77 ] && [ "${HEARTH_TEST_REQUIRE:-}" != all ]; then
+		SKIPPED=$((SKIPPED + 1))
+		echo "skip $name: $(tail -n 1 "$out")"
+	else
+		FAILED=$((FAILED + 1))
+		echo "FAIL $name"
+		sed 's/^/  | /' "$out" | tail -n 40
+	fi
+	rm -f "$out"
+}
+
+# Waits up to $2 seconds (default 30) for command $1 to succeed.
+wait_for() {
+	local i
+	for i in $(seq 1 $((${2:-30} * 10))); do
+		if eval "$1" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	fail "timed out waiting for: $1"
+}
+
+# A private state root per test file; removed with every guest in it.
+new_state() {
+	HEARTH_STATE_DIR=$(mktemp -d /tmp/hs.XXXXXX)
+	export HEARTH_STATE_DIR
+}
+
+cleanup_state() {
+	if [ -n "${HEARTH_STATE_DIR:-}" ] && [ -d "$HEARTH_STATE_DIR" ]; then
+		"$HEARTH" stop --all --timeout 0 >/dev/null 2>&1 || true
+		rm -rf "$HEARTH_STATE_DIR"
+	fi
+}
+
+report() {
+	echo "$PASSED $FAILED $SKIPPED" >"${HEARTH_TEST_COUNTS:-/dev/null}"
+}

@@ -1,0 +1,181 @@
+/* The state store: records, atomic writes, the allocation lock under
+ * real concurrency (forked processes), name generation, pid identity. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "lib/proc.h"
+#include "lib/state.h"
+
+static char tmpdir[] = "/tmp/hearth-test-state.XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	setenv("HEARTH_STATE_DIR", tmpdir, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rm_rf(tmpdir);
+	return 0;
+}
+
+static void test_root_permissions(void **state)
+{
+	(void)state;
+	int fd = state_root_open(NULL);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstatat(fd, "vms", &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	close(fd);
+}
+
+static void test_record_round_trip(void **state)
+{
+	(void)state;
+	struct hearth_error *err = NULL;
+	int root = state_root_open(&err);
+	int vm = state_vm_create(root, "rec", &err);
+	assert_true(vm >= 0);
+	struct hearth_record rec = { .name = "rec", .backend = "qemu", .status = HEARTH_STATUS_PAUSED,
+				     .reason = "why", .exit_code = 3, .monitor_pid = 42, .monitor_start = 77,
+				     .started_at = 1000, .guest_ip = "10.0.2.15/24" };
+	assert_int_equal(record_write(vm, &rec, &err), 0);
+	struct stat st;
+	assert_int_equal(fstatat(vm, "record.json", &st, 0), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	struct hearth_record *back = NULL;
+	assert_int_equal(record_read(vm, &back, &err), 0);
+	assert_string_equal(back->name, "rec");
+	assert_int_equal(back->status, HEARTH_STATUS_PAUSED);
+	assert_string_equal(back->reason, "why");
+	assert_int_equal(back->exit_code, 3);
+	assert_int_equal(back->monitor_start, 77);
+	assert_string_equal(back->guest_ip, "10.0.2.15/24");
+	hearth_record_free(back);
+	/* Same name again: refused with a clear error. */
+	assert_int_equal(state_vm_create(root, "rec", &err), -1);
+	assert_non_null(strstr(err->message, "name: already in use (rec)"));
+	hearth_error_free(err);
+	close(vm);
+	close(root);
+}
+
+/* Forks N children that each take the lock and create NAMES[i]; returns
+ * how many succeeded. */
+static int race(int n, bool same_name)
+{
+	pid_t pids[32];
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			int root = state_root_open(NULL);
+			char name[32];
+			snprintf(name, sizeof(name), same_name ? "contested" : "racer-%d", i);
+			int lock = state_lock(root, NULL);
+			int vm = state_vm_create(root, name, NULL);
+			close(lock);
+			_exit(vm >= 0 ? 0 : 1);
+		}
+	}
+	int ok = 0;
+	for (int i = 0; i < n; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	return ok;
+}
+
+static void test_concurrent_allocation(void **state)
+{
+	(void)state;
+	assert_int_equal(race(20, false), 20);
+	assert_int_equal(race(2, true), 1);
+	assert_int_equal(race(10, true), 0); /* already taken by the first race */
+}
+
+static void test_name_generation(void **state)
+{
+	(void)state;
+	int root = state_root_open(NULL);
+	for (int i = 0; i < 300; i++) {
+		char *name = name_generate(root);
+		assert_true(hearth_name_valid(name));
+		assert_non_null(strchr(name, '-'));
+		_cleanup_free_ char *rel = xasprintf("vms/%s", name);
+		/* unique: creating its directory never collides */
+		assert_int_equal(mkdirat(root, rel, 0700), 0);
+		free(name);
+	}
+	close(root);
+}
+
+static void test_names_valid(void **state)
+{
+	(void)state;
+	assert_true(hearth_name_valid("a"));
+	assert_true(hearth_name_valid("web-1"));
+	assert_false(hearth_name_valid(""));
+	assert_false(hearth_name_valid("-a"));
+	assert_false(hearth_name_valid("A"));
+	assert_false(hearth_name_valid("a_b"));
+	assert_false(hearth_name_valid("../x"));
+}
+
+static void test_pid_identity(void **state)
+{
+	(void)state;
+	uint64_t me = proc_start_time(getpid());
+	assert_true(me > 0);
+	assert_true(proc_alive(getpid(), me));
+	/* Same pid, other start time: a reused pid is not the guest. */
+	assert_false(proc_alive(getpid(), me + 1));
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	uint64_t start = proc_start_time(child);
+	int st;
+	waitpid(child, &st, 0);
+	assert_false(proc_alive(child, start));
+}
+
+static void test_atomic_write(void **state)
+{
+	(void)state;
+	int root = state_root_open(NULL);
+	assert_int_equal(write_file_atomic_at(root, "f", "one", 3, 0600), 0);
+	assert_int_equal(write_file_atomic_at(root, "f", "two!", 4, 0600), 0);
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(read_file_at(root, "f", 100, &text, &len), 0);
+	assert_string_equal(text, "two!");
+	free(text);
+	/* No temp file is left beside it. */
+	assert_int_equal(faccessat(root, ".f.tmp", F_OK, 0), -1);
+	close(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_root_permissions),  cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_concurrent_allocation), cmocka_unit_test(test_name_generation),
+		cmocka_unit_test(test_names_valid),       cmocka_unit_test(test_pid_identity),
+		cmocka_unit_test(test_atomic_write),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
