@@ -43,6 +43,13 @@ t() {
 	rm -f "$out"
 }
 
+# True while PID runs; a zombie (exited, not yet reaped) does not count.
+alive() {
+	local state
+	state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 # Waits up to $2 seconds (default 30) for command $1 to succeed.
 wait_for() {
 	local i

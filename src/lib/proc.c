@@ -21,7 +21,7 @@ uint64_t proc_start_time(pid_t pid)
 	if (!p)
 		return 0;
 	p++;
-	for (int field = 2; field < 22 && p; field++)
+	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)
 		return 0;

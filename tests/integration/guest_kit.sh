@@ -31,6 +31,8 @@ boot() {
 		-device virtserialport,chardev=agent,name=hearth.agent \
 		"$@" &
 	QPID=$!
+	# Each test runs in its own subshell: whatever ends it, its VMM goes too.
+	trap "kill -9 $QPID 2>/dev/null || true" EXIT
 }
 
 make_drives() {

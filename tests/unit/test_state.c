@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -141,6 +143,18 @@ static void test_pid_identity(void **state)
 	(void)state;
 	uint64_t me = proc_start_time(getpid());
 	assert_true(me > 0);
+	/* Field 22 (starttime), counted independently of the code under test. */
+	char *stat = NULL;
+	assert_int_equal(read_file_at(AT_FDCWD, "/proc/self/stat", 4096, &stat, NULL), 0);
+	char *p = strrchr(stat, ')') + 2;
+	unsigned long long v = 0;
+	for (int field = 3; field <= 22; field++) {
+		if (field == 22)
+			v = strtoull(p, NULL, 10);
+		p = strchr(p, ' ') + 1;
+	}
+	free(stat);
+	assert_int_equal(me, v);
 	assert_true(proc_alive(getpid(), me));
 	/* Same pid, other start time: a reused pid is not the guest. */
 	assert_false(proc_alive(getpid(), me + 1));

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# The hearth CLI driving real QEMU guests (TCG here): the whole life of a
+# guest, failure handling, bad input, concurrency.
+. "$(dirname "$0")/../lib.sh"
+
+new_state
+WORK=$(mktemp -d /tmp/hearth-cli.XXXXXX)
+trap 'cleanup_state; rm -rf "$WORK"' EXIT
+HELLO=$GUEST/hello.ext4
+
+need_qemu() {
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
+	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
+}
+
+# A free loopback port: the kernel picks one, we release it.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+console() {
+	"$HEARTH" logs "$1" | tr -d '\r'
+}
+
+test_full_life() {
+	need_qemu
+	mkdir -p "$WORK/conf"
+	echo "mode=test" >"$WORK/conf/app.conf"
+	(umask 077 && echo "hunter2" >"$WORK/token")
+	local port
+	port=$(free_port)
+	local name
+	name=$("$HEARTH" run --rootfs "$HELLO" --name life -p "$port:80" --config-dir "$WORK/conf" \
+		--secret-file "token=$WORK/token" -v data:/data:32M --memory 256 --cpus 1)
+	[ "$name" = life ] || fail "run printed '$name'"
+	wait_for "curl -sf http://127.0.0.1:$port/" 30
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth life" ] || fail "wrong page"
+	console life | grep -Eq 'hello: +-r--r--r-- +1 0 +0 .* app\.conf$' || fail "config not 0444 in guest"
+	console life | grep -Eq 'hello: +-r-------- +1 0 +0 .* token$' || fail "secret not 0400 in guest"
+	console life | grep -q 'mount /dev/vdd /data ext4 rw' || fail "volume not mounted"
+	# The secret never lands in a file others can read, nor in a log.
+	grep -rqs hunter2 "$HEARTH_STATE_DIR"/vms/life/*.log && fail "secret in a log"
+	[ "$(stat -c %a "$HEARTH_STATE_DIR/vms/life/secrets.img")" = 600 ] || fail "secrets.img not 0600"
+	[ "$(stat -c %a "$HEARTH_STATE_DIR/vms/life")" = 700 ] || fail "state dir not 0700"
+	pgrep -f "qemu-system.*hunter2" && fail "secret in argv"
+	"$HEARTH" ps | grep -Eq "^life +qemu +running +1 +256M +10\.0\.2\.15 +127\.0\.0\.1:$port->80/tcp" ||
+		fail "ps row wrong: $("$HEARTH" ps)"
+	"$HEARTH" ps --json | python3 -c '
+import json, sys
+row = json.load(sys.stdin)[0]
+want = {"name", "backend", "status", "reason", "cpus", "memory_mib", "guest_ip", "ports", "profile",
+        "revision", "flake_ref", "started_at"}
+assert want <= set(row), set(row) ^ want
+assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][0]["guest"] == 80, row'
+	"$HEARTH" status life | grep -q '^running' || fail "status not running"
+	"$HEARTH" inspect life | grep -q '"rootfs_path"' || fail "inspect"
+	"$HEARTH" pause life >/dev/null
+	[ "$("$HEARTH" status life)" = paused ] || fail "not paused"
+	curl -s -m 2 "http://127.0.0.1:$port/" && fail "a paused guest answered"
+	"$HEARTH" resume life >/dev/null
+	[ "$("$HEARTH" status life)" = running ] || fail "not resumed"
+	wait_for "curl -sf http://127.0.0.1:$port/" 10
+	local mon qemu
+	mon=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/life/record.json'))['monitor_pid'])")
+	qemu=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/life/record.json'))['vmm_pid'])")
+	"$HEARTH" stop life >/dev/null
+	"$HEARTH" status life | grep -q '^stopped: workload exited with code 143' || fail "status after stop: $("$HEARTH" status life)"
+	alive "$mon" && fail "monitor still running"
+	alive "$qemu" && fail "qemu still running"
+	ls "$HEARTH_STATE_DIR/vms/life/" | grep -Eq 'sock|secrets.img|config.img|\.stage' && fail "leftovers: $(ls "$HEARTH_STATE_DIR/vms/life/")"
+	"$HEARTH" ps | grep -q life && fail "stopped guest shown without -a"
+	"$HEARTH" ps -a | grep -q '^life .*stopped' || fail "ps -a lacks the stopped guest"
+	"$HEARTH" logs -n 2 life | tr -d '\r' | grep -q 'reboot: Restarting system' || fail "logs -n"
+	"$HEARTH" rm life >/dev/null
+	[ ! -e "$HEARTH_STATE_DIR/vms/life" ] || fail "rm left the state dir"
+}
+
+test_kill_9_turns_failed() {
+	need_qemu
+	"$HEARTH" run --rootfs "$HELLO" --name victim --memory 128 >/dev/null
+	local qemu
+	qemu=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/victim/record.json'))['vmm_pid'])")
+	kill -9 "$qemu"
+	sleep 1
+	"$HEARTH" status victim | grep -q '^failed: qemu killed by signal 9' || fail "status: $("$HEARTH" status victim)"
+	[ ! -e "$HEARTH_STATE_DIR/vms/victim/qmp.sock" ] || fail "socket left"
+	"$HEARTH" rm victim >/dev/null
+}
+
+test_monitor_killed_never_running() {
+	need_qemu
+	"$HEARTH" run --rootfs "$HELLO" --name orphan --memory 128 >/dev/null
+	local mon
+	mon=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/orphan/record.json'))['monitor_pid'])")
+	kill -9 "$mon"
+	sleep 0.5
+	"$HEARTH" status orphan | grep -q '^failed: monitor process exited unexpectedly' || fail "status: $("$HEARTH" status orphan)"
+	# qemu dies with its monitor (PDEATHSIG): no unsupervised guest.
+	wait_for "! pgrep -f 'qemu-system.*vms/orphan/'" 5
+	"$HEARTH" rm orphan >/dev/null
+}
+
+test_inspect_round_trip() {
+	need_qemu
+	(umask 077 && echo "k" >"$WORK/key")
+	"$HEARTH" run --rootfs "$HELLO" --name orig --memory 192 -p "$(free_port):80" -p "$(free_port):53/udp" \
+		--secret-file "key=$WORK/key" -v "$WORK/vol.img:/vol:ro" --no-wait >/dev/null 2>"$WORK/err" && fail "missing volume image accepted"
+	grep -q "volumes: No such file or directory ($WORK/vol.img)" "$WORK/err" || fail "error: $(cat "$WORK/err")"
+	mke2fs -q -t ext4 "$WORK/vol.img" 8M >/dev/null
+	"$HEARTH" run --rootfs "$HELLO" --name orig --memory 192 -p "$(free_port):80" -p "$(free_port):53/udp" \
+		--secret-file "key=$WORK/key" -v "$WORK/vol.img:/vol:ro" --no-wait >/dev/null
+	"$HEARTH" inspect orig >"$WORK/a.json"
+	"$HEARTH" stop --timeout 0 orig >/dev/null
+	"$HEARTH" rm orig >/dev/null
+	"$HEARTH" run -f "$WORK/a.json" --no-wait >/dev/null
+	"$HEARTH" inspect orig >"$WORK/b.json"
+	cmp "$WORK/a.json" "$WORK/b.json" || fail "inspect -> run -f -> inspect changed: $(diff "$WORK/a.json" "$WORK/b.json")"
+	"$HEARTH" stop --timeout 0 orig >/dev/null
+	"$HEARTH" rm orig >/dev/null
+}
+
+# Each bad input: one line naming the field and value, exit 2, and no
+# state directory, process or temp file left behind.
+test_bad_input_leaves_nothing() {
+	need_qemu
+	local before after
+	before=$(ls /tmp | sort)
+	check() {
+		local want=$1
+		shift
+		local rc=0
+		"$HEARTH" run "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+		[ $rc = 2 ] || fail "exit $rc, want 2 for: $* ($(cat "$WORK/err"))"
+		[ "$(wc -l <"$WORK/err")" = 1 ] || fail "not one line: $(cat "$WORK/err")"
+		grep -qF "hearth: error: $want" "$WORK/err" || fail "want '$want', got: $(cat "$WORK/err")"
+		[ -z "$(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null)" ] || fail "state left for: $*"
+	}
+	check "name: must match [a-z0-9][a-z0-9-]{0,62} (Bad)" --rootfs "$HELLO" --name Bad
+	check "rootfs_path: No such file or directory ($WORK/nope.ext4)" --rootfs "$WORK/nope.ext4"
+	check "rootfs_path: not a regular file ($WORK)" --rootfs "$WORK"
+	check "cpus: must be 1..32 (64)" --rootfs "$HELLO" --cpus 64
+	check "memory: must be 128..65536 MiB (64M)" --rootfs "$HELLO" --memory 64M
+	check "ports: host port must be 1..65535 (99999:80)" --rootfs "$HELLO" -p 99999:80
+	check "ports: host port published twice (8080/tcp)" --rootfs "$HELLO" -p 8080:80 -p 8080:81
+	check "volumes: guest path must be absolute, not /, without . or .. (/a/../b)" --rootfs "$HELLO" -v d:/a/../b
+	check "config_files: expected NAME=PATH (justname)" --rootfs "$HELLO" --config-file justname
+	check "secret_files: t: No such file or directory ($WORK/none)" --rootfs "$HELLO" --secret-file "t=$WORK/none"
+	check "kernel_path: No such file or directory (/nope/vmlinux)" --rootfs "$HELLO" --kernel /nope/vmlinux
+	check "backend: unknown backend (vmware)" --rootfs "$HELLO" --backend vmware
+	check "config: unknown key at line 2 (colour)" -f <(printf '{\n "colour": 1\n}\n')
+	check "rootfs_path: required" --name x
+	"$HEARTH" run --bogus 2>/dev/null && fail "unknown option accepted"
+	after=$(ls /tmp | sort)
+	[ "$before" = "$after" ] || fail "temp files left: $(comm -13 <(echo "$before") <(echo "$after"))"
+	pgrep -f "hearth.*__monitor|qemu-system.*$HEARTH_STATE_DIR" && fail "process left"
+	return 0
+}
+
+test_port_in_use() {
+	need_qemu
+	local port
+	port=$(free_port)
+	python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(30)" &
+	local holder=$!
+	sleep 0.3
+	local rc=0
+	"$HEARTH" run --rootfs "$HELLO" --name busy -p "$port:80" 2>"$WORK/err" || rc=$?
+	kill $holder
+	[ $rc = 2 ] || fail "exit $rc"
+	grep -q "ports: host port 127.0.0.1:$port/tcp cannot be bound: Address already in use" "$WORK/err" || fail "$(cat "$WORK/err")"
+	[ ! -e "$HEARTH_STATE_DIR/vms/busy" ] || fail "state left"
+	# A port another hearth guest publishes is refused too, by name.
+	"$HEARTH" run --rootfs "$HELLO" --name holder -p "$port:80" --memory 128 --no-wait >/dev/null
+	rc=0
+	"$HEARTH" run --rootfs "$HELLO" --name second -p "$port:8080" 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] || fail "exit $rc"
+	grep -q "ports: host port $port/tcp is published by guest holder" "$WORK/err" || fail "$(cat "$WORK/err")"
+	"$HEARTH" rm -f holder >/dev/null
+}
+
+test_concurrent_runs() {
+	need_qemu
+	local i pids=() ok=0
+	for i in $(seq 1 20); do
+		"$HEARTH" run --rootfs "$HELLO" --name "par-$i" --memory 128 --cpus 1 --no-wait >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" && ok=$((ok + 1)); done
+	[ $ok = 20 ] || fail "$ok of 20 distinct runs succeeded"
+	# Two at once with one name: exactly one wins.
+	"$HEARTH" run --rootfs "$HELLO" --name same --memory 128 --no-wait >/dev/null 2>&1 &
+	local a=$!
+	"$HEARTH" run --rootfs "$HELLO" --name same --memory 128 --no-wait >/dev/null 2>&1 &
+	local b=$!
+	ok=0
+	wait $a && ok=$((ok + 1))
+	wait $b && ok=$((ok + 1))
+	[ $ok = 1 ] || fail "$ok of 2 same-name runs succeeded"
+	"$HEARTH" stop --all --timeout 0 >/dev/null
+	[ "$("$HEARTH" ps | wc -l)" = 1 ] || fail "guests left running"
+	pgrep -f "qemu-system.*$HEARTH_STATE_DIR" && fail "qemu left"
+	for i in $(seq 1 20); do "$HEARTH" rm "par-$i" >/dev/null; done
+	"$HEARTH" rm same >/dev/null
+}
+
+test_auto_names_and_backends() {
+	need_qemu
+	local name
+	name=$("$HEARTH" run --rootfs "$HELLO" --memory 128 --no-wait)
+	echo "$name" | grep -Eq '^[a-z]+-[a-z]+$' || fail "auto name '$name'"
+	"$HEARTH" rm -f "$name" >/dev/null
+	"$HEARTH" backends | grep -q '^qemu .*available' || fail "backends: $("$HEARTH" backends)"
+	"$HEARTH" backends --json | python3 -c '
+import json, sys
+b = {x["name"]: x for x in json.load(sys.stdin)}
+q = b["qemu"]
+assert q["available"] and q["default"] and "pause_resume" in q["capabilities"], q
+assert "accel kvm" in q["reason"] or "accel tcg" in q["reason"], q'
+}
+
+test_valgrind_cli_paths() {
+	need_qemu
+	command -v valgrind >/dev/null || skip "valgrind missing"
+	[ -z "${HEARTH_SANITIZED:-}" ] || skip "valgrind does not run sanitized binaries"
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=9 --child-silent-after-fork=yes"
+	$vg "$HEARTH" run --rootfs "$HELLO" --name vg -p "$(free_port):80" --memory 128 >/dev/null || fail "run: valgrind exit $?"
+	$vg "$HEARTH" ps >/dev/null || fail "ps: valgrind exit $?"
+	$vg "$HEARTH" ps --json >/dev/null || fail "ps --json"
+	$vg "$HEARTH" inspect vg >/dev/null || fail "inspect"
+	$vg "$HEARTH" status vg >/dev/null || fail "status"
+	$vg "$HEARTH" stop vg >/dev/null || fail "stop: valgrind exit $?"
+	$vg "$HEARTH" rm vg >/dev/null || fail "rm"
+	local rc=0
+	$vg "$HEARTH" run --rootfs /nope 2>/dev/null || rc=$?
+	[ $rc = 2 ] || fail "bad input under valgrind: exit $rc"
+}
+
+t test_full_life
+t test_kill_9_turns_failed
+t test_monitor_killed_never_running
+t test_inspect_round_trip
+t test_bad_input_leaves_nothing
+t test_port_in_use
+t test_concurrent_runs
+t test_auto_names_and_backends
+t test_valgrind_cli_paths
+report
