@@ -20,9 +20,10 @@ struct hearth_backend_ops {
 	const char *name;
 	unsigned caps; /* enum hearth_caps */
 
-	/* Fills INFO->available, reason and version. Must be cheap after
-	 * the first call on a machine (cache what costs). */
-	void (*probe)(struct hearth_backend_info *info);
+	/* Fills INFO->available and reason, and with FULL the version too
+	 * (which may cost a process spawn). Must be cheap after the first
+	 * call on a machine: cache what costs. */
+	void (*probe)(struct hearth_backend_info *info, bool full);
 
 	/* Builds what the guest needs and starts it under its monitor. On
 	 * failure it leaves no process behind; the core removes the dir. */

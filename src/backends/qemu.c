@@ -119,22 +119,24 @@ static const char *qemu_accel(const char *qemu, char **ret_why)
 	return ok ? "kvm" : "tcg";
 }
 
-static void qemu_probe(struct hearth_backend_info *info)
+static void qemu_probe(struct hearth_backend_info *info, bool full)
 {
 	_cleanup_free_ char *qemu = qemu_binary();
 	if (!qemu) {
 		info->reason = xstrdup("qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
 		return;
 	}
-	char *argv[] = { qemu, "--version", NULL };
-	_cleanup_free_ char *out = NULL;
-	if (proc_run(argv, 5000, &out, NULL) != 0) {
-		info->reason = xasprintf("%s --version failed", qemu);
-		return;
+	if (full) {
+		char *argv[] = { qemu, "--version", NULL };
+		_cleanup_free_ char *out = NULL;
+		if (proc_run(argv, 5000, &out, NULL) != 0) {
+			info->reason = xasprintf("%s --version failed", qemu);
+			return;
+		}
+		out[strcspn(out, "\n")] = '\0';
+		const char *v = strstr(out, "version ");
+		info->version = xstrdup(v ? v + 8 : out);
 	}
-	out[strcspn(out, "\n")] = '\0';
-	const char *v = strstr(out, "version ");
-	info->version = xstrdup(v ? v + 8 : out);
 	_cleanup_free_ char *why = NULL;
 	qemu_accel(qemu, &why);
 	info->available = true;

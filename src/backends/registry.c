@@ -27,7 +27,7 @@ void hearth_backends_probe(struct hearth_backend_info **ret, size_t *ret_n)
 	for (size_t i = 0; i < n; i++) {
 		infos[i].name = backends[i]->name;
 		infos[i].caps = backends[i]->caps;
-		backends[i]->probe(&infos[i]);
+		backends[i]->probe(&infos[i], true);
 	}
 	*ret = infos;
 	*ret_n = n;
@@ -49,7 +49,7 @@ int hearth_backend_choose(const char *want, const char **ret_name, char **ret_wh
 		if (!ops)
 			return fail_invalid(err, "backend: unknown backend (%s)", want);
 		struct hearth_backend_info info = { .name = ops->name };
-		ops->probe(&info);
+		ops->probe(&info, false);
 		int rc = 0;
 		if (!info.available)
 			rc = fail_invalid(err, "backend: %s is not available: %s", want, info.reason);
@@ -64,7 +64,7 @@ int hearth_backend_choose(const char *want, const char **ret_name, char **ret_wh
 	struct strbuf tried = { 0 };
 	for (size_t i = 0; backends[i]; i++) {
 		struct hearth_backend_info info = { .name = backends[i]->name };
-		backends[i]->probe(&info);
+		backends[i]->probe(&info, false);
 		bool ok = info.available;
 		if (ok) {
 			*ret_name = backends[i]->name;

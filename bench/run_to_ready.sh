@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# start_to_ready: `hearth run` of the hello guest until it returns (it
+# returns when the guest prints "hearth-init: ready") against the same
+# QEMU command line typed by hand, timed from exec to the same ready
+# line on its console. Median of N runs each (default 5), and the ratio.
+# Also: `hearth ps -a` with 100 guests in the state root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${HEARTH_BUILD:-build}
+N=${N:-5}
+hearth=$PWD/$B/hearth
+work=$(mktemp -d /tmp/hearth-bench.XXXXXX)
+export HEARTH_STATE_DIR=$work/state
+trap '"$hearth" stop --all --timeout 0 >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+ms() { date +%s%N | cut -c1-13; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+accel=$("$hearth" backends --json | python3 -c 'import json,sys; r=[b for b in json.load(sys.stdin) if b["name"]=="qemu"][0]["reason"]; print("kvm" if "accel kvm" in r else "tcg")')
+cpu=$([ "$accel" = kvm ] && echo host || echo max)
+
+hearth_once() {
+	local t0 t1
+	t0=$(ms)
+	"$hearth" run --rootfs "$B/guest/hello.ext4" --name bench --memory 512 --cpus 2 >/dev/null
+	t1=$(ms)
+	"$hearth" stop --timeout 0 bench >/dev/null
+	"$hearth" rm bench >/dev/null
+	echo $((t1 - t0))
+}
+
+# What hearth does, by hand: the same drives (empty config and secrets
+# images made beforehand, not timed), the same devices and command line.
+mke2fs -q -t ext4 -L hearth-config "$work/config.img" 4M >/dev/null
+mke2fs -q -t ext4 -L hearth-secrets "$work/secrets.img" 4M >/dev/null
+raw_once() {
+	local t0 t1 pid
+	rm -f "$work/console.log"
+	t0=$(ms)
+	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -accel "$accel" -cpu "$cpu" -smp 2 -m 512 \
+		-nodefaults -no-user-config -nographic -no-reboot -kernel "$B/guest/vmlinux" \
+		-append "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=bench hearth.ip=10.0.2.15/24 hearth.gw=10.0.2.2" \
+		-serial "file:$work/console.log" \
+		-drive "id=root,file=$B/guest/hello.ext4,format=raw,if=none,snapshot=on" -device virtio-blk-device,drive=root \
+		-drive "id=config,file=$work/config.img,format=raw,if=none,readonly=on" -device virtio-blk-device,drive=config \
+		-drive "id=secrets,file=$work/secrets.img,format=raw,if=none,readonly=on" -device virtio-blk-device,drive=secrets \
+		-netdev user,id=net0 -device virtio-net-device,netdev=net0 2>/dev/null &
+	pid=$!
+	until grep -q 'hearth-init: ready' "$work/console.log" 2>/dev/null; do sleep 0.005; done
+	t1=$(ms)
+	kill $pid
+	wait $pid 2>/dev/null || true
+	echo $((t1 - t0))
+}
+
+hearth_once >/dev/null # warm the page cache and the KVM probe cache
+raw_once >/dev/null
+h=()
+r=()
+for _ in $(seq 1 "$N"); do
+	h+=("$(hearth_once)")
+	r+=("$(raw_once)")
+done
+hm=$(printf '%s\n' "${h[@]}" | median)
+rm_=$(printf '%s\n' "${r[@]}" | median)
+echo "start_to_ready (accel $accel, $N runs each)"
+echo "  hearth run:        median ${hm} ms  (${h[*]})"
+echo "  qemu by hand:      median ${rm_} ms  (${r[*]})"
+echo "  ratio hearth/raw:  $(awk -v a="$hm" -v b="$rm_" 'BEGIN {printf "%.2f", a/b}')"
+
+# hearth ps with 100 guests: records as the monitor leaves them.
+mkdir -p "$HEARTH_STATE_DIR/vms"
+for i in $(seq 1 100); do
+	d=$HEARTH_STATE_DIR/vms/guest-$i
+	mkdir -p "$d"
+	sed "s/\"name\": \"bench\"/\"name\": \"guest-$i\"/" >"$d/config.json" <<JSON
+{"name": "bench", "rootfs_path": "$PWD/$B/guest/hello.ext4", "cpus": 2, "memory_mib": 512,
+ "ports": [{"host": $((20000 + i)), "guest": 80, "protocol": "tcp", "host_addr": null}]}
+JSON
+	printf '{"name": "guest-%d", "backend": "qemu", "status": "stopped", "reason": "workload exited with code 0", "exit_code": 0, "monitor_pid": 0, "monitor_start": 0, "vmm_pid": 0, "vmm_start": 0, "started_at": 1, "stopped_at": 2, "accel": "tcg", "guest_ip": "10.0.2.15/24", "gateway": "10.0.2.2", "stop_requested": false}\n' "$i" >"$d/record.json"
+done
+p=()
+for _ in $(seq 1 "$N"); do
+	t0=$(date +%s%N)
+	"$hearth" ps -a >/dev/null
+	t1=$(date +%s%N)
+	p+=("$(((t1 - t0) / 1000))")
+done
+echo "hearth ps -a with 100 guests: median $(printf '%s\n' "${p[@]}" | median) us  (${p[*]})"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package hearth needs to build, run and test,
+# then builds everything (kernel and hello guest included). With --demo
+# it also runs the demo. Run as root: sudo scripts/setup.sh --demo
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+	# build
+	build-essential pkg-config libjansson-dev libcurl4-openssl-dev libcmocka-dev
+	# the guest kit: kernel from Debian's source, busybox, ext4 images
+	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs file
+	# the QEMU backend
+	qemu-system-x86 qemu-utils
+	# tests
+	curl socat python3 valgrind procps
+)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "setup.sh: error: run as root (sudo scripts/setup.sh)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+make -j"$(nproc)"
+if [ "${1:-}" = --demo ]; then
+	make demo
+fi
