@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
 	# build
-	build-essential pkg-config libjansson-dev libcurl4-openssl-dev libcmocka-dev
+	build-essential pkg-config libjansson-dev libcmocka-dev
 	# the guest kit: kernel from Debian's source, busybox, ext4 images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs file
 	# the QEMU backend

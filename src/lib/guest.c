@@ -75,6 +75,15 @@ static int record_reconciled(int vmfd, struct hearth_record **ret, struct hearth
 	return 0;
 }
 
+/* Opens NAME's state directory (the root only for as long as that takes). */
+static int vm_open_by_name(const char *name, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(err);
+	if (rootfd < 0)
+		return -1;
+	return state_vm_open(rootfd, name, err);
+}
+
 static int read_config_at(int vmfd, struct hearth_config **ret, struct hearth_error **err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -237,10 +246,7 @@ static char *console_tail(int vmfd, int lines)
 
 int hearth_guest_wait_ready(const char *name, int timeout_s, struct hearth_error **err)
 {
-	_cleanup_close_ int rootfd = state_root_open(err);
-	if (rootfd < 0)
-		return -1;
-	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	_cleanup_close_ int vmfd = vm_open_by_name(name, err);
 	if (vmfd < 0)
 		return -1;
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
@@ -272,10 +278,7 @@ int hearth_guest_wait_ready(const char *name, int timeout_s, struct hearth_error
 
 int hearth_guest_get(const char *name, struct hearth_record **ret, struct hearth_error **err)
 {
-	_cleanup_close_ int rootfd = state_root_open(err);
-	if (rootfd < 0)
-		return -1;
-	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	_cleanup_close_ int vmfd = vm_open_by_name(name, err);
 	if (vmfd < 0)
 		return -1;
 	return record_reconciled(vmfd, ret, err);
@@ -308,10 +311,7 @@ int hearth_guest_list(struct hearth_record ***ret, size_t *ret_n, struct hearth_
 
 int hearth_guest_config(const char *name, struct hearth_config **ret, struct hearth_error **err)
 {
-	_cleanup_close_ int rootfd = state_root_open(err);
-	if (rootfd < 0)
-		return -1;
-	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	_cleanup_close_ int vmfd = vm_open_by_name(name, err);
 	if (vmfd < 0)
 		return -1;
 	return read_config_at(vmfd, ret, err);
@@ -454,10 +454,7 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 
 char *hearth_guest_log_path(const char *name, bool hypervisor, struct hearth_error **err)
 {
-	_cleanup_close_ int rootfd = state_root_open(err);
-	if (rootfd < 0)
-		return NULL;
-	_cleanup_close_ int vmfd = state_vm_open(rootfd, name, err);
+	_cleanup_close_ int vmfd = vm_open_by_name(name, err);
 	if (vmfd < 0)
 		return NULL;
 	_cleanup_free_ char *dir = state_vm_path(name);

@@ -18,7 +18,7 @@ boot() {
 	shift
 	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -accel tcg -cpu max -m 256 -smp 1 \
 		-nodefaults -no-user-config -nographic -no-reboot \
-		-kernel "$GUEST/vmlinux" \
+		-kernel "${KERNEL:-$GUEST/vmlinux}" \
 		-append "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=kit-test hearth.ip=10.0.2.15/24 hearth.gw=10.0.2.2" \
 		-serial "file:$WORK/console.log" \
 		-drive "id=root,file=$image,format=raw,if=none,snapshot=on" -device virtio-blk-device,drive=root \
@@ -114,7 +114,18 @@ test_stage1_initrd_switch_root() {
 	wait_for "! kill -0 $QPID" 20
 }
 
+# The same kernel as bzImage (QEMU's Linux boot protocol, not PVH).
+test_bzimage_boots() {
+	need_qemu
+	make_drives
+	KERNEL=$GUEST/bzImage boot "$GUEST/hello.ext4"
+	wait_for "grep -q 'hello: serving http' '$WORK/console.log'" 60
+	echo poweroff | socat - "UNIX-CONNECT:$WORK/agent.sock"
+	wait_for "! kill -0 $QPID" 20
+}
+
 t test_hello_boots_with_contract
+t test_bzimage_boots
 t test_workload_exit_powers_off
 t test_bad_volumes_json_still_powers_off
 t test_stage1_initrd_switch_root
