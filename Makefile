@@ -39,6 +39,12 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
 
+# The data directory is compiled in: rebuild what uses it when PREFIX changes.
+$(B)/prefix.stamp: FORCE
+	@mkdir -p $(B)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+$(B)/obj/src/lib/guest.o: $(B)/prefix.stamp
+
 $(B)/libhearth.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
@@ -101,5 +107,5 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all check check-fast demo install clean
+.PHONY: all check check-fast demo install clean FORCE
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
