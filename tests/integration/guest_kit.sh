@@ -16,6 +16,7 @@ need_qemu() {
 boot() {
 	local image=$1
 	shift
+	rm -f "$WORK/console.log" "$WORK/agent.sock" # a previous boot's must not satisfy this one
 	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -accel tcg -cpu max -m 256 -smp 1 \
 		-nodefaults -no-user-config -nographic -no-reboot \
 		-kernel "${KERNEL:-$GUEST/vmlinux}" \
