@@ -99,8 +99,9 @@ static const char *qemu_accel(const char *qemu, char **ret_why)
 	}
 	_cleanup_free_ char *key = probe_key(qemu, kernel);
 	_cleanup_close_ int root = state_root_open(NULL);
+	_cleanup_close_ int cache = root >= 0 ? openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	_cleanup_free_ char *cached = NULL;
-	if (root >= 0 && read_file_at(root, "cache/accel", 4096, &cached, NULL) == 0) {
+	if (cache >= 0 && read_file_at(cache, "accel", 4096, &cached, NULL) == 0) {
 		char *nl = strchr(cached, '\n');
 		if (nl && (size_t)(nl - cached) == strlen(key) && strncmp(cached, key, strlen(key)) == 0) {
 			char *why = nl + 1;
@@ -110,9 +111,9 @@ static const char *qemu_accel(const char *qemu, char **ret_why)
 		}
 	}
 	bool ok = kvm_boots(qemu, kernel, ret_why);
-	if (root >= 0) {
+	if (cache >= 0) {
 		_cleanup_free_ char *text = xasprintf("%s\n%s\n", key, *ret_why);
-		if (write_file_atomic_at(root, "cache/accel", text, strlen(text), 0600) < 0) {
+		if (write_file_atomic_at(cache, "accel", text, strlen(text), 0600) < 0) {
 			/* Not fatal: the next run probes again. */
 		}
 	}

@@ -209,6 +209,8 @@ test_auto_names_and_backends() {
 	name=$("$HEARTH" run --rootfs "$HELLO" --memory 128 --no-wait)
 	echo "$name" | grep -Eq '^[a-z]+-[a-z]+$' || fail "auto name '$name'"
 	"$HEARTH" rm -f "$name" >/dev/null
+	# The KVM verdict is probed once and cached, not paid on every run.
+	grep -Eq '^(kvm|tcg) ' "$HEARTH_STATE_DIR/cache/accel" || fail "KVM verdict not cached"
 	"$HEARTH" backends | grep -q '^qemu .*available' || fail "backends: $("$HEARTH" backends)"
 	"$HEARTH" backends --json | python3 -c '
 import json, sys
