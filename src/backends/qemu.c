@@ -296,15 +296,10 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	arg(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
 }
 
-struct start_facts {
-	const char *accel;
-};
-
-static void record_start(struct hearth_record *rec, void *arg)
+static void record_start(struct hearth_record *rec, void *accel)
 {
-	const struct start_facts *f = arg;
 	free(rec->accel);
-	rec->accel = xstrdup(f->accel);
+	rec->accel = xstrdup(accel);
 	free(rec->guest_ip);
 	rec->guest_ip = xstrdup(GUEST_IP);
 	free(rec->gateway);
@@ -323,11 +318,11 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	if (strlen(g->dir) + sizeof("/agent.sock") > sizeof(sa.sun_path))
 		return fail_invalid(err, "state: directory too long for a unix socket path (%s)", g->dir);
 	_cleanup_free_ char *why = NULL;
-	struct start_facts facts = { .accel = qemu_accel(qemu, &why) };
-	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
+	const char *accel = qemu_accel(qemu, &why);
+	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, (void *)accel, err) < 0)
 		return -1;
 	struct argv_builder a = { 0 };
-	build_argv(g, qemu, facts.accel, kernel, &a);
+	build_argv(g, qemu, accel, kernel, &a);
 	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
 	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu" };
 	int rc = monitor_launch(&spec, err);

@@ -96,7 +96,8 @@ int cmd_logs(int argc, char **argv)
 	if (fd < 0) {
 		if (errno == ENOENT && !follow)
 			return 0; /* nothing logged yet */
-		return cli_fail((hearth_fail(&err, HEARTH_ERR_RUNTIME, errno, "logs: %s: %s", path, strerror(errno)), err));
+		fail_errno(&err, "logs: %s: %s", path, strerror(errno));
+		return cli_fail(err);
 	}
 	if (lines > 0 && lseek(fd, tail_offset(fd, lines), SEEK_SET) < 0)
 		return 1;

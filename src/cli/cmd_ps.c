@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lib/json.h"
 
 static const struct option ps_options[] = {
 	{ "all", no_argument, NULL, 'a' },
@@ -38,22 +39,20 @@ static json_t *ps_json_entry(const struct hearth_record *r, const struct hearth_
 						       "guest", p->guest, "protocol",
 						       p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
 	}
-#define S(x) ((x) ? json_string(x) : json_null())
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(r->name));
 	json_object_set_new(o, "backend", json_string(r->backend));
 	json_object_set_new(o, "status", json_string(hearth_status_name(r->status)));
-	json_object_set_new(o, "reason", S(r->reason));
+	json_object_set_new(o, "reason", json_string_or_null(r->reason));
 	json_object_set_new(o, "cpus", cfg ? json_integer(cfg->cpus) : json_null());
 	json_object_set_new(o, "memory_mib", cfg ? json_integer(cfg->memory_mib) : json_null());
-	json_object_set_new(o, "guest_ip", S(r->guest_ip));
+	json_object_set_new(o, "guest_ip", json_string_or_null(r->guest_ip));
 	json_object_set_new(o, "ports", ports);
-	json_object_set_new(o, "profile", S(cfg ? cfg->profile : NULL));
-	json_object_set_new(o, "revision", S(cfg ? cfg->revision_hash : NULL));
-	json_object_set_new(o, "flake_ref", S(cfg ? cfg->flake_ref : NULL));
+	json_object_set_new(o, "profile", json_string_or_null(cfg ? cfg->profile : NULL));
+	json_object_set_new(o, "revision", json_string_or_null(cfg ? cfg->revision_hash : NULL));
+	json_object_set_new(o, "flake_ref", json_string_or_null(cfg ? cfg->flake_ref : NULL));
 	json_object_set_new(o, "started_at", json_integer(r->started_at));
 	json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
-#undef S
 	return o;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lib/json.h"
 
 static const struct option status_options[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -33,9 +34,9 @@ int cmd_status(int argc, char **argv)
 	if (json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:I, s:I}", "name", r->name, "backend",
 				      r->backend, "status", hearth_status_name(r->status), "reason",
-				      r->reason ? json_string(r->reason) : json_null(), "exit_code",
+				      json_string_or_null(r->reason), "exit_code",
 				      r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(), "accel",
-				      r->accel ? json_string(r->accel) : json_null(), "monitor_pid", r->monitor_pid,
+				      json_string_or_null(r->accel), "monitor_pid", r->monitor_pid,
 				      "vmm_pid", r->vmm_pid, "started_at", (json_int_t)r->started_at, "stopped_at",
 				      (json_int_t)r->stopped_at);
 		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

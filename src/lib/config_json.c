@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hearth/config.h"
+#include "json.h"
 #include "util.h"
 
 /* jansson keeps no positions for keys; find the line of "KEY": in TEXT. */
@@ -270,11 +271,6 @@ struct hearth_config *hearth_config_load(const char *path, struct hearth_error *
 	return hearth_config_from_json(text, err);
 }
 
-static json_t *string_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *files_to_json(const struct hearth_file *files, size_t n, bool redact)
 {
 	json_t *arr = json_array();
@@ -297,13 +293,13 @@ static json_t *files_to_json(const struct hearth_file *files, size_t n, bool red
 char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 {
 	json_t *root = json_object();
-	json_object_set_new(root, "name", string_or_null(cfg->name));
-	json_object_set_new(root, "rootfs_path", string_or_null(cfg->rootfs_path));
-	json_object_set_new(root, "kernel_path", string_or_null(cfg->kernel_path));
-	json_object_set_new(root, "initrd_path", string_or_null(cfg->initrd_path));
-	json_object_set_new(root, "revision_hash", string_or_null(cfg->revision_hash));
-	json_object_set_new(root, "flake_ref", string_or_null(cfg->flake_ref));
-	json_object_set_new(root, "profile", string_or_null(cfg->profile));
+	json_object_set_new(root, "name", json_string_or_null(cfg->name));
+	json_object_set_new(root, "rootfs_path", json_string_or_null(cfg->rootfs_path));
+	json_object_set_new(root, "kernel_path", json_string_or_null(cfg->kernel_path));
+	json_object_set_new(root, "initrd_path", json_string_or_null(cfg->initrd_path));
+	json_object_set_new(root, "revision_hash", json_string_or_null(cfg->revision_hash));
+	json_object_set_new(root, "flake_ref", json_string_or_null(cfg->flake_ref));
+	json_object_set_new(root, "profile", json_string_or_null(cfg->profile));
 	json_object_set_new(root, "cpus", json_integer(cfg->cpus));
 	json_object_set_new(root, "memory_mib", json_integer(cfg->memory_mib));
 	json_t *ports = json_array();
@@ -311,7 +307,7 @@ char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 		const struct hearth_port *p = &cfg->ports[i];
 		json_array_append_new(ports, json_pack("{s:i, s:i, s:s, s:o}", "host", p->host, "guest", p->guest,
 						       "protocol", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp",
-						       "host_addr", string_or_null(p->host_addr)));
+						       "host_addr", json_string_or_null(p->host_addr)));
 	}
 	json_object_set_new(root, "ports", ports);
 	json_t *vols = json_array();
@@ -324,7 +320,7 @@ char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 	json_object_set_new(root, "config_files", files_to_json(cfg->config_files, cfg->n_config_files, false));
 	json_object_set_new(root, "secret_files", files_to_json(cfg->secret_files, cfg->n_secret_files,
 								 flags & HEARTH_JSON_REDACT_SECRETS));
-	json_object_set_new(root, "runner_dir", string_or_null(cfg->runner_dir));
+	json_object_set_new(root, "runner_dir", json_string_or_null(cfg->runner_dir));
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (!s)

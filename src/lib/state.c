@@ -9,6 +9,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "json.h"
+
 char *hearth_state_root(void)
 {
 	const char *env = getenv("HEARTH_STATE_DIR");
@@ -182,11 +184,6 @@ void hearth_records_free(struct hearth_record **recs, size_t n)
 	free(recs);
 }
 
-static char *dup_or_null(json_t *v)
-{
-	return json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
-}
-
 int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -197,12 +194,12 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	if (!o)
 		return fail_runtime(err, "state: record.json: line %d: %s", jerr.line, jerr.text);
 	struct hearth_record *rec = xcalloc(1, sizeof(*rec));
-	rec->name = dup_or_null(json_object_get(o, "name"));
-	rec->backend = dup_or_null(json_object_get(o, "backend"));
-	rec->reason = dup_or_null(json_object_get(o, "reason"));
-	rec->accel = dup_or_null(json_object_get(o, "accel"));
-	rec->guest_ip = dup_or_null(json_object_get(o, "guest_ip"));
-	rec->gateway = dup_or_null(json_object_get(o, "gateway"));
+	rec->name = json_strdup_or_null(json_object_get(o, "name"));
+	rec->backend = json_strdup_or_null(json_object_get(o, "backend"));
+	rec->reason = json_strdup_or_null(json_object_get(o, "reason"));
+	rec->accel = json_strdup_or_null(json_object_get(o, "accel"));
+	rec->guest_ip = json_strdup_or_null(json_object_get(o, "guest_ip"));
+	rec->gateway = json_strdup_or_null(json_object_get(o, "gateway"));
 	json_t *st = json_object_get(o, "status");
 	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
 		rec->status = HEARTH_STATUS_FAILED;
@@ -224,18 +221,13 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	return 0;
 }
 
-static json_t *str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error **err)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "name", json_string(rec->name));
 	json_object_set_new(o, "backend", json_string(rec->backend));
 	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
-	json_object_set_new(o, "reason", str_or_null(rec->reason));
+	json_object_set_new(o, "reason", json_string_or_null(rec->reason));
 	json_object_set_new(o, "exit_code", rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null());
 	json_object_set_new(o, "monitor_pid", json_integer(rec->monitor_pid));
 	json_object_set_new(o, "monitor_start", json_integer((json_int_t)rec->monitor_start));
@@ -243,9 +235,9 @@ int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error 
 	json_object_set_new(o, "vmm_start", json_integer((json_int_t)rec->vmm_start));
 	json_object_set_new(o, "started_at", json_integer(rec->started_at));
 	json_object_set_new(o, "stopped_at", json_integer(rec->stopped_at));
-	json_object_set_new(o, "accel", str_or_null(rec->accel));
-	json_object_set_new(o, "guest_ip", str_or_null(rec->guest_ip));
-	json_object_set_new(o, "gateway", str_or_null(rec->gateway));
+	json_object_set_new(o, "accel", json_string_or_null(rec->accel));
+	json_object_set_new(o, "guest_ip", json_string_or_null(rec->guest_ip));
+	json_object_set_new(o, "gateway", json_string_or_null(rec->gateway));
 	json_object_set_new(o, "stop_requested", json_boolean(rec->stop_requested));
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);

@@ -18,6 +18,11 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A field of `hearth status NAME --json` (pids, exit code, ...).
+record_field() {
+	"$HEARTH" status "$1" --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
+}
+
 console() {
 	"$HEARTH" logs "$1" | tr -d '\r'
 }
@@ -61,8 +66,8 @@ assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][
 	[ "$("$HEARTH" status life)" = running ] || fail "not resumed"
 	wait_for "curl -sf http://127.0.0.1:$port/" 10
 	local mon qemu
-	mon=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/life/record.json'))['monitor_pid'])")
-	qemu=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/life/record.json'))['vmm_pid'])")
+	mon=$(record_field life monitor_pid)
+	qemu=$(record_field life vmm_pid)
 	"$HEARTH" stop life >/dev/null
 	"$HEARTH" status life | grep -q '^stopped: workload exited with code 143' || fail "status after stop: $("$HEARTH" status life)"
 	alive "$mon" && fail "monitor still running"
@@ -79,7 +84,7 @@ test_kill_9_turns_failed() {
 	need_qemu
 	"$HEARTH" run --rootfs "$HELLO" --name victim --memory 128 >/dev/null
 	local qemu
-	qemu=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/victim/record.json'))['vmm_pid'])")
+	qemu=$(record_field victim vmm_pid)
 	kill -9 "$qemu"
 	sleep 1
 	"$HEARTH" status victim | grep -q '^failed: qemu killed by signal 9' || fail "status: $("$HEARTH" status victim)"
@@ -91,7 +96,7 @@ test_monitor_killed_never_running() {
 	need_qemu
 	"$HEARTH" run --rootfs "$HELLO" --name orphan --memory 128 >/dev/null
 	local mon
-	mon=$(python3 -c "import json; print(json.load(open('$HEARTH_STATE_DIR/vms/orphan/record.json'))['monitor_pid'])")
+	mon=$(record_field orphan monitor_pid)
 	kill -9 "$mon"
 	sleep 0.5
 	"$HEARTH" status orphan | grep -q '^failed: monitor process exited unexpectedly' || fail "status: $("$HEARTH" status orphan)"
