@@ -56,8 +56,8 @@ boot() {
 h=()
 s=()
 for _ in $(seq 1 "$N"); do
-	h+=("$(boot microvm,x-option-roms=off,rtc=off,acpi=off "$B/guest/vmlinux")")
-	s+=("$(boot microvm,x-option-roms=off,rtc=off "$stock" -initrd "$initrd")")
+	h+=("$(boot microvm,x-option-roms=off,rtc=on,acpi=off "$B/guest/vmlinux")")
+	s+=("$(boot microvm,x-option-roms=off,rtc=on "$stock" -initrd "$initrd")")
 done
 hm=$(printf '%s\n' "${h[@]}" | median)
 sm=$(printf '%s\n' "${s[@]}" | median)

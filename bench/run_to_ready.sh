@@ -37,7 +37,7 @@ raw_once() {
 	local t0 t1 pid
 	rm -f "$work/console.log"
 	t0=$(ms)
-	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -accel "$accel" -cpu "$cpu" -smp 2 -m 512 \
+	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=on,acpi=off -accel "$accel" -cpu "$cpu" -smp 2 -m 512 \
 		-nodefaults -no-user-config -nographic -no-reboot -kernel "$B/guest/vmlinux" \
 		-append "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=bench hearth.ip=10.0.2.15/24 hearth.gw=10.0.2.2" \
 		-serial "file:$work/console.log" \

@@ -20,7 +20,7 @@
 
 #define GUEST_IP "10.0.2.15/24"
 #define GUEST_GW "10.0.2.2"
-#define MACHINE "microvm,x-option-roms=off,rtc=off,acpi=off"
+#define MACHINE "microvm,x-option-roms=off,rtc=on,acpi=off"
 #define KVM_PROBE_TIMEOUT_MS 15000
 
 static char *qemu_binary(void)

@@ -43,6 +43,8 @@ test_full_life() {
 	console life | grep -Eq 'hello: +-r--r--r-- +1 0 +0 .* app\.conf$' || fail "config not 0444 in guest"
 	console life | grep -Eq 'hello: +-r-------- +1 0 +0 .* token$' || fail "secret not 0400 in guest"
 	console life | grep -q 'mount /dev/vdd /data ext4 rw' || fail "volume not mounted"
+	# The guest's clock comes from the RTC: it knows today's date.
+	console life | grep -q "hello: date $(date -u +%Y-%m-%d)" || fail "guest clock wrong: $(console life | grep 'hello: date')"
 	# The secret never lands in a file others can read, nor in a log.
 	grep -rqs hunter2 "$HEARTH_STATE_DIR"/vms/life/*.log && fail "secret in a log"
 	[ "$(stat -c %a "$HEARTH_STATE_DIR/vms/life/secrets.img")" = 600 ] || fail "secrets.img not 0600"

@@ -17,7 +17,7 @@ boot() {
 	local image=$1
 	shift
 	rm -f "$WORK/console.log" "$WORK/agent.sock" # a previous boot's must not satisfy this one
-	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -accel tcg -cpu max -m 256 -smp 1 \
+	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=on,acpi=off -accel tcg -cpu max -m 256 -smp 1 \
 		-nodefaults -no-user-config -nographic -no-reboot \
 		-kernel "${KERNEL:-$GUEST/vmlinux}" \
 		-append "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=kit-test hearth.ip=10.0.2.15/24 hearth.gw=10.0.2.2" \
