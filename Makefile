@@ -32,8 +32,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
+FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(UNIT_BIN)
+all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +72,12 @@ $(GUEST)/vmlinux $(GUEST)/bzImage &: kernel/build.sh kernel/microvm.config
 
 $(GUEST)/hello.ext4: examples/hello/build.sh $(GUEST)/hearth-init $(wildcard examples/hello/rootfs/etc/hearth/*)
 	examples/hello/build.sh $(GUEST)/hearth-init $@
+
+# The example flake beside the artifacts it packages: path:$(B)/flake.
+$(FLAKE): examples/flake/flake.nix examples/flake/microvm-run examples/flake/microvm-shutdown $(GUEST)/vmlinux $(GUEST)/hello.ext4
+	@mkdir -p $(dir $@)
+	cp examples/flake/microvm-run examples/flake/microvm-shutdown $(GUEST)/vmlinux $(GUEST)/hello.ext4 $(dir $@)
+	cp examples/flake/flake.nix $@
 
 $(B)/tests/test_guest_%: tests/unit/test_guest_%.c $(GUEST_LIB_SRC)
 	@mkdir -p $(dir $@)

@@ -10,8 +10,8 @@ packages=(
 	build-essential pkg-config libjansson-dev libcmocka-dev
 	# the guest kit: kernel from Debian's source, busybox, ext4 images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs file
-	# the QEMU backend
-	qemu-system-x86 qemu-utils
+	# the QEMU backend; nix for hearth build and the microvm-nix backend
+	qemu-system-x86 qemu-utils nix-bin
 	# tests
 	curl socat python3 valgrind procps
 )

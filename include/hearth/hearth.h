@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hearth/build.h"
 #include "hearth/config.h"
 #include "hearth/error.h"
 

@@ -19,6 +19,7 @@ struct guest {
 struct hearth_backend_ops {
 	const char *name;
 	unsigned caps; /* enum hearth_caps */
+	bool needs_runner; /* runs a build's runner: chosen by runner_dir, never by auto */
 
 	/* Fills INFO->available and reason, and with FULL the version too
 	 * (which may cost a process spawn). Must be cheap after the first
@@ -41,6 +42,11 @@ struct hearth_backend_ops {
 };
 
 extern const struct hearth_backend_ops qemu_backend;
+extern const struct hearth_backend_ops microvm_nix_backend;
+
+/* "kvm" or "tcg": what QEMU on this host really runs guests with (probed
+ * once, cached). *RET_WHY (malloc'd) says why. */
+const char *qemu_accel_for_host(char **ret_why);
 
 /* The backend named NAME, or NULL. */
 const struct hearth_backend_ops *backend_find(const char *name);

@@ -120,6 +120,16 @@ static const char *qemu_accel(const char *qemu, char **ret_why)
 	return ok ? "kvm" : "tcg";
 }
 
+const char *qemu_accel_for_host(char **ret_why)
+{
+	_cleanup_free_ char *qemu = qemu_binary();
+	if (!qemu) {
+		*ret_why = xstrdup("tcg (no qemu-system-x86_64 to probe KVM with)");
+		return "tcg";
+	}
+	return qemu_accel(qemu, ret_why);
+}
+
 static void qemu_probe(struct hearth_backend_info *info, bool full)
 {
 	_cleanup_free_ char *qemu = qemu_binary();

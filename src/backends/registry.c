@@ -7,6 +7,7 @@
 
 static const struct hearth_backend_ops *const backends[] = {
 	&qemu_backend,
+	&microvm_nix_backend,
 	NULL,
 };
 
@@ -63,6 +64,8 @@ int hearth_backend_choose(const char *want, const char **ret_name, char **ret_wh
 	}
 	struct strbuf tried = { 0 };
 	for (size_t i = 0; backends[i]; i++) {
+		if (backends[i]->needs_runner)
+			continue;
 		struct hearth_backend_info info = { .name = backends[i]->name };
 		backends[i]->probe(&info, false);
 		bool ok = info.available;

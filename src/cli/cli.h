@@ -20,6 +20,7 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* getopt_long's own complaint was printed; say how to get help. */
 int cli_bad_option(const char *cmd);
 
+int cmd_build(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

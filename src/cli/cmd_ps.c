@@ -84,7 +84,7 @@ int cmd_ps(int argc, char **argv)
 		return cli_fail(err);
 	json_t *arr = json ? json_array() : NULL;
 	if (!json)
-		printf("%-24s %-8s %-9s %4s %7s %-14s %s\n", "NAME", "BACKEND", "STATUS", "CPUS", "MEMORY", "IP", "PORTS");
+		printf("%-24s %-12s %-9s %4s %7s %-14s %s\n", "NAME", "BACKEND", "STATUS", "CPUS", "MEMORY", "IP", "PORTS");
 	for (size_t i = 0; i < n; i++) {
 		const struct hearth_record *r = recs[i];
 		if (!shown(r, all))
@@ -105,7 +105,7 @@ int cmd_ps(int argc, char **argv)
 			char ip[32];
 			snprintf(ip, sizeof(ip), "%s", r->guest_ip ? r->guest_ip : "-");
 			ip[strcspn(ip, "/")] = '\0';
-			printf("%-24s %-8s %-9s %4s %7s %-14s %s\n", r->name, r->backend, hearth_status_name(r->status), cpus,
+			printf("%-24s %-12s %-9s %4s %7s %-14s %s\n", r->name, r->backend, hearth_status_name(r->status), cpus,
 			       mem, ip, ports.buf);
 			strbuf_release(&ports);
 		}

@@ -12,7 +12,10 @@ static const char run_help[] =
 	"Start a guest and print its name once it is ready.\n"
 	"\n"
 	"  -f, --file FILE            start configuration as JSON (flags override it)\n"
-	"      --backend NAME         qemu, or auto (default)\n"
+	"      --flake REF            build REF with nix first and run the result\n"
+	"      --profile NAME         the flake package to build (default: default)\n"
+	"      --backend NAME         qemu, microvm-nix, or auto (default; a build\n"
+	"                             with a runner runs on microvm-nix)\n"
 	"      --name NAME            guest name, [a-z0-9][a-z0-9-]{0,62}\n"
 	"      --rootfs PATH          root filesystem image (ext4)\n"
 	"      --kernel PATH          kernel (vmlinux or bzImage); default: hearth's\n"
@@ -45,6 +48,8 @@ enum {
 	OPT_NO_WAIT,
 	OPT_TIMEOUT,
 	OPT_JSON,
+	OPT_FLAKE,
+	OPT_PROFILE,
 };
 
 static const struct option run_options[] = {
@@ -65,6 +70,8 @@ static const struct option run_options[] = {
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "flake", required_argument, NULL, OPT_FLAKE },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -121,6 +128,7 @@ int cmd_run(int argc, char **argv)
 	struct hearth_error *err = NULL;
 	struct hearth_run_options opts = { .backend = "auto", .timeout_s = 60, .wait = true };
 	bool json = false;
+	const char *flake = NULL, *profile = NULL;
 	int rc = 0;
 
 	/* -f first, so flags override the file whatever their order. */
@@ -207,6 +215,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_FLAKE:
+			flake = optarg;
+			break;
+		case OPT_PROFILE:
+			profile = optarg;
+			break;
 		case 'h':
 			fputs(run_help, stdout);
 			goto out;
@@ -218,6 +232,17 @@ int cmd_run(int argc, char **argv)
 	if (optind < argc) {
 		rc = cli_usage_error("run: unexpected argument '%s'", argv[optind]);
 		goto out;
+	}
+	if (profile && !flake) {
+		rc = cli_usage_error("profile: only with --flake (%s)", profile);
+		goto out;
+	}
+	if (flake) {
+		struct hearth_build *b = NULL;
+		if (hearth_flake_build(flake, profile, &b, &err) < 0)
+			goto fail;
+		hearth_build_apply(b, cfg);
+		hearth_build_free(b);
 	}
 	if (!cfg->rootfs_path && !cfg->runner_dir) {
 		rc = cli_usage_error("rootfs_path: required (give --rootfs or -f)");

@@ -9,6 +9,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{ "build", cmd_build, "build a guest from a Nix flake" },
 	{ "run", cmd_run, "start a guest" },
 	{ "ps", cmd_ps, "list guests" },
 	{ "inspect", cmd_inspect, "print a guest's start configuration as JSON" },

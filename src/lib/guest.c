@@ -199,7 +199,11 @@ int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options 
 		     struct hearth_error **err)
 {
 	const char *backend;
-	if (hearth_config_validate(cfg, err) < 0 || hearth_backend_choose(opts->backend, &backend, NULL, err) < 0)
+	const char *want = opts->backend;
+	/* A build with a runner runs it, unless a backend was asked for. */
+	if ((!want || strcmp(want, "auto") == 0) && cfg->runner_dir)
+		want = "microvm-nix";
+	if (hearth_config_validate(cfg, err) < 0 || hearth_backend_choose(want, &backend, NULL, err) < 0)
 		return -1;
 	const struct hearth_backend_ops *ops = backend_find(backend);
 	_cleanup_close_ int rootfd = state_root_open(err);

@@ -191,6 +191,10 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 		dup2(devnull, 0);
 		dup2(con[1], 1);
 		dup2(hvlog, 2);
+		for (char *const *e = spec->env; e && *e; e++)
+			putenv(*e);
+		if (fchdir(m.dirfd) < 0)
+			_exit(126);
 		execvp(spec->argv[0], spec->argv);
 		int e = errno;
 		if (write(execfail[1], &e, sizeof(e)) < 0)

@@ -14,7 +14,10 @@ struct monitor_spec {
 	const char *dir;            /* the guest's state directory */
 	const char *const *cleanup; /* names in DIR removed once it exits */
 	const char *vmm_name;       /* "qemu", for reasons such as "qemu killed by signal 9" */
+	char *const *env;           /* NAME=VALUE added to the hypervisor's environment, or NULL */
 };
+/* The hypervisor runs with DIR as its working directory, so runners that
+ * make their sockets "here" make them in the guest's state directory. */
 
 /* Starts the monitor, which starts the hypervisor. Returns once the
  * hypervisor has been exec'd (or failed to be, with *err set). The
