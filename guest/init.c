@@ -274,11 +274,14 @@ static pid_t workload_start(char **cmd)
 		setenv("HEARTH_NAME", params.name, 1);
 	if (params.has_ip)
 		setenv("HEARTH_IP", params.ip, 1);
-	char vols[GUEST_VOLUMES_MAX * 257] = "";
-	size_t off = 0;
-	for (int i = 0; i < nvolumes; i++)
-		off += (size_t)snprintf(vols + off, sizeof(vols) - off, "%s%s", i ? " " : "", volumes[i].path);
-	setenv("HEARTH_VOLUMES", vols, 1);
+	/* In a container the backend set HEARTH_VOLUMES; in a VM we mounted them. */
+	if (!in_container) {
+		char vols[GUEST_VOLUMES_MAX * 257] = "";
+		size_t off = 0;
+		for (int i = 0; i < nvolumes; i++)
+			off += (size_t)snprintf(vols + off, sizeof(vols) - off, "%s%s", i ? " " : "", volumes[i].path);
+		setenv("HEARTH_VOLUMES", vols, 1);
+	}
 	if (chdir("/") < 0)
 		_exit(127);
 	execvp(cmd[0], cmd);

@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 
 packages=(
 	# build
-	build-essential pkg-config libjansson-dev libcmocka-dev
+	build-essential pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libext2fs-dev
 	# the guest kit: kernel from Debian's source, busybox, ext4 images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs file
-	# the QEMU backend; nix for hearth build and the microvm-nix backend
-	qemu-system-x86 qemu-utils nix-bin
+	# the QEMU, Docker and microvm-nix backends (nix for hearth build)
+	qemu-system-x86 qemu-utils docker.io nix-bin
 	# tests
 	curl socat python3 valgrind procps
 )

@@ -108,8 +108,10 @@ HEARTH_PUBLIC int hearth_guest_resume(const char *name, struct hearth_error **er
 /* Removes a stopped guest's state; FORCE stops a running one first. */
 HEARTH_PUBLIC int hearth_guest_remove(const char *name, bool force, struct hearth_error **err);
 
-/* Path of NAME's console log (or the hypervisor's own log). */
-HEARTH_PUBLIC char *hearth_guest_log_path(const char *name, bool hypervisor, struct hearth_error **err);
+/* Writes NAME's console log (or with HYPERVISOR the VMM's own) to FD:
+ * the last LINES lines (0: all); FOLLOW keeps writing while it runs. */
+HEARTH_PUBLIC int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
+				    struct hearth_error **err);
 
 /* The state root: $HEARTH_STATE_DIR, /var/lib/hearth for root, else
  * $XDG_STATE_HOME/hearth. Malloc'd. */

@@ -39,10 +39,23 @@ struct hearth_backend_ops {
 	/* NULL where the backend cannot (the core says so). */
 	int (*pause)(struct guest *g, struct hearth_error **err);
 	int (*resume)(struct guest *g, struct hearth_error **err);
+
+	/* Optional, for backends whose own daemon supervises the guest
+	 * (Docker). NULL: the core's monitor-based default. */
+	/* Overwrites REC's status, reason, exit code and address with what
+	 * the backend knows now (G has no cfg here). */
+	int (*refresh)(struct guest *g, struct hearth_record *rec, struct hearth_error **err);
+	/* The whole stop: ask, wait TIMEOUT_S, force. */
+	int (*stop)(struct guest *g, int timeout_s, struct hearth_error **err);
+	/* Removes what lives outside the state directory. */
+	int (*remove)(struct guest *g, struct hearth_error **err);
+	/* Writes the console log (last LINES, 0: all) to FD; FOLLOW keeps on. */
+	int (*logs)(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err);
 };
 
 extern const struct hearth_backend_ops qemu_backend;
 extern const struct hearth_backend_ops microvm_nix_backend;
+extern const struct hearth_backend_ops docker_backend;
 
 /* "kvm" or "tcg": what QEMU on this host really runs guests with (probed
  * once, cached). *RET_WHY (malloc'd) says why. */

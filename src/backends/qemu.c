@@ -226,6 +226,9 @@ static int build_drives(struct guest *g, struct hearth_error **err)
 		return -1;
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		const struct hearth_volume *v = &cfg->volumes[i];
+		struct stat st;
+		if (strchr(v->host, '/') && stat(v->host, &st) == 0 && S_ISDIR(st.st_mode))
+			return fail_invalid(err, "volumes: qemu needs an image file, not a directory (%s)", v->host);
 		if (strchr(v->host, '/'))
 			continue;
 		if (mkdirat(g->dirfd, "volumes", 0700) < 0 && errno != EEXIST)

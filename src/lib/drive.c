@@ -34,6 +34,20 @@ static int stage_file(int dirfd, const char *name, const char *data, size_t len,
 	return 0;
 }
 
+int files_write_dir(const char *dir, mode_t dir_mode, const struct hearth_file *files, size_t n,
+		    struct hearth_error **err)
+{
+	if (mkdir(dir, dir_mode) < 0)
+		return fail_errno(err, "files: mkdir %s: %s", dir, strerror(errno));
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0 || fchmod(dfd, dir_mode) < 0)
+		return fail_errno(err, "files: open %s: %s", dir, strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		if (stage_file(dfd, files[i].name, files[i].content, files[i].size, files[i].mode, err) < 0)
+			return -1;
+	return 0;
+}
+
 static int run_mke2fs(const char *image, const char *label, const char *src, uint64_t size_kib,
 		      struct hearth_error **err)
 {

@@ -4,6 +4,8 @@
 #define HEARTH_DRIVE_H
 
 #include "hearth/config.h"
+#include <sys/types.h>
+
 #include "util.h"
 
 #define CONFIG_LABEL "hearth-config"
@@ -15,6 +17,11 @@
  * .hearth/volumes.json. */
 int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files,
 		      size_t n, const char *extra_json, struct hearth_error **err) WUR;
+
+/* Creates directory DIR with DIR_MODE (0700 for secrets) and FILES in it,
+ * each created with its final mode. */
+int files_write_dir(const char *dir, mode_t dir_mode, const struct hearth_file *files, size_t n,
+		    struct hearth_error **err) WUR;
 
 /* Creates a sparse ext4 image PATH of SIZE bytes unless it exists. */
 int drive_create_volume(const char *path, uint64_t size, struct hearth_error **err) WUR;

@@ -64,6 +64,19 @@ static int record_reconciled(int vmfd, struct hearth_record **ret, struct hearth
 	struct hearth_record *rec = NULL;
 	if (record_read(vmfd, &rec, err) < 0)
 		return -1;
+	const struct hearth_backend_ops *ops = backend_find(rec->backend);
+	if (ops && ops->refresh) {
+		/* The backend's daemon knows; the record holds no copy to drift. */
+		_cleanup_free_ char *dir = state_vm_path(rec->name);
+		struct guest g = { .name = rec->name, .dir = dir, .dirfd = vmfd, .rec = rec };
+		struct hearth_error *e = NULL;
+		if (ops->refresh(&g, rec, &e) < 0) {
+			record_set_status(rec, HEARTH_STATUS_FAILED, e->message);
+			hearth_error_free(e);
+		}
+		*ret = rec;
+		return 0;
+	}
 	if (status_active(rec->status) && rec->monitor_pid > 0 &&
 	    !proc_alive(rec->monitor_pid, rec->monitor_start)) {
 		hearth_record_free(rec);
@@ -379,6 +392,10 @@ int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err
 	int rc = 0;
 	if (!status_active(g.rec->status))
 		goto out;
+	if (ops->stop) {
+		rc = ops->stop(&g, timeout_s, err);
+		goto out;
+	}
 	if (record_update(g.dirfd, set_stop_requested, NULL, err) < 0) {
 		rc = -1;
 		goto out;
@@ -447,6 +464,14 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 		return fail_invalid(err, "%s: guest is running; stop it first or use -f", name);
 	if (active && hearth_guest_stop(name, 0, err) < 0)
 		return -1;
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(name, &g, &ops, err) < 0)
+		return -1;
+	int rc = ops->remove ? ops->remove(&g, err) : 0;
+	guest_release(&g);
+	if (rc < 0)
+		return -1;
 	_cleanup_close_ int rootfd = state_root_open(err);
 	if (rootfd < 0)
 		return -1;
@@ -456,11 +481,83 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 	return state_vm_remove(rootfd, name, err);
 }
 
-char *hearth_guest_log_path(const char *name, bool hypervisor, struct hearth_error **err)
+/* Offset where the last N lines of FD begin. */
+static off_t tail_offset(int fd, uint64_t n)
 {
-	_cleanup_close_ int vmfd = vm_open_by_name(name, err);
-	if (vmfd < 0)
-		return NULL;
-	_cleanup_free_ char *dir = state_vm_path(name);
-	return xasprintf("%s/%s", dir, hypervisor ? "hypervisor.log" : "console.log");
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t pos = end;
+	uint64_t seen = 0;
+	char buf[4096];
+	while (pos > 0) {
+		size_t chunk = pos < (off_t)sizeof(buf) ? (size_t)pos : sizeof(buf);
+		pos -= (off_t)chunk;
+		if (pread(fd, buf, chunk, pos) != (ssize_t)chunk)
+			return 0;
+		for (size_t i = chunk; i-- > 0;) {
+			if (buf[i] != '\n' || pos + (off_t)i == end - 1)
+				continue;
+			if (++seen == n)
+				return pos + (off_t)i + 1;
+		}
+	}
+	return 0;
+}
+
+static int copy_fd(int from, int to)
+{
+	char buf[8192];
+	ssize_t n;
+	while ((n = read(from, buf, sizeof(buf))) > 0)
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(to, buf + off, (size_t)(n - off));
+			if (w < 0)
+				return -1;
+			off += w;
+		}
+	return n < 0 ? -1 : 0;
+}
+
+static bool guest_active(const char *name)
+{
+	struct hearth_record *r = NULL;
+	struct hearth_error *e = NULL;
+	if (hearth_guest_get(name, &r, &e) < 0) {
+		hearth_error_free(e);
+		return false;
+	}
+	bool active = status_active(r->status);
+	hearth_record_free(r);
+	return active;
+}
+
+int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
+		      struct hearth_error **err)
+{
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(name, &g, &ops, err) < 0)
+		return -1;
+	if (ops->logs && !hypervisor) {
+		int rc = ops->logs(&g, lines, follow, fd, err);
+		guest_release(&g);
+		return rc;
+	}
+	_cleanup_close_ int log = openat(g.dirfd, hypervisor ? "hypervisor.log" : "console.log",
+					 O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	guest_release(&g);
+	if (log < 0)
+		return errno == ENOENT ? 0 : fail_errno(err, "logs: %s: %s", name, strerror(errno));
+	if (lines > 0 && lseek(log, tail_offset(log, lines), SEEK_SET) < 0)
+		return fail_errno(err, "logs: seek: %s", strerror(errno));
+	if (copy_fd(log, fd) < 0)
+		return fail_errno(err, "logs: %s", strerror(errno));
+	while (follow) {
+		bool active = guest_active(name);
+		sleep_ms(200);
+		if (copy_fd(log, fd) < 0)
+			return fail_errno(err, "logs: %s", strerror(errno));
+		if (!active)
+			break;
+	}
+	return 0;
 }

@@ -99,8 +99,9 @@ static int check_volumes(const struct hearth_config *cfg, struct hearth_error **
 			if (stat(v->host, &st) < 0)
 				return hearth_fail(err, HEARTH_ERR_INVALID, errno, "volumes: %s (%s)", strerror(errno),
 						   v->host);
-			if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-				return fail_invalid(err, "volumes: not an image file or block device (%s)", v->host);
+			if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISDIR(st.st_mode))
+				return fail_invalid(err, "volumes: not an image file, block device or directory (%s)",
+						    v->host);
 		} else if (!volume_name_valid(v->host)) {
 			return fail_invalid(err, "volumes: not a path nor a volume name [A-Za-z0-9_.-] (%s)", v->host);
 		}

@@ -1,0 +1,586 @@
+/* The Docker backend: the Docker Engine API on its unix socket (libcurl),
+ * kept to the part Podman's compatible socket serves too. The Engine is
+ * the supervisor: status comes from it, never from a copy of ours. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "backend.h"
+#include "lib/drive.h"
+#include "lib/ext4tar.h"
+#include "lib/http.h"
+#include "lib/json.h"
+#include "lib/monitor.h"
+#include "lib/state.h"
+
+#define API "/v1.41"
+#define API_MIN_MINOR 40 /* 1.40: Podman's compatible API, Docker 19.03 */
+#define DEFAULT_SOCKET "/var/run/docker.sock"
+
+/* The socket from DOCKER_HOST (unix:// only) or the default. */
+static char *docker_socket(char **ret_why)
+{
+	const char *host = getenv("DOCKER_HOST");
+	if (!host || !*host)
+		return xstrdup(DEFAULT_SOCKET);
+	if (str_has_prefix(host, "unix://"))
+		return xstrdup(host + 7);
+	*ret_why = xasprintf("DOCKER_HOST=%s: only unix:// sockets are supported", host);
+	return NULL;
+}
+
+/* One call to the Engine. Non-2xx answers become an error with the
+ * Engine's own message; *RET_STATUS (may be NULL) gets the status. */
+static int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
+		  struct hearth_error **err)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *sock = docker_socket(&why);
+	if (!sock)
+		return fail_runtime(err, "docker: %s", why);
+	_cleanup_free_ char *full = xasprintf(API "%s", path);
+	struct http_request req = { .socket_path = sock, .method = method, .path = full, .body = body,
+				    .upload_fd = -1, .timeout_ms = 0 };
+	struct http_response resp = { 0 };
+	if (http_do(&req, &resp, err) < 0) {
+		hearth_error_prefix(err, "docker: is dockerd running? ");
+		return -1;
+	}
+	if (ret_status)
+		*ret_status = resp.status;
+	int rc = 0;
+	if (resp.status < 200 || resp.status >= 300) {
+		char msg[512];
+		rc = hearth_fail(err, resp.status == 404 ? HEARTH_ERR_NOT_FOUND : HEARTH_ERR_RUNTIME, EIO,
+				 "docker: %s", http_error_message(&resp, msg, sizeof(msg)));
+	} else if (ret) {
+		*ret = resp.len ? json_loads(resp.body, JSON_DECODE_ANY, NULL) : json_null();
+	}
+	http_response_release(&resp);
+	return rc;
+}
+
+static char *container_path(const char *name, const char *rest)
+{
+	return xasprintf("/containers/hearth-%s%s", name, rest);
+}
+
+static void docker_probe(struct hearth_backend_info *info, bool full)
+{
+	(void)full;
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *sock = docker_socket(&why);
+	if (!sock) {
+		info->reason = steal(why);
+		return;
+	}
+	struct hearth_error *err = NULL;
+	json_t *v = NULL;
+	/* /version is unversioned, so an old Engine still answers it. */
+	struct http_request req = { .socket_path = sock, .method = "GET", .path = "/version", .upload_fd = -1,
+				    .timeout_ms = 3000 };
+	struct http_response resp = { 0 };
+	if (http_do(&req, &resp, &err) < 0) {
+		info->reason = xasprintf("no Docker Engine at %s (%s)", sock, err->message);
+		hearth_error_free(err);
+		return;
+	}
+	v = json_loads(resp.body ? resp.body : "", 0, NULL);
+	http_response_release(&resp);
+	const char *api = json_string_value(json_object_get(v, "ApiVersion"));
+	const char *version = json_string_value(json_object_get(v, "Version"));
+	unsigned major = 0, minor = 0;
+	if (!api || sscanf(api, "%u.%u", &major, &minor) != 2 || major != 1 || minor < API_MIN_MINOR) {
+		info->reason = xasprintf("Engine at %s speaks API %s; hearth needs 1.%d or newer", sock,
+					 api ? api : "?", API_MIN_MINOR);
+	} else {
+		info->available = true;
+		info->version = xasprintf("%s (API %s)", version ? version : "?", api);
+		info->reason = xasprintf("Docker Engine at %s", sock);
+	}
+	json_decref(v);
+}
+
+/* The image repository for a rootfs: hearth/<its file name, sanitised>. */
+static char *image_repo(const char *rootfs)
+{
+	const char *base = strrchr(rootfs, '/');
+	base = base ? base + 1 : rootfs;
+	struct strbuf sb = { 0 };
+	strbuf_append(&sb, "hearth/", 7);
+	for (const char *c = base; *c && *c != '.'; c++) {
+		char ch = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : *c;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			ch = '-';
+		strbuf_append(&sb, &ch, 1);
+	}
+	if (sb.len == 7)
+		strbuf_append(&sb, "rootfs", 6);
+	return sb.buf;
+}
+
+/* A content hash of the rootfs, when no Nix revision names it. */
+static int content_hash(const char *path, char *out, size_t len, struct hearth_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(err, "docker: open %s: %s", path, strerror(errno));
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a 64: identity, not security */
+	char buf[1 << 16];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			h = (h ^ (unsigned char)buf[i]) * 1099511628211ULL;
+	if (n < 0)
+		return fail_errno(err, "docker: read %s: %s", path, strerror(errno));
+	snprintf(out, len, "%016llx", (unsigned long long)h);
+	return 0;
+}
+
+/* Streams BODY_FD to the Engine (import or load) and checks the JSON
+ * progress stream for an "error". */
+static int engine_upload(const char *path, int body_fd, const char *what, struct hearth_error **err)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *sock = docker_socket(&why);
+	if (!sock)
+		return fail_runtime(err, "docker: %s", why);
+	_cleanup_free_ char *full = xasprintf(API "%s", path);
+	struct http_request req = { .socket_path = sock, .method = "POST", .path = full, .upload_fd = body_fd,
+				    .content_type = "application/x-tar" };
+	struct http_response resp = { 0 };
+	if (http_do(&req, &resp, err) < 0)
+		return -1;
+	int rc = 0;
+	char msg[512];
+	const char *e = resp.body ? strstr(resp.body, "\"error\"") : NULL;
+	if (resp.status != 200)
+		rc = fail_runtime(err, "docker: %s: %s", what, http_error_message(&resp, msg, sizeof(msg)));
+	else if (e)
+		rc = fail_runtime(err, "docker: %s: %.300s", what, e);
+	http_response_release(&resp);
+	return rc;
+}
+
+/* Imports the ext4 rootfs as an image: a child walks it with libext2fs
+ * and writes tar into a pipe that curl streams to the Engine. */
+static int import_rootfs(const char *rootfs, const char *repo, const char *tag, struct hearth_error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return fail_errno(err, "docker: pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		close(p[0]);
+		close(p[1]);
+		return fail_errno(err, "docker: fork: %s", strerror(errno));
+	}
+	if (child == 0) {
+		close(p[0]);
+		struct hearth_error *e = NULL;
+		if (ext4_to_tar(rootfs, p[1], &e) < 0) {
+			fprintf(stderr, "hearth: error: %s\n", e->message);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&repo=%s&tag=%s", repo, tag);
+	int rc = engine_upload(path, p[0], "import", err);
+	close(p[0]);
+	int status;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		rc = fail_runtime(err, "docker: reading %s as ext4 failed", rootfs);
+	return rc;
+}
+
+/* Loads IMAGE.tar(.gz) and tags what it held as REPO:TAG. */
+static int load_archive(const char *archive, const char *repo, const char *tag, struct hearth_error **err)
+{
+	_cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail_errno(err, "docker: open %s: %s", archive, strerror(errno));
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *sock = docker_socket(&why);
+	if (!sock)
+		return fail_runtime(err, "docker: %s", why);
+	struct http_request req = { .socket_path = sock, .method = "POST", .path = API "/images/load?quiet=1",
+				    .upload_fd = fd, .content_type = "application/x-tar" };
+	struct http_response resp = { 0 };
+	if (http_do(&req, &resp, err) < 0)
+		return -1;
+	/* {"stream":"Loaded image: NAME\n"} or "Loaded image ID: sha256:..." */
+	char loaded[256] = "";
+	const char *m = resp.body ? strstr(resp.body, "Loaded image") : NULL;
+	if (m && (m = strchr(m, ':'))) {
+		snprintf(loaded, sizeof(loaded), "%s", m + 2);
+		loaded[strcspn(loaded, "\\\"\n")] = '\0';
+	}
+	char msg[512];
+	int rc = 0;
+	if (resp.status != 200 || !loaded[0])
+		rc = fail_runtime(err, "docker: load %s: %s", archive, http_error_message(&resp, msg, sizeof(msg)));
+	http_response_release(&resp);
+	if (rc < 0)
+		return -1;
+	_cleanup_free_ char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", loaded, repo, tag);
+	return engine("POST", path, NULL, NULL, NULL, err);
+}
+
+/* The image for G's rootfs, imported or loaded once per content. */
+static char *ensure_image(struct guest *g, struct hearth_error **err)
+{
+	const struct hearth_config *cfg = g->cfg;
+	char tag[64];
+	if (cfg->revision_hash && *cfg->revision_hash)
+		snprintf(tag, sizeof(tag), "%s", cfg->revision_hash);
+	else if (content_hash(cfg->rootfs_path, tag, sizeof(tag), err) < 0)
+		return NULL;
+	_cleanup_free_ char *repo = image_repo(cfg->rootfs_path);
+	char *ref = xasprintf("%s:%s", repo, tag);
+	_cleanup_free_ char *inspect = xasprintf("/images/%s/json", ref);
+	long status = 0;
+	struct hearth_error *e = NULL;
+	if (engine("GET", inspect, NULL, NULL, &status, &e) == 0)
+		return ref; /* unchanged: not imported twice */
+	if (status != 404) {
+		free(ref);
+		*err = e;
+		return NULL;
+	}
+	hearth_error_free(e);
+	_cleanup_free_ char *dir = xstrndup(cfg->rootfs_path, (size_t)(strrchr(cfg->rootfs_path, '/') - cfg->rootfs_path));
+	_cleanup_free_ char *gz = xasprintf("%s/image.tar.gz", dir);
+	_cleanup_free_ char *tar = xasprintf("%s/image.tar", dir);
+	int rc;
+	if (access(gz, R_OK) == 0)
+		rc = load_archive(gz, repo, tag, err);
+	else if (access(tar, R_OK) == 0)
+		rc = load_archive(tar, repo, tag, err);
+	else
+		rc = import_rootfs(cfg->rootfs_path, repo, tag, err);
+	if (rc < 0) {
+		free(ref);
+		return NULL;
+	}
+	return ref;
+}
+
+static json_t *container_spec(struct guest *g, const char *image)
+{
+	const struct hearth_config *cfg = g->cfg;
+	json_t *env = json_array();
+	json_array_append_new(env, json_sprintf("HEARTH_NAME=%s", g->name));
+	json_array_append_new(env, json_string("HEARTH_CONTAINER=1"));
+	struct strbuf vols = { 0 };
+	strbuf_append(&vols, "", 0);
+	for (size_t i = 0; i < cfg->n_volumes; i++)
+		strbuf_printf(&vols, "%s%s", i ? " " : "", cfg->volumes[i].guest);
+	json_array_append_new(env, json_sprintf("HEARTH_VOLUMES=%s", vols.buf));
+	strbuf_release(&vols);
+
+	json_t *labels = json_pack("{s:s, s:s}", "hearth.managed", "true", "hearth.name", g->name);
+	if (cfg->revision_hash)
+		json_object_set_new(labels, "hearth.revision", json_string(cfg->revision_hash));
+	if (cfg->flake_ref)
+		json_object_set_new(labels, "hearth.flake_ref", json_string(cfg->flake_ref));
+	if (cfg->profile)
+		json_object_set_new(labels, "hearth.profile", json_string(cfg->profile));
+
+	json_t *exposed = json_object(), *bindings = json_object();
+	for (size_t i = 0; i < cfg->n_ports; i++) {
+		const struct hearth_port *p = &cfg->ports[i];
+		char key[32], host[8];
+		snprintf(key, sizeof(key), "%u/%s", p->guest, p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp");
+		snprintf(host, sizeof(host), "%u", p->host);
+		json_object_set_new(exposed, key, json_object());
+		json_t *list = json_object_get(bindings, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(bindings, key, list);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp", p->host_addr ? p->host_addr : "127.0.0.1",
+						      "HostPort", host));
+	}
+
+	json_t *binds = json_array(), *mounts = json_array();
+	json_array_append_new(binds, json_sprintf("%s/config:/mnt/config:ro", g->dir));
+	json_array_append_new(binds, json_sprintf("%s/secrets:/mnt/secrets:ro", g->dir));
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		const struct hearth_volume *v = &cfg->volumes[i];
+		if (strchr(v->host, '/'))
+			json_array_append_new(binds, json_sprintf("%s:%s%s", v->host, v->guest, v->read_only ? ":ro" : ""));
+		else
+			json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source", v->host,
+								"Target", v->guest, "ReadOnly", v->read_only));
+	}
+	json_t *host = json_pack("{s:I, s:I, s:o, s:o, s:o}", "NanoCpus", (json_int_t)cfg->cpus * 1000000000,
+				 "Memory", (json_int_t)cfg->memory_mib << 20, "PortBindings", bindings, "Binds", binds,
+				 "Mounts", mounts);
+	return json_pack("{s:s, s:s, s:[s], s:[], s:o, s:o, s:o, s:o}", "Image", image, "Hostname", g->name,
+			 "Entrypoint", "/sbin/init", "Cmd", "Env", env, "Labels", labels, "ExposedPorts", exposed,
+			 "HostConfig", host);
+}
+
+static void container_remove(const char *name)
+{
+	_cleanup_free_ char *path = container_path(name, "?force=1");
+	struct hearth_error *e = NULL;
+	if (engine("DELETE", path, NULL, NULL, NULL, &e) < 0)
+		hearth_error_free(e);
+}
+
+static int docker_start(struct guest *g, struct hearth_error **err)
+{
+	const struct hearth_config *cfg = g->cfg;
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		struct stat st;
+		if (strchr(cfg->volumes[i].host, '/') && stat(cfg->volumes[i].host, &st) == 0 && !S_ISDIR(st.st_mode))
+			return fail_invalid(err, "volumes: docker binds directories; an image file is for VM backends (%s)",
+					    cfg->volumes[i].host);
+	}
+	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
+	_cleanup_free_ char *sdir = xasprintf("%s/secrets", g->dir);
+	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
+	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
+		return -1;
+	_cleanup_free_ char *image = ensure_image(g, err);
+	if (!image)
+		return -1;
+	json_t *spec = container_spec(g, image);
+	_cleanup_free_ char *create = xasprintf("/containers/create?name=hearth-%s", g->name);
+	int rc = engine("POST", create, spec, NULL, NULL, err);
+	json_decref(spec);
+	if (rc < 0)
+		return -1;
+	_cleanup_free_ char *start = container_path(g->name, "/start");
+	if (engine("POST", start, NULL, NULL, NULL, err) < 0) {
+		container_remove(g->name);
+		const char *m = (*err)->message;
+		if (strstr(m, "port is already allocated") || strstr(m, "address already in use")) {
+			(*err)->kind = HEARTH_ERR_INVALID;
+			hearth_error_prefix(err, "ports: host port in use: ");
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* Scans the log stream for the ready line (which may straddle chunks). */
+struct ready_scan {
+	char tail[64];
+	bool found;
+};
+
+static int scan_ready(const char *data, size_t len, void *arg)
+{
+	struct ready_scan *s = arg;
+	struct strbuf sb = { 0 };
+	strbuf_append(&sb, s->tail, strlen(s->tail));
+	strbuf_append(&sb, data, len);
+	if (memmem(sb.buf, sb.len, READY_LINE, strlen(READY_LINE)))
+		s->found = true;
+	size_t keep = sb.len < sizeof(s->tail) - 1 ? sb.len : sizeof(s->tail) - 1;
+	memcpy(s->tail, sb.buf + sb.len - keep, keep);
+	s->tail[keep] = '\0';
+	strbuf_release(&sb);
+	return s->found; /* stop reading once seen */
+}
+
+/* Ready once the container printed the ready line since STARTED (the
+ * Engine's StartedAt); remembered in a marker so it is read once. */
+static bool container_ready(struct guest *g, const char *started)
+{
+	_cleanup_free_ char *marker = NULL;
+	if (read_file_at(g->dirfd, "ready", 256, &marker, NULL) == 0 && strcmp(marker, started) == 0)
+		return true;
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *sock = docker_socket(&why);
+	if (!sock)
+		return false;
+	_cleanup_free_ char *path = xasprintf(API "/containers/hearth-%s/logs?stdout=1&stderr=1", g->name);
+	struct ready_scan scan = { .found = false };
+	struct http_request req = { .socket_path = sock, .method = "GET", .path = path, .upload_fd = -1,
+				    .on_data = scan_ready, .arg = &scan, .timeout_ms = 5000 };
+	struct http_response resp = { 0 };
+	struct hearth_error *e = NULL;
+	if (http_do(&req, &resp, &e) < 0)
+		hearth_error_free(e);
+	http_response_release(&resp);
+	if (scan.found && write_file_atomic_at(g->dirfd, "ready", started, strlen(started), 0600) < 0) {
+		/* the next refresh reads the log again */
+	}
+	return scan.found;
+}
+
+static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = container_path(g->name, "/json");
+	json_t *c = NULL;
+	long status = 0;
+	struct hearth_error *e = NULL;
+	if (engine("GET", path, NULL, &c, &status, &e) < 0) {
+		if (status != 404) {
+			*err = e;
+			return -1;
+		}
+		hearth_error_free(e);
+		/* Never created, or removed behind hearth's back. */
+		_cleanup_free_ char *why = xasprintf("container hearth-%s is gone", g->name);
+		record_set_status(rec, HEARTH_STATUS_FAILED, why);
+		return 0;
+	}
+	json_t *st = json_object_get(c, "State");
+	const char *s = json_string_value(json_object_get(st, "Status"));
+	const char *started = json_string_value(json_object_get(st, "StartedAt"));
+	int code = (int)json_integer_value(json_object_get(st, "ExitCode"));
+	json_t *net = json_object_get(c, "NetworkSettings");
+	const char *ip = json_string_value(json_object_get(net, "IPAddress"));
+	int prefix = (int)json_integer_value(json_object_get(net, "IPPrefixLen"));
+	const char *gw = json_string_value(json_object_get(net, "Gateway"));
+	free(rec->guest_ip);
+	rec->guest_ip = ip && *ip ? xasprintf("%s/%d", ip, prefix) : NULL;
+	free(rec->gateway);
+	rec->gateway = gw && *gw ? xstrdup(gw) : NULL;
+	rec->exit_code = -1;
+	rec->stopped_at = 0;
+	if (!s)
+		s = "dead";
+	if (strcmp(s, "running") == 0) {
+		record_set_status(rec, container_ready(g, started ? started : "") ? HEARTH_STATUS_RUNNING
+										   : HEARTH_STATUS_STARTING,
+				  NULL);
+	} else if (strcmp(s, "paused") == 0) {
+		record_set_status(rec, HEARTH_STATUS_PAUSED, NULL);
+	} else if (strcmp(s, "created") == 0 || strcmp(s, "restarting") == 0) {
+		record_set_status(rec, HEARTH_STATUS_STARTING, NULL);
+	} else if (json_is_true(json_object_get(st, "OOMKilled"))) {
+		record_set_status(rec, HEARTH_STATUS_FAILED, "killed: out of memory");
+		rec->exit_code = code;
+	} else if (strcmp(s, "exited") == 0 || strcmp(s, "removing") == 0) {
+		_cleanup_free_ char *why = xasprintf("workload exited with code %d", code);
+		record_set_status(rec, HEARTH_STATUS_STOPPED, why);
+		rec->exit_code = code;
+	} else {
+		const char *msg = json_string_value(json_object_get(st, "Error"));
+		record_set_status(rec, HEARTH_STATUS_FAILED, msg && *msg ? msg : "container is dead");
+	}
+	json_decref(c);
+	return 0;
+}
+
+static int docker_stop(struct guest *g, int timeout_s, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = container_path(g->name, "");
+	_cleanup_free_ char *stop = xasprintf("%s/stop?t=%d", path, timeout_s);
+	/* The Engine sends SIGTERM (hearth-init stops the workload), then
+	 * SIGKILL after T; it answers 304 when already stopped. */
+	if (g->rec->status == HEARTH_STATUS_PAUSED) {
+		_cleanup_free_ char *unpause = xasprintf("%s/unpause", path);
+		struct hearth_error *e = NULL;
+		if (engine("POST", unpause, NULL, NULL, NULL, &e) < 0)
+			hearth_error_free(e);
+	}
+	return engine("POST", stop, NULL, NULL, NULL, err);
+}
+
+static int docker_pause(struct guest *g, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = container_path(g->name, "/pause");
+	return engine("POST", path, NULL, NULL, NULL, err);
+}
+
+static int docker_resume(struct guest *g, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = container_path(g->name, "/unpause");
+	return engine("POST", path, NULL, NULL, NULL, err);
+}
+
+static int docker_remove(struct guest *g, struct hearth_error **err)
+{
+	(void)err;
+	container_remove(g->name); /* 404 is fine: already gone */
+	return 0;
+}
+
+/* The log stream of a container without a TTY is multiplexed: frames of
+ * an 8-byte header (stream, 0, 0, 0, big-endian size) and the payload. */
+struct demux {
+	int fd;
+	unsigned char header[8];
+	size_t have;   /* header bytes collected */
+	size_t left;   /* payload bytes still to copy */
+};
+
+static int demux_write(const char *data, size_t len, void *arg)
+{
+	struct demux *d = arg;
+	while (len > 0) {
+		if (d->left == 0) {
+			size_t take = sizeof(d->header) - d->have < len ? sizeof(d->header) - d->have : len;
+			memcpy(d->header + d->have, data, take);
+			d->have += take;
+			data += take;
+			len -= take;
+			if (d->have == sizeof(d->header)) {
+				d->left = (size_t)d->header[4] << 24 | (size_t)d->header[5] << 16 |
+					  (size_t)d->header[6] << 8 | d->header[7];
+				d->have = 0;
+			}
+			continue;
+		}
+		size_t take = d->left < len ? d->left : len;
+		if (write(d->fd, data, take) != (ssize_t)take)
+			return 1;
+		d->left -= take;
+		data += take;
+		len -= take;
+	}
+	return 0;
+}
+
+static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *sock = docker_socket(&why);
+	if (!sock)
+		return fail_runtime(err, "docker: %s", why);
+	char tail[24] = "all";
+	if (lines)
+		snprintf(tail, sizeof(tail), "%llu", (unsigned long long)lines);
+	_cleanup_free_ char *path = xasprintf(API "/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d",
+					      g->name, tail, follow);
+	struct demux d = { .fd = fd };
+	struct http_request req = { .socket_path = sock, .method = "GET", .path = path, .upload_fd = -1,
+				    .on_data = demux_write, .arg = &d };
+	struct http_response resp = { 0 };
+	if (http_do(&req, &resp, err) < 0)
+		return -1;
+	int rc = 0;
+	if (resp.status == 404)
+		rc = 0; /* never started: nothing logged */
+	else if (resp.status != 200)
+		rc = fail_runtime(err, "docker: logs: status %ld", resp.status);
+	http_response_release(&resp);
+	return rc;
+}
+
+const struct hearth_backend_ops docker_backend = {
+	.name = "docker",
+	.caps = HEARTH_CAP_PAUSE_RESUME,
+	.probe = docker_probe,
+	.start = docker_start,
+	.pause = docker_pause,
+	.resume = docker_resume,
+	.refresh = docker_refresh,
+	.stop = docker_stop,
+	.remove = docker_remove,
+	.logs = docker_logs,
+};

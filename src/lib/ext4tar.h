@@ -1,0 +1,12 @@
+/* Streams an ext4 image's tree as a tar archive, read with libext2fs and
+ * written with libarchive: no mount, no root, no copy of the tree. */
+#ifndef HEARTH_EXT4TAR_H
+#define HEARTH_EXT4TAR_H
+
+#include "util.h"
+
+/* Writes IMAGE's whole tree as an uncompressed tar to FD. Keeps modes,
+ * owners, mtimes, symlinks and device nodes. */
+int ext4_to_tar(const char *image, int fd, struct hearth_error **err) WUR;
+
+#endif

@@ -1,0 +1,112 @@
+#include "http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <string.h>
+
+struct transfer {
+	const struct http_request *req;
+	struct strbuf body;
+	bool stopped;
+};
+
+static size_t on_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n;
+	if (t->req->on_data) {
+		if (t->req->on_data(data, len, t->req->arg) != 0) {
+			t->stopped = true;
+			return 0; /* curl aborts the transfer */
+		}
+		return len;
+	}
+	strbuf_append(&t->body, data, len);
+	return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	int fd = *(int *)arg;
+	for (;;) {
+		ssize_t r = read(fd, buf, size * n);
+		if (r >= 0)
+			return (size_t)r;
+		if (errno != EINTR)
+			return CURL_READFUNC_ABORT;
+	}
+}
+
+int http_do(const struct http_request *req, struct http_response *resp, struct hearth_error **err)
+{
+	static bool initialised;
+	if (!initialised) {
+		curl_global_init(CURL_GLOBAL_NOTHING);
+		initialised = true;
+	}
+	CURL *c = curl_easy_init();
+	if (!c)
+		return fail_runtime(err, "http: curl_easy_init failed");
+	struct transfer t = { .req = req };
+	strbuf_append(&t.body, "", 0);
+	struct curl_slist *headers = NULL;
+	char *json = NULL;
+	int upload_fd = req->upload_fd;
+	_cleanup_free_ char *url = xasprintf("http://localhost%s", req->path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->socket_path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (req->timeout_ms)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	if (req->body) {
+		json = json_dumps(req->body, JSON_COMPACT);
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+	} else if (upload_fd >= 0) {
+		_cleanup_free_ char *ct = xasprintf("Content-Type: %s", req->content_type);
+		headers = curl_slist_append(headers, ct);
+		headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, &upload_fd);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	} else if (strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	}
+	/* Docker answers 100-continue slowly; never wait for it. */
+	headers = curl_slist_append(headers, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	CURLcode rc = curl_easy_perform(c);
+	int ret = 0;
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
+		ret = fail_runtime(err, "cannot reach %s: %s", req->socket_path, curl_easy_strerror(rc));
+		strbuf_release(&t.body);
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->body = t.body.buf;
+		resp->len = t.body.len;
+	}
+	curl_slist_free_all(headers);
+	free(json);
+	curl_easy_cleanup(c);
+	return ret;
+}
+
+void http_response_release(struct http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}
+
+const char *http_error_message(const struct http_response *resp, char *buf, size_t len)
+{
+	json_t *o = resp->body ? json_loads(resp->body, 0, NULL) : NULL;
+	const char *m = json_string_value(json_object_get(o, "message"));
+	snprintf(buf, len, "%s", m ? m : resp->body && *resp->body ? resp->body : "no message");
+	buf[strcspn(buf, "\n")] = '\0';
+	json_decref(o);
+	return buf;
+}

@@ -1,0 +1,37 @@
+/* HTTP over a unix socket (the Docker Engine API) with libcurl. */
+#ifndef HEARTH_HTTP_H
+#define HEARTH_HTTP_H
+
+#include <jansson.h>
+
+#include "util.h"
+
+struct http_request {
+	const char *socket_path;
+	const char *method;  /* "GET", "POST", "DELETE" */
+	const char *path;    /* "/v1.41/containers/json?all=1" */
+	json_t *body;        /* JSON body, or NULL (borrowed) */
+	int upload_fd;       /* a raw body streamed from this fd, or -1 */
+	const char *content_type; /* of upload_fd's bytes */
+	/* Streams the response body here instead of collecting it; return
+	 * nonzero to stop early. */
+	int (*on_data)(const char *data, size_t len, void *arg);
+	void *arg;
+	long timeout_ms;     /* 0: none */
+};
+
+struct http_response {
+	long status;
+	char *body; /* NUL-terminated, or NULL when streamed */
+	size_t len;
+};
+
+/* Performs REQ; a transport failure sets *err ("cannot reach SOCKET:
+ * ..."), any HTTP status is returned in RESP for the caller to judge. */
+int http_do(const struct http_request *req, struct http_response *resp, struct hearth_error **err) WUR;
+void http_response_release(struct http_response *resp);
+
+/* The Engine's {"message": "..."} of an error response, or the body. */
+const char *http_error_message(const struct http_response *resp, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The Docker backend against a real dockerd: the hello image imported from
+# ext4, the guest contract in a container, the whole life, errors.
+. "$(dirname "$0")/../lib.sh"
+
+new_state
+WORK=$(mktemp -d /tmp/hearth-docker.XXXXXX)
+trap 'cleanup_state; docker rm -f $(docker ps -aq --filter label=hearth.managed=true) >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+HELLO=$GUEST/hello.ext4
+
+need_docker() {
+	command -v docker >/dev/null || skip "docker missing (apt-get install docker.io)"
+	docker version >/dev/null 2>&1 || skip "dockerd not running"
+	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+hearth_images() {
+	docker images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.CreatedAt}}' | grep '^hearth/' | sort
+}
+
+test_docker_full_life() {
+	need_docker
+	mkdir -p "$WORK/conf"
+	echo "mode=docker" >"$WORK/conf/app.conf"
+	(umask 077 && echo "hunter2" >"$WORK/token")
+	local port before
+	port=$(free_port)
+	before=$(hearth_images)
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dlife -p "$port:80" --config-dir "$WORK/conf" \
+		--secret-file "token=$WORK/token" -v hearth-test-vol:/data --memory 256 --cpus 1 >/dev/null
+	wait_for "curl -sf http://127.0.0.1:$port/" 20
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth dlife" ] || fail "page"
+	local logs
+	logs=$("$HEARTH" logs dlife)
+	echo "$logs" | grep -Eq 'hello: +-r--r--r-- +1 0 +0 .* app\.conf$' || fail "config not 0444: $logs"
+	echo "$logs" | grep -Eq 'hello: +-r-------- +1 0 +0 .* token$' || fail "secret not 0400: $logs"
+	echo "$logs" | grep -q 'hello:   mount .* /data ' || fail "volume not mounted: $logs"
+	echo "$logs" | grep -q 'hello: hostname dlife' || fail "hostname"
+	# On the host: the secrets directory is root's and 0700, files 0400.
+	local sdir=$HEARTH_STATE_DIR/vms/dlife/secrets
+	[ "$(stat -c '%a %u' "$sdir")" = "700 0" ] || fail "secrets dir $(stat -c '%a %u' "$sdir")"
+	[ "$(stat -c %a "$sdir/token")" = 400 ] || fail "secret file mode"
+	# Engine facts: labels, limits, the binding on loopback only.
+	docker inspect hearth-dlife --format '{{index .Config.Labels "hearth.managed"}} {{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}' |
+		grep -qx 'true 1000000000 268435456' || fail "container spec: $(docker inspect hearth-dlife --format '{{json .Config.Labels}}')"
+	docker port hearth-dlife 80/tcp | grep -qx "127.0.0.1:$port" || fail "binding: $(docker port hearth-dlife)"
+	# Next to a VM guest in ps, each with its backend.
+	"$HEARTH" run --rootfs "$HELLO" --name dvm --memory 128 --no-wait >/dev/null
+	"$HEARTH" ps | grep -Eq '^dlife +docker +running' || fail "ps: $("$HEARTH" ps)"
+	"$HEARTH" ps | grep -Eq '^dvm +qemu ' || fail "ps lacks the VM: $("$HEARTH" ps)"
+	"$HEARTH" rm -f dvm >/dev/null
+	"$HEARTH" ps --json | python3 -c '
+import json, sys
+g = [x for x in json.load(sys.stdin) if x["name"] == "dlife"][0]
+assert g["backend"] == "docker" and g["status"] == "running" and g["guest_ip"], g'
+	"$HEARTH" logs -n 1 dlife | grep -q 'serving http' || fail "logs -n 1: $("$HEARTH" logs -n 1 dlife)"
+	"$HEARTH" pause dlife >/dev/null
+	[ "$("$HEARTH" status dlife)" = paused ] || fail "not paused"
+	curl -s -m 2 "http://127.0.0.1:$port/" && fail "a paused guest answered"
+	"$HEARTH" resume dlife >/dev/null
+	wait_for "curl -sf http://127.0.0.1:$port/" 10
+	"$HEARTH" stop dlife >/dev/null
+	"$HEARTH" status dlife | grep -q '^stopped: workload exited with code 143' || fail "status: $("$HEARTH" status dlife)"
+	local images
+	images=$(hearth_images)
+	"$HEARTH" rm dlife >/dev/null
+	docker ps -aq --filter name=hearth-dlife | grep -q . && fail "container left"
+	[ ! -e "$HEARTH_STATE_DIR/vms/dlife" ] || fail "state (secrets) left"
+	[ "$(hearth_images)" = "$images" ] || fail "images changed by rm"
+	# Of images, at most the cached import of this rootfs remains.
+	local added
+	added=$(comm -13 <(echo "$before") <(echo "$images") | grep -c . || true)
+	[ "$added" -le 1 ] || fail "more than the cached image: $(comm -13 <(echo "$before") <(echo "$images"))"
+	docker volume rm hearth-test-vol >/dev/null
+}
+
+test_unchanged_rootfs_not_reimported() {
+	need_docker
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name once --memory 128 >/dev/null
+	local before
+	before=$(hearth_images)
+	"$HEARTH" rm -f once >/dev/null
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name twice --memory 128 >/dev/null
+	[ "$(hearth_images)" = "$before" ] || fail "reimported: $before -> $(hearth_images)"
+	"$HEARTH" rm -f twice >/dev/null
+}
+
+test_docker_port_taken() {
+	need_docker
+	local port
+	port=$(free_port)
+	python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',$port)); s.listen(); time.sleep(30)" &
+	local holder=$!
+	sleep 0.3
+	local rc=0
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dbusy -p "$port:80" 2>"$WORK/err" || rc=$?
+	kill $holder
+	[ $rc = 2 ] || fail "exit $rc: $(cat "$WORK/err")"
+	grep -q "ports: host port 127.0.0.1:$port/tcp cannot be bound" "$WORK/err" || fail "$(cat "$WORK/err")"
+	docker ps -aq --filter name=hearth-dbusy | grep -q . && fail "container left"
+	[ ! -e "$HEARTH_STATE_DIR/vms/dbusy" ] || fail "state left"
+}
+
+test_engine_unreachable() {
+	need_docker
+	local rc=0
+	DOCKER_HOST=unix://$WORK/nope.sock "$HEARTH" run --backend docker --rootfs "$HELLO" --name nodaemon 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] || fail "exit $rc"
+	grep -q "backend: docker is not available: no Docker Engine at $WORK/nope.sock" "$WORK/err" || fail "$(cat "$WORK/err")"
+	rc=0
+	DOCKER_HOST=tcp://127.0.0.1:2375 "$HEARTH" run --backend docker --rootfs "$HELLO" 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] || fail "tcp DOCKER_HOST: exit $rc"
+	grep -q 'only unix:// sockets are supported' "$WORK/err" || fail "$(cat "$WORK/err")"
+	[ -z "$(ls "$HEARTH_STATE_DIR/vms")" ] || fail "state left"
+}
+
+# An ext4 rootfs with a symlink, a device node, a name with spaces and a
+# 0400 file reaches the container intact through the libext2fs->tar import.
+test_import_keeps_special_files() {
+	need_docker
+	mkdir -p "$WORK/ov/srv" "$WORK/ov/devs"
+	echo "spaced" >"$WORK/ov/srv/with space.txt"
+	echo "private" >"$WORK/ov/srv/private"
+	chmod 0400 "$WORK/ov/srv/private"
+	ln -s "with space.txt" "$WORK/ov/srv/link"
+	ln -s "/a/target/path/that/is/longer/than/sixty/characters/so/it/is/not/a/fast/symlink" "$WORK/ov/srv/longlink"
+	mknod "$WORK/ov/devs/null" c 1 3
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/special.ext4" "$WORK/ov"
+	"$HEARTH" run --backend docker --rootfs "$WORK/special.ext4" --name special --memory 128 >/dev/null
+	local got
+	got=$(docker exec hearth-special sh -c 'cd /srv && stat -c "%n|%a|%F" "with space.txt" private link; readlink link; readlink longlink; stat -c "%F|%t,%T" /devs/null; cat "with space.txt"')
+	local want="with space.txt|644|regular file
+private|400|regular file
+link|777|symbolic link
+with space.txt
+/a/target/path/that/is/longer/than/sixty/characters/so/it/is/not/a/fast/symlink
+character special file|1,3
+spaced"
+	[ "$got" = "$want" ] || fail "got:
+$got"
+	"$HEARTH" rm -f special >/dev/null
+	docker rmi "$(docker images -q hearth/special)" >/dev/null
+}
+
+test_valgrind_docker_paths() {
+	need_docker
+	command -v valgrind >/dev/null || skip "valgrind missing"
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=9 --child-silent-after-fork=yes"
+	$vg "$HEARTH" run --backend docker --rootfs "$HELLO" --name vgd -p "$(free_port):80" --memory 128 >/dev/null || fail "run"
+	$vg "$HEARTH" ps >/dev/null || fail "ps"
+	$vg "$HEARTH" logs vgd >/dev/null || fail "logs"
+	$vg "$HEARTH" pause vgd >/dev/null || fail "pause"
+	$vg "$HEARTH" resume vgd >/dev/null || fail "resume"
+	$vg "$HEARTH" stop vgd >/dev/null || fail "stop"
+	$vg "$HEARTH" rm vgd >/dev/null || fail "rm"
+}
+
+t test_docker_full_life
+t test_unchanged_rootfs_not_reimported
+t test_docker_port_taken
+t test_engine_unreachable
+t test_import_keeps_special_files
+# valgrind cannot run ASan binaries; the plain build's run covers it.
+[ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_docker_paths
+report
