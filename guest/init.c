@@ -16,8 +16,10 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -251,6 +253,45 @@ static int agent_open(void)
 	return fd;
 }
 
+/* In a container the agent channel is a unix socket in /run/hearth, a
+ * directory the backend bind-mounts from the host. */
+#define CONTAINER_AGENT_DIR "/run/hearth"
+#define CONTAINER_AGENT_SOCK CONTAINER_AGENT_DIR "/agent.sock"
+
+static int agent_listen(void)
+{
+	struct stat st;
+	if (stat(CONTAINER_AGENT_DIR, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -1; /* no channel given */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = CONTAINER_AGENT_SOCK };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(CONTAINER_AGENT_SOCK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		error("agent: %s: %s", CONTAINER_AGENT_SOCK, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads one command from FD and answers it; true when it asks to stop. */
+static bool agent_command(int fd)
+{
+	char line[128];
+	ssize_t r = read(fd, line, sizeof(line) - 1);
+	if (r <= 0)
+		return false;
+	line[r] = '\0';
+	if (strncmp(line, "poweroff", 8) == 0) {
+		say("agent: poweroff requested");
+		return true;
+	}
+	if (strncmp(line, "ping", 4) == 0 && write(fd, "pong\n", 5) < 0)
+		error("agent: write: %s", strerror(errno));
+	return false;
+}
+
 static pid_t workload_start(char **cmd)
 {
 	pid_t pid = fork();
@@ -433,7 +474,7 @@ int main(int argc, char **argv)
 		power_off(1);
 	say("ready");
 
-	int agent = in_container ? -1 : agent_open();
+	int agent = in_container ? agent_listen() : agent_open();
 	unsigned restarts = 0;
 	int code = 0;
 	bool stopping = false;
@@ -467,19 +508,15 @@ int main(int argc, char **argv)
 				power_off(code);
 			}
 		}
-		if (pfd[1].revents & POLLIN) {
-			char line[128];
-			ssize_t r = read(agent, line, sizeof(line) - 1);
-			if (r > 0) {
-				line[r] = '\0';
-				if (strncmp(line, "poweroff", 8) == 0) {
-					say("agent: poweroff requested");
-					stopping = true;
-				} else if (strncmp(line, "ping", 4) == 0) {
-					if (write(agent, "pong\n", 5) < 0)
-						error("agent: write: %s", strerror(errno));
-				}
-			}
+		if ((pfd[1].revents & POLLIN) && in_container) {
+			int client = accept4(agent, NULL, NULL, SOCK_CLOEXEC);
+			struct pollfd cp = { client, POLLIN, 0 };
+			if (client >= 0 && poll(&cp, 1, 1000) == 1)
+				stopping = agent_command(client);
+			if (client >= 0)
+				close(client);
+		} else if (pfd[1].revents & POLLIN) {
+			stopping = agent_command(agent);
 		} else if (pfd[1].revents & (POLLHUP | POLLERR)) {
 			agent_backoff = 1; /* nobody on the host side yet */
 		}

@@ -40,6 +40,7 @@ struct hearth_record {
 	char *accel;          /* "kvm" or "tcg" for VMs, else NULL */
 	char *guest_ip;       /* ADDR/PREFIX */
 	char *gateway;
+	char *guest_channel;  /* host path of the agent socket, or NULL */
 	bool stop_requested;
 };
 

@@ -2,12 +2,12 @@
  * kept to the part Podman's compatible socket serves too. The Engine is
  * the supervisor: status comes from it, never from a copy of ours. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "backend.h"
 #include "lib/drive.h"
@@ -166,38 +166,55 @@ static int engine_upload(const char *path, int body_fd, const char *what, struct
 	return rc;
 }
 
-/* Imports the ext4 rootfs as an image: a child walks it with libext2fs
+struct tar_producer {
+	const char *rootfs;
+	int fd;
+	struct hearth_error *err;
+};
+
+static void *produce_tar(void *arg)
+{
+	struct tar_producer *p = arg;
+	/* If the Engine stops reading, write() fails with EPIPE here
+	 * instead of a SIGPIPE ending the whole process. */
+	sigset_t pipe_only;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+	if (ext4_to_tar(p->rootfs, p->fd, &p->err) < 0) {
+		/* the import sees a truncated stream and fails too */
+	}
+	close(p->fd);
+	return NULL;
+}
+
+/* Imports the ext4 rootfs as an image: a thread walks it with libext2fs
  * and writes tar into a pipe that curl streams to the Engine. */
 static int import_rootfs(const char *rootfs, const char *repo, const char *tag, struct hearth_error **err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return fail_errno(err, "docker: pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid_t child = fork();
-	if (child < 0) {
+	struct tar_producer prod = { .rootfs = rootfs, .fd = p[1] };
+	pthread_t thread;
+	int e = pthread_create(&thread, NULL, produce_tar, &prod);
+	if (e) {
 		close(p[0]);
 		close(p[1]);
-		return fail_errno(err, "docker: fork: %s", strerror(errno));
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "docker: thread: %s", strerror(e));
 	}
-	if (child == 0) {
-		close(p[0]);
-		struct hearth_error *e = NULL;
-		if (ext4_to_tar(rootfs, p[1], &e) < 0) {
-			fprintf(stderr, "hearth: error: %s\n", e->message);
-			_exit(1);
-		}
-		_exit(0);
-	}
-	close(p[1]);
 	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&repo=%s&tag=%s", repo, tag);
 	int rc = engine_upload(path, p[0], "import", err);
-	close(p[0]);
-	int status;
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		rc = fail_runtime(err, "docker: reading %s as ext4 failed", rootfs);
+	close(p[0]); /* a producer still writing gets EPIPE and ends */
+	pthread_join(thread, NULL);
+	if (prod.err) {
+		if (rc == 0 || !*err) {
+			hearth_error_free(*err);
+			*err = steal(prod.err);
+		}
+		hearth_error_free(prod.err);
+		return -1;
+	}
 	return rc;
 }
 
@@ -313,6 +330,7 @@ static json_t *container_spec(struct guest *g, const char *image)
 	json_t *binds = json_array(), *mounts = json_array();
 	json_array_append_new(binds, json_sprintf("%s/config:/mnt/config:ro", g->dir));
 	json_array_append_new(binds, json_sprintf("%s/secrets:/mnt/secrets:ro", g->dir));
+	json_array_append_new(binds, json_sprintf("%s/channel:/run/hearth", g->dir));
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		const struct hearth_volume *v = &cfg->volumes[i];
 		if (strchr(v->host, '/'))
@@ -348,8 +366,10 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	}
 	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
 	_cleanup_free_ char *sdir = xasprintf("%s/secrets", g->dir);
+	_cleanup_free_ char *chdir_ = xasprintf("%s/channel", g->dir);
 	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
-	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
+	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0 ||
+	    files_write_dir(chdir_, 0700, NULL, 0, err) < 0)
 		return -1;
 	_cleanup_free_ char *image = ensure_image(g, err);
 	if (!image)
@@ -449,6 +469,8 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	rec->guest_ip = ip && *ip ? xasprintf("%s/%d", ip, prefix) : NULL;
 	free(rec->gateway);
 	rec->gateway = gw && *gw ? xstrdup(gw) : NULL;
+	free(rec->guest_channel);
+	rec->guest_channel = xasprintf("%s/channel/agent.sock", g->dir);
 	rec->exit_code = -1;
 	rec->stopped_at = 0;
 	if (!s)

@@ -309,8 +309,17 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	arg(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
 }
 
-static void record_start(struct hearth_record *rec, void *accel)
+struct start_facts {
+	const char *accel;
+	char *channel;
+};
+
+static void record_start(struct hearth_record *rec, void *arg)
 {
+	const struct start_facts *f = arg;
+	const char *accel = f->accel;
+	free(rec->guest_channel);
+	rec->guest_channel = xstrdup(f->channel);
 	free(rec->accel);
 	rec->accel = xstrdup(accel);
 	free(rec->guest_ip);
@@ -332,7 +341,9 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 		return fail_invalid(err, "state: directory too long for a unix socket path (%s)", g->dir);
 	_cleanup_free_ char *why = NULL;
 	const char *accel = qemu_accel(qemu, &why);
-	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, (void *)accel, err) < 0)
+	_cleanup_free_ char *channel = xasprintf("%s/agent.sock", g->dir);
+	struct start_facts facts = { accel, channel };
+	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
 		return -1;
 	struct argv_builder a = { 0 };
 	build_argv(g, qemu, accel, kernel, &a);

@@ -39,6 +39,9 @@ int cmd_status(int argc, char **argv)
 				      json_string_or_null(r->accel), "monitor_pid", r->monitor_pid,
 				      "vmm_pid", r->vmm_pid, "started_at", (json_int_t)r->started_at, "stopped_at",
 				      (json_int_t)r->stopped_at);
+		json_object_set_new(o, "guest_ip", json_string_or_null(r->guest_ip));
+		json_object_set_new(o, "gateway", json_string_or_null(r->gateway));
+		json_object_set_new(o, "guest_channel", json_string_or_null(r->guest_channel));
 		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		puts(s);
 		free(s);

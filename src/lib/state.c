@@ -174,6 +174,7 @@ void hearth_record_free(struct hearth_record *rec)
 	free(rec->accel);
 	free(rec->guest_ip);
 	free(rec->gateway);
+	free(rec->guest_channel);
 	free(rec);
 }
 
@@ -200,6 +201,7 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	rec->accel = json_strdup_or_null(json_object_get(o, "accel"));
 	rec->guest_ip = json_strdup_or_null(json_object_get(o, "guest_ip"));
 	rec->gateway = json_strdup_or_null(json_object_get(o, "gateway"));
+	rec->guest_channel = json_strdup_or_null(json_object_get(o, "guest_channel"));
 	json_t *st = json_object_get(o, "status");
 	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
 		rec->status = HEARTH_STATUS_FAILED;
@@ -238,6 +240,7 @@ int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error 
 	json_object_set_new(o, "accel", json_string_or_null(rec->accel));
 	json_object_set_new(o, "guest_ip", json_string_or_null(rec->guest_ip));
 	json_object_set_new(o, "gateway", json_string_or_null(rec->gateway));
+	json_object_set_new(o, "guest_channel", json_string_or_null(rec->guest_channel));
 	json_object_set_new(o, "stop_requested", json_boolean(rec->stop_requested));
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);

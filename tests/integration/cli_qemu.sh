@@ -60,6 +60,8 @@ want = {"name", "backend", "status", "reason", "cpus", "memory_mib", "guest_ip",
 assert want <= set(row), set(row) ^ want
 assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][0]["guest"] == 80, row'
 	"$HEARTH" status life | grep -q '^running' || fail "status not running"
+	# The agent channel: the virtio-serial port hearth-init answers on.
+	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$(record_field life guest_channel)")" = pong ] || fail "no pong"
 	"$HEARTH" inspect life | grep -q '"rootfs_path"' || fail "inspect"
 	"$HEARTH" pause life >/dev/null
 	[ "$("$HEARTH" status life)" = paused ] || fail "not paused"

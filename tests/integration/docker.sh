@@ -57,6 +57,10 @@ test_docker_full_life() {
 import json, sys
 g = [x for x in json.load(sys.stdin) if x["name"] == "dlife"][0]
 assert g["backend"] == "docker" and g["status"] == "running" and g["guest_ip"], g'
+	# The agent channel: a unix socket bind-mounted into the container.
+	local chan
+	chan=$("$HEARTH" status dlife --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guest_channel"])')
+	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$chan")" = pong ] || fail "no pong on $chan"
 	"$HEARTH" logs -n 1 dlife | grep -q 'serving http' || fail "logs -n 1: $("$HEARTH" logs -n 1 dlife)"
 	"$HEARTH" pause dlife >/dev/null
 	[ "$("$HEARTH" status dlife)" = paused ] || fail "not paused"
