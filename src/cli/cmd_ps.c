@@ -84,7 +84,8 @@ int cmd_ps(int argc, char **argv)
 		return cli_fail(err);
 	json_t *arr = json ? json_array() : NULL;
 	if (!json)
-		printf("%-24s %-12s %-9s %4s %7s %-14s %s\n", "NAME", "BACKEND", "STATUS", "CPUS", "MEMORY", "IP", "PORTS");
+		printf("%-24s %-12s %-9s %4s %7s %-14s %-20s %s\n", "NAME", "BACKEND", "STATUS", "CPUS", "MEMORY", "IP",
+		       "BUILD", "PORTS");
 	for (size_t i = 0; i < n; i++) {
 		const struct hearth_record *r = recs[i];
 		if (!shown(r, all))
@@ -105,8 +106,13 @@ int cmd_ps(int argc, char **argv)
 			char ip[32];
 			snprintf(ip, sizeof(ip), "%s", r->guest_ip ? r->guest_ip : "-");
 			ip[strcspn(ip, "/")] = '\0';
-			printf("%-24s %-12s %-9s %4s %7s %-14s %s\n", r->name, r->backend, hearth_status_name(r->status), cpus,
-			       mem, ip, ports.buf);
+			/* A flake build shows as profile@revision (8 chars, like git). */
+			char build[40] = "-";
+			if (cfg && cfg->revision_hash)
+				snprintf(build, sizeof(build), "%.20s@%.8s", cfg->profile ? cfg->profile : "default",
+					 cfg->revision_hash);
+			printf("%-24s %-12s %-9s %4s %7s %-14s %-20s %s\n", r->name, r->backend,
+			       hearth_status_name(r->status), cpus, mem, ip, build, ports.buf);
 			strbuf_release(&ports);
 		}
 		hearth_config_free(cfg);

@@ -50,7 +50,7 @@ test_full_life() {
 	[ "$(stat -c %a "$HEARTH_STATE_DIR/vms/life/secrets.img")" = 600 ] || fail "secrets.img not 0600"
 	[ "$(stat -c %a "$HEARTH_STATE_DIR/vms/life")" = 700 ] || fail "state dir not 0700"
 	pgrep -f "qemu-system.*hunter2" && fail "secret in argv"
-	"$HEARTH" ps | grep -Eq "^life +qemu +running +1 +256M +10\.0\.2\.15 +127\.0\.0\.1:$port->80/tcp" ||
+	"$HEARTH" ps | grep -Eq "^life +qemu +running +1 +256M +10\.0\.2\.15 +- +127\.0\.0\.1:$port->80/tcp" ||
 		fail "ps row wrong: $("$HEARTH" ps)"
 	"$HEARTH" ps --json | python3 -c '
 import json, sys
@@ -60,6 +60,10 @@ want = {"name", "backend", "status", "reason", "cpus", "memory_mib", "guest_ip",
 assert want <= set(row), set(row) ^ want
 assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][0]["guest"] == 80, row'
 	"$HEARTH" status life | grep -q '^running' || fail "status not running"
+	local rc=0
+	timeout 2 "$HEARTH" logs -f life >"$WORK/follow" || rc=$?
+	[ $rc = 124 ] || fail "logs -f ended by itself (exit $rc)"
+	grep -q 'hearth-init: ready' "$WORK/follow" || fail "logs -f printed nothing"
 	# The agent channel: the virtio-serial port hearth-init answers on.
 	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$(record_field life guest_channel)")" = pong ] || fail "no pong"
 	"$HEARTH" inspect life | grep -q '"rootfs_path"' || fail "inspect"

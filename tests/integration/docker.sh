@@ -61,6 +61,11 @@ assert g["backend"] == "docker" and g["status"] == "running" and g["guest_ip"], 
 	local chan
 	chan=$("$HEARTH" status dlife --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guest_channel"])')
 	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$chan")" = pong ] || fail "no pong on $chan"
+	# -f keeps following while the guest runs.
+	local rc=0
+	timeout 2 "$HEARTH" logs -f dlife >"$WORK/follow" || rc=$?
+	[ $rc = 124 ] || fail "logs -f ended by itself (exit $rc)"
+	grep -q 'hearth-init: ready' "$WORK/follow" || fail "logs -f printed nothing"
 	"$HEARTH" logs -n 1 dlife | grep -q 'serving http' || fail "logs -n 1: $("$HEARTH" logs -n 1 dlife)"
 	"$HEARTH" pause dlife >/dev/null
 	[ "$("$HEARTH" status dlife)" = paused ] || fail "not paused"

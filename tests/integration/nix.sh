@@ -86,6 +86,7 @@ g = [x for x in json.load(sys.stdin) if x['name'] == 'worker'][0]
 assert g['backend'] == 'qemu' and g['profile'] == 'default', g
 assert g['revision'] == '$rev' and g['flake_ref'] == '$FLAKE', g"
 	"$HEARTH" inspect worker | grep -q "\"revision_hash\": \"$rev\"" || fail "inspect lacks the revision"
+	"$HEARTH" ps | grep -Eq "^worker +qemu +running .* default@${rev:0:8} " || fail "ps table: $("$HEARTH" ps)"
 	"$HEARTH" stop worker >/dev/null
 	"$HEARTH" rm worker >/dev/null
 }
