@@ -87,8 +87,27 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libhearth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libhearth.a -lcmocka $(LIBS)
 
-# The whole suite, plain and under ASan+UBSan: the README's test command.
-check: all
+# libFuzzer targets for every parser, built with clang into build-fuzz/.
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' \
+	-DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' -Iinclude -Isrc -Iguest
+FUZZ_LIB := src/lib/config.c src/lib/config_json.c src/lib/util.c src/lib/validate.c
+FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes build-fuzz/fuzz_config_json build-fuzz/fuzz_specs
+
+build-fuzz/fuzz_guest_params: tests/fuzz/fuzz_guest_params.c guest/params.c
+build-fuzz/fuzz_volumes: tests/fuzz/fuzz_volumes.c guest/volumes.c
+build-fuzz/fuzz_config_json: tests/fuzz/fuzz_config_json.c $(FUZZ_LIB)
+build-fuzz/fuzz_specs: tests/fuzz/fuzz_specs.c $(FUZZ_LIB)
+$(FUZZERS):
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -ljansson
+
+fuzz: $(FUZZERS)
+
+# The whole suite, plain and under ASan+UBSan, plus a short run of every
+# fuzzer: the README's test command.
+check: all fuzz
+	$(MAKE) CC=clang B=build-clang build-clang/hearth build-clang/libhearth.so # clang's warnings too
 	$(MAKE) SANITIZE=1 all
 	tests/run build build-asan
 
@@ -112,7 +131,7 @@ install: all
 	install -m 0644 docs/hearth.1 $(DESTDIR)$(PREFIX)/share/man/man1/hearth.1
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-clang
 
-.PHONY: all check check-fast demo install clean FORCE
+.PHONY: all check check-fast fuzz demo install clean FORCE
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

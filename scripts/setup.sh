@@ -12,8 +12,8 @@ packages=(
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs file
 	# the QEMU, Docker and microvm-nix backends (nix for hearth build)
 	qemu-system-x86 qemu-utils docker.io nix-bin
-	# tests
-	curl socat python3 valgrind procps
+	# tests (clang and its runtime for the libFuzzer targets)
+	curl socat python3 valgrind procps clang libclang-rt-14-dev
 )
 
 if [ "$(id -u)" != 0 ]; then
