@@ -66,9 +66,14 @@ new_state() {
 	export HEARTH_STATE_DIR
 }
 
+# Removes every guest of this test's own state root (containers too),
+# never anyone else's.
 cleanup_state() {
 	if [ -n "${HEARTH_STATE_DIR:-}" ] && [ -d "$HEARTH_STATE_DIR" ]; then
-		"$HEARTH" stop --all --timeout 0 >/dev/null 2>&1 || true
+		local n
+		for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do
+			"$HEARTH" rm -f "$n" >/dev/null 2>&1 || true
+		done
 		rm -rf "$HEARTH_STATE_DIR"
 	fi
 }

@@ -5,7 +5,7 @@
 
 new_state
 WORK=$(mktemp -d /tmp/hearth-docker.XXXXXX)
-trap 'cleanup_state; docker rm -f $(docker ps -aq --filter label=hearth.managed=true) >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+trap 'cleanup_state; rm -rf "$WORK"' EXIT
 HELLO=$GUEST/hello.ext4
 
 need_docker() {
