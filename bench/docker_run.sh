@@ -14,8 +14,7 @@ work=$(mktemp -d /tmp/hearth-dbench.XXXXXX)
 export HEARTH_STATE_DIR=$work/state
 trap 'docker rm -f bench-raw >/dev/null 2>&1; "$hearth" rm -f bench >/dev/null 2>&1; rm -rf "$work"' EXIT
 
-ms() { date +%s%N | cut -c1-13; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. bench/lib.sh
 
 "$hearth" run --backend docker --rootfs "$rootfs" --name bench >/dev/null # imports once
 image=$(docker inspect hearth-bench --format '{{.Config.Image}}')

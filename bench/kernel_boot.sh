@@ -22,8 +22,7 @@ trap 'rm -rf "$work"' EXIT
 accel=${HEARTH_ACCEL:-tcg}
 cpu=$([ "$accel" = kvm ] && echo host || echo max)
 
-ms() { date +%s%N | cut -c1-13; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. bench/lib.sh
 
 # boot MACHINE KERNEL [qemu args...]: ms from exec to "hearth-init: ready".
 boot() {

@@ -13,8 +13,7 @@ work=$(mktemp -d /tmp/hearth-bench.XXXXXX)
 export HEARTH_STATE_DIR=$work/state
 trap '"$hearth" stop --all --timeout 0 >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-ms() { date +%s%N | cut -c1-13; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. bench/lib.sh
 
 accel=$("$hearth" backends --json | python3 -c 'import json,sys; r=[b for b in json.load(sys.stdin) if b["name"]=="qemu"][0]["reason"]; print("kvm" if "accel kvm" in r else "tcg")')
 cpu=$([ "$accel" = kvm ] && echo host || echo max)

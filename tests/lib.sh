@@ -60,6 +60,11 @@ wait_for() {
 	fail "timed out waiting for: $1"
 }
 
+# A free loopback port: the kernel picks one, we release it.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 # A private state root per test file; removed with every guest in it.
 new_state() {
 	HEARTH_STATE_DIR=$(mktemp -d /tmp/hs.XXXXXX)

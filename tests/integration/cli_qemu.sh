@@ -13,11 +13,6 @@ need_qemu() {
 	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
 }
 
-# A free loopback port: the kernel picks one, we release it.
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # A field of `hearth status NAME --json` (pids, exit code, ...).
 record_field() {
 	"$HEARTH" status "$1" --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"

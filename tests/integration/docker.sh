@@ -14,10 +14,6 @@ need_docker() {
 	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 hearth_images() {
 	docker images --format '{{.Repository}}:{{.Tag}} {{.ID}} {{.CreatedAt}}' | grep '^hearth/' | sort
 }

@@ -9,10 +9,6 @@ trap 'cleanup_state; rm -rf "$WORK"' EXIT
 # Root without a nixbld group builds as itself; nothing reaches the network.
 export NIX_CONFIG=$'sandbox = false\nsubstituters =\nbuild-users-group =\nexperimental-features = nix-command flakes'
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 need_nix() {
 	command -v nix >/dev/null || skip "nix missing (apt-get install nix-bin)"
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
