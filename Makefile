@@ -14,7 +14,7 @@ B ?= build
 SAN :=
 endif
 
-PKGS := jansson libcurl libarchive ext2fs com_err
+PKGS := jansson libcurl libarchive ext2fs com_err libmnl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g

@@ -42,6 +42,11 @@ struct hearth_record {
 	char *gateway;
 	char *guest_channel;  /* host path of the agent socket, or NULL */
 	bool stop_requested;
+	char *network;        /* "user", "bridge" or "none" */
+	int net_slot;         /* the bridge slot, -1 when not bridged */
+	char *bridge;         /* bridged guests: the bridge, TAP and MAC */
+	char *tap;
+	char *mac;
 };
 
 HEARTH_PUBLIC void hearth_record_free(struct hearth_record *rec);
@@ -75,6 +80,10 @@ struct hearth_run_options {
 	const char *backend; /* NULL or "auto" to let hearth pick */
 	int timeout_s;       /* how long to wait for readiness */
 	bool wait;           /* wait for the ready line */
+	const char *network; /* "user", "bridge", "none"; NULL: the backend's default */
+	const char *firecracker; /* the firecracker binary; NULL: $HEARTH_FIRECRACKER, else PATH */
+	const char *jailer;  /* run firecracker under this jailer binary, or NULL */
+	unsigned jail_uid, jail_gid; /* whom the jailer drops to */
 };
 
 /* Validates CFG, allocates a name when it has none, creates the guest's

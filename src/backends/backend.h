@@ -5,6 +5,7 @@
 #define HEARTH_BACKEND_H
 
 #include "hearth/hearth.h"
+#include "lib/bridge.h"
 #include "lib/util.h"
 
 /* One guest as the core hands it to a backend. */
@@ -14,12 +15,23 @@ struct guest {
 	int dirfd;
 	struct hearth_config *cfg; /* validated, file contents loaded */
 	struct hearth_record *rec; /* the current record */
+	const struct hearth_run_options *opts; /* at start only */
+	const struct net_plan *net; /* at start of a bridged guest, else NULL */
+};
+
+enum backend_networks {
+	NET_USER = 1 << 0,   /* the VMM's own user-mode stack (QEMU slirp) */
+	NET_BRIDGE = 1 << 1, /* a TAP on hearth's bridge */
+	NET_NONE = 1 << 2,
+	NET_OWN = 1 << 3,    /* whatever the backend's own daemon or runner does */
 };
 
 struct hearth_backend_ops {
 	const char *name;
 	unsigned caps; /* enum hearth_caps */
 	bool needs_runner; /* runs a build's runner: chosen by runner_dir, never by auto */
+	unsigned networks; /* enum backend_networks it offers */
+	const char *default_network; /* "user", "bridge", "none" */
 
 	/* Fills INFO->available and reason, and with FULL the version too
 	 * (which may cost a process spawn). Must be cheap after the first

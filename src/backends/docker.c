@@ -596,6 +596,7 @@ static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, str
 
 const struct hearth_backend_ops docker_backend = {
 	.name = "docker",
+	.networks = NET_OWN,
 	.caps = HEARTH_CAP_PAUSE_RESUME,
 	.probe = docker_probe,
 	.start = docker_start,

@@ -110,6 +110,7 @@ static int mvn_force_stop(struct guest *g, struct hearth_error **err)
 
 const struct hearth_backend_ops microvm_nix_backend = {
 	.name = "microvm-nix",
+	.networks = NET_OWN,
 	.caps = 0,
 	.needs_runner = true,
 	.probe = mvn_probe,

@@ -269,9 +269,11 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	/* No "--" here: microvm appends its virtio_mmio.device= list after
 	 * -append, and the kernel ignores parameters past a "--". */
 	arg(a, xstrdup("-append"));
-	arg(a, xasprintf("console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=%s hearth.ip=%s "
-			 "hearth.gw=%s",
-			 g->name, GUEST_IP, GUEST_GW));
+	struct strbuf cmdline = { 0 };
+	strbuf_printf(&cmdline, "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=%s", g->name);
+	if (g->rec->guest_ip)
+		strbuf_printf(&cmdline, " hearth.ip=%s hearth.gw=%s", g->rec->guest_ip, g->rec->gateway);
+	arg(a, cmdline.buf);
 	arg(a, xstrdup("-serial"));
 	arg(a, xstrdup("stdio"));
 	/* The image is shared by every guest started from it: writes go to
@@ -287,17 +289,25 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 		_cleanup_free_ char *path = volume_path(g, &cfg->volumes[i]);
 		add_drive(a, id, path, cfg->volumes[i].read_only, NULL);
 	}
-	struct strbuf net = { 0 };
-	strbuf_printf(&net, "user,id=net0");
-	for (size_t i = 0; i < cfg->n_ports; i++) {
-		const struct hearth_port *p = &cfg->ports[i];
-		strbuf_printf(&net, ",hostfwd=%s:%s:%u-:%u", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp",
-			      p->host_addr ? p->host_addr : "127.0.0.1", p->host, p->guest);
+	if (g->net) {
+		/* hearth's bridge: the TAP is made already; the monitor proxies ports. */
+		arg(a, xstrdup("-netdev"));
+		arg(a, xasprintf("tap,id=net0,ifname=%s,script=no,downscript=no", g->net->tap));
+		arg(a, xstrdup("-device"));
+		arg(a, xasprintf("virtio-net-device,netdev=net0,mac=%s", g->net->mac));
+	} else if (strcmp(g->rec->network, "user") == 0) {
+		struct strbuf net = { 0 };
+		strbuf_printf(&net, "user,id=net0");
+		for (size_t i = 0; i < cfg->n_ports; i++) {
+			const struct hearth_port *p = &cfg->ports[i];
+			strbuf_printf(&net, ",hostfwd=%s:%s:%u-:%u", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp",
+				      p->host_addr ? p->host_addr : "127.0.0.1", p->host, p->guest);
+		}
+		arg(a, xstrdup("-netdev"));
+		arg(a, net.buf);
+		arg(a, xstrdup("-device"));
+		arg(a, xstrdup("virtio-net-device,netdev=net0"));
 	}
-	arg(a, xstrdup("-netdev"));
-	arg(a, net.buf);
-	arg(a, xstrdup("-device"));
-	arg(a, xstrdup("virtio-net-device,netdev=net0"));
 	_cleanup_free_ char *agent = qemu_escape(g->dir);
 	arg(a, xstrdup("-device"));
 	arg(a, xstrdup("virtio-serial-device"));
@@ -322,10 +332,12 @@ static void record_start(struct hearth_record *rec, void *arg)
 	rec->guest_channel = xstrdup(f->channel);
 	free(rec->accel);
 	rec->accel = xstrdup(accel);
-	free(rec->guest_ip);
-	rec->guest_ip = xstrdup(GUEST_IP);
-	free(rec->gateway);
-	rec->gateway = xstrdup(GUEST_GW);
+	if (rec->network && strcmp(rec->network, "user") == 0) {
+		free(rec->guest_ip);
+		rec->guest_ip = xstrdup(GUEST_IP);
+		free(rec->gateway);
+		rec->gateway = xstrdup(GUEST_GW);
+	}
 }
 
 static int qemu_start(struct guest *g, struct hearth_error **err)
@@ -345,10 +357,20 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	struct start_facts facts = { accel, channel };
 	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
 		return -1;
+	hearth_record_free(g->rec);
+	g->rec = NULL;
+	if (record_read(g->dirfd, &g->rec, err) < 0)
+		return -1;
 	struct argv_builder a = { 0 };
 	build_argv(g, qemu, accel, kernel, &a);
 	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
 	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu" };
+	if (g->net) {
+		spec.tap = g->net->tap;
+		spec.guest_addr = g->net->addr;
+		spec.ports = g->cfg->ports;
+		spec.n_ports = g->cfg->n_ports;
+	}
 	int rc = monitor_launch(&spec, err);
 	argv_free(&a);
 	if (rc < 0)
@@ -404,7 +426,9 @@ static int qemu_resume(struct guest *g, struct hearth_error **err)
 
 const struct hearth_backend_ops qemu_backend = {
 	.name = "qemu",
-	.caps = HEARTH_CAP_PAUSE_RESUME,
+	.caps = HEARTH_CAP_PAUSE_RESUME | HEARTH_CAP_TAP_NETWORKING,
+	.networks = NET_USER | NET_BRIDGE | NET_NONE,
+	.default_network = "user",
 	.probe = qemu_probe,
 	.start = qemu_start,
 	.request_stop = qemu_request_stop,

@@ -14,8 +14,13 @@ static const char run_help[] =
 	"  -f, --file FILE            start configuration as JSON (flags override it)\n"
 	"      --flake REF            build REF with nix first and run the result\n"
 	"      --profile NAME         the flake package to build (default: default)\n"
-	"      --backend NAME         qemu, microvm-nix, or auto (default; a build\n"
-	"                             with a runner runs on microvm-nix)\n"
+	"      --backend NAME         qemu, firecracker, docker, microvm-nix, or auto\n"
+	"                             (default; a build with a runner runs on microvm-nix)\n"
+	"      --network MODE         user (qemu's default), bridge (a TAP on hearth0;\n"
+	"                             firecracker's only mode) or none\n"
+	"      --firecracker PATH     the firecracker binary (default: $HEARTH_FIRECRACKER, PATH)\n"
+	"      --jailer PATH          run firecracker under this jailer\n"
+	"      --jail-uid N, --jail-gid N  whom the jailer drops to (default 0)\n"
 	"      --name NAME            guest name, [a-z0-9][a-z0-9-]{0,62}\n"
 	"      --rootfs PATH          root filesystem image (ext4)\n"
 	"      --kernel PATH          kernel (vmlinux or bzImage); default: hearth's\n"
@@ -50,6 +55,11 @@ enum {
 	OPT_JSON,
 	OPT_FLAKE,
 	OPT_PROFILE,
+	OPT_NETWORK,
+	OPT_FIRECRACKER,
+	OPT_JAILER,
+	OPT_JAIL_UID,
+	OPT_JAIL_GID,
 };
 
 static const struct option run_options[] = {
@@ -72,6 +82,11 @@ static const struct option run_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "flake", required_argument, NULL, OPT_FLAKE },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "firecracker", required_argument, NULL, OPT_FIRECRACKER },
+	{ "jailer", required_argument, NULL, OPT_JAILER },
+	{ "jail-uid", required_argument, NULL, OPT_JAIL_UID },
+	{ "jail-gid", required_argument, NULL, OPT_JAIL_GID },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -220,6 +235,24 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_PROFILE:
 			profile = optarg;
+			break;
+		case OPT_NETWORK:
+			opts.network = optarg;
+			break;
+		case OPT_FIRECRACKER:
+			opts.firecracker = optarg;
+			break;
+		case OPT_JAILER:
+			opts.jailer = optarg;
+			break;
+		case OPT_JAIL_UID:
+		case OPT_JAIL_GID:
+			if (parse_u64(optarg, 0, 4294967294u, &n) < 0) {
+				rc = cli_usage_error("%s: not a numeric id (%s)", c == OPT_JAIL_UID ? "jail-uid" : "jail-gid",
+						     optarg);
+				goto out;
+			}
+			*(c == OPT_JAIL_UID ? &opts.jail_uid : &opts.jail_gid) = (unsigned)n;
 			break;
 		case 'h':
 			fputs(run_help, stdout);

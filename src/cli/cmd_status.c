@@ -42,6 +42,13 @@ int cmd_status(int argc, char **argv)
 		json_object_set_new(o, "guest_ip", json_string_or_null(r->guest_ip));
 		json_object_set_new(o, "gateway", json_string_or_null(r->gateway));
 		json_object_set_new(o, "guest_channel", json_string_or_null(r->guest_channel));
+		json_t *net = json_object();
+		json_object_set_new(net, "mode", json_string_or_null(r->network));
+		json_object_set_new(net, "bridge", json_string_or_null(r->bridge));
+		json_object_set_new(net, "tap", json_string_or_null(r->tap));
+		json_object_set_new(net, "mac", json_string_or_null(r->mac));
+		json_object_set_new(net, "slot", r->net_slot >= 0 ? json_integer(r->net_slot) : json_null());
+		json_object_set_new(o, "network_info", net);
 		char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		puts(s);
 		free(s);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "backends/backend.h"
+#include "bridge.h"
 #include "proc.h"
 #include "state.h"
 
@@ -159,9 +160,41 @@ static int check_ports(int rootfd, const struct hearth_config *cfg, struct heart
 	return rc;
 }
 
+/* The lowest bridge slot no live guest of this root holds. */
+static int slot_allocate(int rootfd, const struct bridge_cfg *bc, struct hearth_error **err)
+{
+	char **names;
+	size_t n;
+	if (state_list_names(rootfd, &names, &n, err) < 0)
+		return -1;
+	unsigned max = bridge_slots(bc);
+	bool *used = xcalloc(max, sizeof(*used));
+	for (size_t i = 0; i < n; i++) {
+		struct hearth_error *ignored = NULL;
+		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &ignored);
+		struct hearth_record *rec = NULL;
+		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status) &&
+		    rec->net_slot >= 0 && (unsigned)rec->net_slot < max)
+			used[rec->net_slot] = true;
+		hearth_error_free(ignored);
+		hearth_record_free(rec);
+	}
+	names_free(names, n);
+	int slot = -1;
+	for (unsigned i = 0; i < max && slot < 0; i++)
+		if (!used[i])
+			slot = (int)i;
+	free(used);
+	if (slot < 0)
+		return fail_runtime(err, "network: all %u addresses of bridge %s are in use", max, bc->name);
+	return slot;
+}
+
 /* Creates the guest's directory, config.json and first record under
- * the state lock, so names and ports are never handed out twice. */
-static int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, struct hearth_error **err)
+ * the state lock, so names, ports and bridge slots are never handed out
+ * twice. PLAN (bridged guests) gets the slot. */
+static int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, const char *network,
+			struct net_plan *plan, struct hearth_error **err)
 {
 	_cleanup_close_ int lock = state_lock(rootfd, err);
 	if (lock < 0)
@@ -170,17 +203,32 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 		cfg->name = name_generate(rootfd);
 	if (check_ports(rootfd, cfg, err) < 0)
 		return -1;
-	int vmfd = state_vm_create(rootfd, cfg->name, err);
-	if (vmfd < 0)
-		return -1;
-	_cleanup_free_ char *json = hearth_config_to_json(cfg, 0);
 	struct hearth_record rec = {
 		.name = cfg->name,
 		.backend = (char *)backend,
 		.status = HEARTH_STATUS_STARTING,
 		.exit_code = -1,
 		.started_at = now_unix(),
+		.network = (char *)network,
+		.net_slot = -1,
 	};
+	if (plan) {
+		struct bridge_cfg bc;
+		int slot;
+		if (bridge_cfg_from_env(&bc, err) < 0 || (slot = slot_allocate(rootfd, &bc, err)) < 0)
+			return -1;
+		net_plan_for_slot(&bc, slot, plan);
+		rec.net_slot = slot;
+		rec.bridge = plan->br.name;
+		rec.tap = plan->tap;
+		rec.mac = plan->mac;
+		rec.guest_ip = plan->cidr;
+		rec.gateway = plan->gateway;
+	}
+	int vmfd = state_vm_create(rootfd, cfg->name, err);
+	if (vmfd < 0)
+		return -1;
+	_cleanup_free_ char *json = hearth_config_to_json(cfg, 0);
 	if (write_file_atomic_at(vmfd, "config.json", json, strlen(json), 0600) < 0) {
 		fail_errno(err, "state: cannot write config.json: %s", strerror(errno));
 		goto fail;
@@ -208,10 +256,33 @@ static void guest_release(struct guest *g)
 	hearth_record_free(g->rec);
 }
 
+static const char *const network_names[] = { "user", "bridge", "none" };
+
+/* The network mode OPTS ask for, checked against what OPS offers. */
+static int network_choose(const struct hearth_backend_ops *ops, const char *want, const char **ret,
+			  struct hearth_error **err)
+{
+	*ret = NULL;
+	if (!want || strcmp(want, "auto") == 0) {
+		*ret = ops->default_network;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(network_names); i++)
+		if (strcmp(want, network_names[i]) == 0) {
+			if (!(ops->networks & (1u << i)))
+				return fail_invalid(err, "network: the %s backend has no %s mode (%s)", ops->name,
+						    want, ops->networks & NET_OWN ? "it manages its own network" :
+						    "it offers bridge and none");
+			*ret = network_names[i];
+			return 0;
+		}
+	return fail_invalid(err, "network: want user, bridge or none (%s)", want);
+}
+
 int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options *opts, char **ret_name,
 		     struct hearth_error **err)
 {
-	const char *backend;
+	const char *backend, *network;
 	const char *want = opts->backend;
 	/* A build with a runner runs it, unless a backend was asked for. */
 	if ((!want || strcmp(want, "auto") == 0) && cfg->runner_dir)
@@ -219,16 +290,26 @@ int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options 
 	if (hearth_config_validate(cfg, err) < 0 || hearth_backend_choose(want, &backend, NULL, err) < 0)
 		return -1;
 	const struct hearth_backend_ops *ops = backend_find(backend);
+	if (network_choose(ops, opts->network, &network, err) < 0)
+		return -1;
+	bool bridged = network && strcmp(network, "bridge") == 0;
 	_cleanup_close_ int rootfd = state_root_open(err);
 	if (rootfd < 0)
 		return -1;
-	int vmfd = guest_create(rootfd, cfg, backend, err);
+	struct net_plan plan;
+	int vmfd = guest_create(rootfd, cfg, backend, network, bridged ? &plan : NULL, err);
 	if (vmfd < 0)
 		return -1;
-	struct guest g = { .name = xstrdup(cfg->name), .dir = state_vm_path(cfg->name), .dirfd = vmfd, .cfg = cfg };
-	int rc = ops->start(&g, err);
+	struct guest g = { .name = xstrdup(cfg->name), .dir = state_vm_path(cfg->name), .dirfd = vmfd, .cfg = cfg,
+			   .opts = opts, .net = bridged ? &plan : NULL };
+	int rc = bridged ? net_plan_attach(&plan, err) : 0;
+	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
+	if (rc == 0)
+		rc = ops->start(&g, err);
 	g.cfg = NULL; /* the caller's, not ours to free */
 	if (rc < 0) {
+		if (bridged)
+			net_tap_remove(plan.tap);
 		struct hearth_error *ignored = NULL;
 		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
 			hearth_error_free(ignored);
@@ -469,6 +550,8 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 	if (guest_open(name, &g, &ops, err) < 0)
 		return -1;
 	int rc = ops->remove ? ops->remove(&g, err) : 0;
+	/* The monitor removes the TAP; one killed outright leaves it to us. */
+	net_tap_remove(g.rec->tap);
 	guest_release(&g);
 	if (rc < 0)
 		return -1;

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "bridge.h"
 #include "proc.h"
+#include "proxy.h"
 #include "state.h"
 
 struct monitor {
@@ -172,6 +174,16 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	dup2(hvlog, 1);
 	dup2(hvlog, 2);
 
+	struct proxy *proxy = NULL;
+	if (spec->n_ports > 0) {
+		struct hearth_error *perr = NULL;
+		proxy = proxy_new(spec->guest_addr, spec->ports, spec->n_ports, &perr);
+		if (!proxy) {
+			dprintf(status_fd, "%s", perr->message);
+			_exit(1);
+		}
+	}
+
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -223,8 +235,10 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	close(status_fd);
 
 	for (;;) {
-		struct pollfd pfd[2] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(pfd, 2, -1) < 0) {
+		struct pollfd pfd[3] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 }, { -1, POLLIN, 0 } };
+		if (proxy)
+			pfd[2].fd = proxy_fd(proxy);
+		if (poll(pfd, 3, proxy ? proxy_timeout_ms(proxy) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -241,12 +255,16 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 				break;
 			console_chunk(&m, buf, (size_t)n);
 		}
+		if (proxy)
+			proxy_dispatch(proxy);
 	}
 	if (m.line_len)
 		scan_line(&m);
 	struct final_state f = { .m = &m };
 	while (waitpid(m.vmm, &f.wait_status, 0) < 0 && errno == EINTR)
 		;
+	proxy_free(proxy);
+	net_tap_remove(spec->tap);
 	for (const char *const *c = spec->cleanup; c && *c; c++)
 		unlinkat(m.dirfd, *c, 0);
 	if (record_update(m.dirfd, set_final, &f, &err) < 0) {

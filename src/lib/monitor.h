@@ -4,6 +4,7 @@
 #ifndef HEARTH_MONITOR_H
 #define HEARTH_MONITOR_H
 
+#include "hearth/config.h"
 #include "util.h"
 
 #define READY_LINE "hearth-init: ready"
@@ -15,6 +16,11 @@ struct monitor_spec {
 	const char *const *cleanup; /* names in DIR removed once it exits */
 	const char *vmm_name;       /* "qemu", for reasons such as "qemu killed by signal 9" */
 	char *const *env;           /* NAME=VALUE added to the hypervisor's environment, or NULL */
+	const char *tap;            /* a TAP removed once it exits, or NULL */
+	/* Published ports the monitor proxies to GUEST_ADDR (bridged guests). */
+	const char *guest_addr;
+	const struct hearth_port *ports;
+	size_t n_ports;
 };
 /* The hypervisor runs with DIR as its working directory, so runners that
  * make their sockets "here" make them in the guest's state directory. */

@@ -175,6 +175,10 @@ void hearth_record_free(struct hearth_record *rec)
 	free(rec->guest_ip);
 	free(rec->gateway);
 	free(rec->guest_channel);
+	free(rec->network);
+	free(rec->bridge);
+	free(rec->tap);
+	free(rec->mac);
 	free(rec);
 }
 
@@ -202,6 +206,12 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	rec->guest_ip = json_strdup_or_null(json_object_get(o, "guest_ip"));
 	rec->gateway = json_strdup_or_null(json_object_get(o, "gateway"));
 	rec->guest_channel = json_strdup_or_null(json_object_get(o, "guest_channel"));
+	rec->network = json_strdup_or_null(json_object_get(o, "network"));
+	rec->bridge = json_strdup_or_null(json_object_get(o, "bridge"));
+	rec->tap = json_strdup_or_null(json_object_get(o, "tap"));
+	rec->mac = json_strdup_or_null(json_object_get(o, "mac"));
+	json_t *slot = json_object_get(o, "net_slot");
+	rec->net_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1;
 	json_t *st = json_object_get(o, "status");
 	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
 		rec->status = HEARTH_STATUS_FAILED;
@@ -242,6 +252,11 @@ int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error 
 	json_object_set_new(o, "gateway", json_string_or_null(rec->gateway));
 	json_object_set_new(o, "guest_channel", json_string_or_null(rec->guest_channel));
 	json_object_set_new(o, "stop_requested", json_boolean(rec->stop_requested));
+	json_object_set_new(o, "network", json_string_or_null(rec->network));
+	json_object_set_new(o, "net_slot", rec->net_slot >= 0 ? json_integer(rec->net_slot) : json_null());
+	json_object_set_new(o, "bridge", json_string_or_null(rec->bridge));
+	json_object_set_new(o, "tap", json_string_or_null(rec->tap));
+	json_object_set_new(o, "mac", json_string_or_null(rec->mac));
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	int rc = write_file_atomic_at(vmfd, "record.json", text, strlen(text), 0600);

@@ -1,0 +1,135 @@
+#include "bridge.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hearth/hearth.h"
+#include "netlink.h"
+#include "proc.h"
+
+int bridge_cfg_from_env(struct bridge_cfg *cfg, struct hearth_error **err)
+{
+	const char *name = getenv("HEARTH_BRIDGE");
+	const char *cidr = getenv("HEARTH_BRIDGE_CIDR");
+	const char *nat = getenv("HEARTH_NAT");
+	name = name && *name ? name : BRIDGE_DEFAULT_NAME;
+	cidr = cidr && *cidr ? cidr : BRIDGE_DEFAULT_CIDR;
+	*cfg = (struct bridge_cfg){ .nat = nat && strcmp(nat, "1") == 0 };
+	if (strlen(name) >= IFNAMSIZ || strpbrk(name, "/ \t\n") || !*name)
+		return fail_invalid(err, "HEARTH_BRIDGE: not an interface name (%s)", name);
+	memcpy(cfg->name, name, strlen(name) + 1);
+	char addr[32];
+	const char *slash = strchr(cidr, '/');
+	uint64_t prefix;
+	if (!slash || (size_t)(slash - cidr) >= sizeof(addr) || parse_u64(slash + 1, 16, 29, &prefix) < 0)
+		return fail_invalid(err, "HEARTH_BRIDGE_CIDR: want ADDR/16..29 (%s)", cidr);
+	memcpy(addr, cidr, (size_t)(slash - cidr));
+	addr[slash - cidr] = '\0';
+	if (inet_pton(AF_INET, addr, &cfg->net) != 1)
+		return fail_invalid(err, "HEARTH_BRIDGE_CIDR: not an IPv4 address (%s)", cidr);
+	cfg->prefix = (unsigned)prefix;
+	uint32_t mask = ~0u << (32 - cfg->prefix);
+	cfg->net.s_addr = htonl(ntohl(cfg->net.s_addr) & mask);
+	return 0;
+}
+
+unsigned bridge_slots(const struct bridge_cfg *cfg)
+{
+	/* Less the network, the gateway and the broadcast address. */
+	return (1u << (32 - cfg->prefix)) - 3;
+}
+
+/* A short stable tag of the state root for TAP names. */
+static unsigned root_tag(void)
+{
+	_cleanup_free_ char *root = hearth_state_root();
+	uint32_t h = 2166136261u;
+	for (const char *p = root; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h & 0xffff;
+}
+
+void net_plan_for_slot(const struct bridge_cfg *cfg, int slot, struct net_plan *plan)
+{
+	uint32_t net = ntohl(cfg->net.s_addr);
+	struct in_addr gw = { htonl(net + 1) }, guest = { htonl(net + 2 + (uint32_t)slot) };
+	*plan = (struct net_plan){ .br = *cfg, .slot = slot };
+	snprintf(plan->tap, sizeof(plan->tap), "h%04xt%d", root_tag(), slot);
+	inet_ntop(AF_INET, &gw, plan->gateway, sizeof(plan->gateway));
+	inet_ntop(AF_INET, &guest, plan->addr, sizeof(plan->addr));
+	snprintf(plan->cidr, sizeof(plan->cidr), "%s/%u", plan->addr, cfg->prefix);
+	const unsigned char *b = (const unsigned char *)&guest.s_addr;
+	snprintf(plan->mac, sizeof(plan->mac), "06:00:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3]);
+}
+
+static int write_proc(const char *path, const char *value, struct hearth_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, value, strlen(value)) < 0)
+		return fail_errno(err, "network: %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* iptables -t nat {-C|-A|-D} POSTROUTING: our one rule per bridge. */
+static int nat_rule(const struct bridge_cfg *cfg, const char *op)
+{
+	char net[INET_ADDRSTRLEN], src[40];
+	inet_ntop(AF_INET, &cfg->net, net, sizeof(net));
+	snprintf(src, sizeof(src), "%s/%u", net, cfg->prefix);
+	_cleanup_free_ char *iptables = proc_find_program("iptables");
+	if (!iptables)
+		return -2;
+	char *argv[] = { iptables, "-w", "-t", "nat", (char *)op, "POSTROUTING", "-s", src, "!", "-o",
+			 (char *)cfg->name, "-j", "MASQUERADE", "-m", "comment", "--comment", "hearth", NULL };
+	return proc_run(argv, 10000, NULL, NULL) == 0 ? 0 : -1;
+}
+
+static int bridge_ensure(const struct bridge_cfg *cfg, struct hearth_error **err)
+{
+	struct in_addr gw = { htonl(ntohl(cfg->net.s_addr) + 1) };
+	if (nl_bridge_create(cfg->name, err) < 0 || nl_addr_add(cfg->name, gw, cfg->prefix, err) < 0 ||
+	    nl_link_up(cfg->name, NULL, err) < 0)
+		return -1;
+	if (!cfg->nat)
+		return 0;
+	if (write_proc("/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
+		return -1;
+	int rc = nat_rule(cfg, "-C");
+	if (rc == -2)
+		return fail_runtime(err, "network: HEARTH_NAT=1 needs iptables (apt-get install iptables)");
+	if (rc < 0 && nat_rule(cfg, "-A") < 0)
+		return fail_runtime(err, "network: iptables could not add the NAT rule for %s", cfg->name);
+	return 0;
+}
+
+int net_plan_attach(const struct net_plan *plan, struct hearth_error **err)
+{
+	if (bridge_ensure(&plan->br, err) < 0)
+		return -1;
+	/* The slot is ours (given under the state lock): a TAP by its name
+	 * is left from a guest whose monitor was killed. */
+	if (nl_link_delete(plan->tap, err) < 0 || tap_create(plan->tap, getuid(), err) < 0)
+		return -1;
+	if (nl_link_up(plan->tap, plan->br.name, err) < 0) {
+		net_tap_remove(plan->tap);
+		return -1;
+	}
+	return 0;
+}
+
+void net_tap_remove(const char *tap)
+{
+	struct hearth_error *ignored = NULL;
+	if (tap && *tap && nl_link_delete(tap, &ignored) < 0)
+		hearth_error_free(ignored);
+}
+
+int bridge_remove(const struct bridge_cfg *cfg, struct hearth_error **err)
+{
+	while (nat_rule(cfg, "-C") == 0)
+		if (nat_rule(cfg, "-D") < 0)
+			return fail_runtime(err, "network: iptables could not delete the NAT rule for %s", cfg->name);
+	return nl_link_delete(cfg->name, err);
+}
