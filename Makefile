@@ -34,7 +34,7 @@ GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
 FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN)
+all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,6 +78,12 @@ $(FLAKE): examples/flake/flake.nix examples/flake/microvm-run examples/flake/mic
 	@mkdir -p $(dir $@)
 	cp examples/flake/microvm-run examples/flake/microvm-shutdown $(GUEST)/vmlinux $(GUEST)/hello.ext4 $(dir $@)
 	cp examples/flake/flake.nix $@
+
+# A static udp echo server that tests put into guest images.
+$(GUEST)/udp-echo: tests/guest/udp_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ $<
+	strip $@
 
 $(B)/tests/test_guest_%: tests/unit/test_guest_%.c $(GUEST_LIB_SRC)
 	@mkdir -p $(dir $@)

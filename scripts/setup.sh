@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 
 packages=(
 	# build
-	build-essential pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libext2fs-dev
+	build-essential pkg-config libjansson-dev libcmocka-dev libcurl4-openssl-dev libarchive-dev libext2fs-dev libmnl-dev
 	# the guest kit: kernel from Debian's source, busybox, ext4 images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils busybox-static e2fsprogs file
 	# the QEMU, Docker and microvm-nix backends (nix for hearth build)
 	qemu-system-x86 qemu-utils docker.io nix-bin
+	# bridge networking (ip for the tests' namespaces, iptables for HEARTH_NAT)
+	iproute2 iptables
 	# tests (clang and its runtime for the libFuzzer targets)
-	curl socat python3 valgrind procps clang libclang-rt-14-dev
+	curl socat python3 python3-yaml valgrind procps clang libclang-rt-14-dev
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -131,6 +131,13 @@ HEARTH_PUBLIC char *hearth_state_root(void);
  * build tree or the install prefix). Malloc'd. */
 HEARTH_PUBLIC char *hearth_data_dir(void);
 
+/* Removes the bridge of $HEARTH_BRIDGE (hearth0) and its NAT rule; fails
+ * while a guest of this state root is bridged to it. */
+HEARTH_PUBLIC int hearth_network_remove(struct hearth_error **err);
+
+/* Describes the bridge: "NAME CIDR up|absent". Malloc'd. */
+HEARTH_PUBLIC char *hearth_network_describe(struct hearth_error **err);
+
 HEARTH_PUBLIC const char *hearth_version(void);
 
 #endif

@@ -32,5 +32,6 @@ int cmd_resume(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_network(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "pause", cmd_pause, "pause a guest" },
 	{ "resume", cmd_resume, "resume a paused guest" },
 	{ "rm", cmd_rm, "remove stopped guests" },
+	{ "network", cmd_network, "show or remove the bridge of bridged guests" },
 	{ "backends", cmd_backends, "list backends and whether they are available" },
 	{ "version", cmd_version, "print the version" },
 };
