@@ -81,7 +81,6 @@ struct hearth_run_options {
 	int timeout_s;       /* how long to wait for readiness */
 	bool wait;           /* wait for the ready line */
 	const char *network; /* "user", "bridge", "none"; NULL: the backend's default */
-	const char *firecracker; /* the firecracker binary; NULL: $HEARTH_FIRECRACKER, else PATH */
 	const char *jailer;  /* run firecracker under this jailer binary, or NULL */
 	unsigned jail_uid, jail_gid; /* whom the jailer drops to */
 };

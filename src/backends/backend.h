@@ -61,6 +61,9 @@ struct hearth_backend_ops {
 	int (*stop)(struct guest *g, int timeout_s, struct hearth_error **err);
 	/* Removes what lives outside the state directory. */
 	int (*remove)(struct guest *g, struct hearth_error **err);
+	/* Files in the state directory that `logs --hypervisor` prints, in
+	 * order; NULL: hypervisor.log. */
+	const char *const *hypervisor_logs;
 	/* Writes the console log (last LINES, 0: all) to FD; FOLLOW keeps on. */
 	int (*logs)(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err);
 };
@@ -68,6 +71,7 @@ struct hearth_backend_ops {
 extern const struct hearth_backend_ops qemu_backend;
 extern const struct hearth_backend_ops microvm_nix_backend;
 extern const struct hearth_backend_ops docker_backend;
+extern const struct hearth_backend_ops firecracker_backend;
 
 /* "kvm" or "tcg": what QEMU on this host really runs guests with (probed
  * once, cached). *RET_WHY (malloc'd) says why. */

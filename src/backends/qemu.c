@@ -12,7 +12,7 @@
 #include <sys/utsname.h>
 
 #include "backend.h"
-#include "lib/drive.h"
+#include "vm_drives.h"
 #include "lib/monitor.h"
 #include "lib/proc.h"
 #include "lib/qmp.h"
@@ -197,49 +197,6 @@ static void add_drive(struct argv_builder *a, const char *id, const char *path, 
 	arg(a, xasprintf("virtio-blk-device,drive=%s,serial=hearth-%s", id, id));
 }
 
-static char *volume_path(struct guest *g, const struct hearth_volume *v)
-{
-	if (strchr(v->host, '/'))
-		return xstrdup(v->host);
-	return xasprintf("%s/volumes/%s.img", g->dir, v->host);
-}
-
-/* Config drive (with .hearth/volumes.json), secrets drive, named volumes. */
-static int build_drives(struct guest *g, struct hearth_error **err)
-{
-	const struct hearth_config *cfg = g->cfg;
-	json_t *vols = json_array();
-	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		char serial[32], device[8];
-		snprintf(serial, sizeof(serial), "hearth-vol%zu", i);
-		snprintf(device, sizeof(device), "vd%c", (char)('d' + i));
-		json_array_append_new(vols, json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device,
-						      "path", cfg->volumes[i].guest, "read_only",
-						      cfg->volumes[i].read_only));
-	}
-	_cleanup_free_ char *vjson = json_dumps(vols, JSON_COMPACT);
-	json_decref(vols);
-	if (drive_build_files(g->dir, "config.img", CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
-			      err) < 0 ||
-	    drive_build_files(g->dir, "secrets.img", SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,
-			      err) < 0)
-		return -1;
-	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		const struct hearth_volume *v = &cfg->volumes[i];
-		struct stat st;
-		if (strchr(v->host, '/') && stat(v->host, &st) == 0 && S_ISDIR(st.st_mode))
-			return fail_invalid(err, "volumes: qemu needs an image file, not a directory (%s)", v->host);
-		if (strchr(v->host, '/'))
-			continue;
-		if (mkdirat(g->dirfd, "volumes", 0700) < 0 && errno != EEXIST)
-			return fail_errno(err, "volumes: mkdir: %s", strerror(errno));
-		_cleanup_free_ char *path = volume_path(g, v);
-		if (drive_create_volume(path, v->size ? v->size : HEARTH_VOLUME_DEFAULT_BYTES, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static void build_argv(struct guest *g, const char *qemu, const char *accel, const char *kernel,
 		       struct argv_builder *a)
 {
@@ -286,7 +243,7 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "vol%zu", i);
-		_cleanup_free_ char *path = volume_path(g, &cfg->volumes[i]);
+		_cleanup_free_ char *path = vm_volume_path(g, &cfg->volumes[i]);
 		add_drive(a, id, path, cfg->volumes[i].read_only, NULL);
 	}
 	if (g->net) {
@@ -355,7 +312,7 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	const char *accel = qemu_accel(qemu, &why);
 	_cleanup_free_ char *channel = xasprintf("%s/agent.sock", g->dir);
 	struct start_facts facts = { accel, channel };
-	if (build_drives(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
+	if (vm_drives_build(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
 		return -1;
 	hearth_record_free(g->rec);
 	g->rec = NULL;

@@ -7,6 +7,7 @@
 
 static const struct hearth_backend_ops *const backends[] = {
 	&qemu_backend,
+	&firecracker_backend,
 	&docker_backend,
 	&microvm_nix_backend,
 	NULL,

@@ -239,9 +239,12 @@ int cmd_run(int argc, char **argv)
 		case OPT_NETWORK:
 			opts.network = optarg;
 			break;
-		case OPT_FIRECRACKER:
-			opts.firecracker = optarg;
+		case OPT_FIRECRACKER: {
+			/* The probe that picks backends reads it from there too. */
+			_cleanup_free_ char *fc = absolute(optarg);
+			setenv("HEARTH_FIRECRACKER", fc, 1);
 			break;
+		}
 		case OPT_JAILER:
 			opts.jailer = optarg;
 			break;

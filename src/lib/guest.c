@@ -625,22 +625,42 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 		guest_release(&g);
 		return rc;
 	}
-	_cleanup_close_ int log = openat(g.dirfd, hypervisor ? "hypervisor.log" : "console.log",
-					 O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	static const char *const console[] = { "console.log", NULL };
+	static const char *const vmm[] = { "hypervisor.log", NULL };
+	const char *const *files = !hypervisor ? console : ops->hypervisor_logs ? ops->hypervisor_logs : vmm;
+	int log = -1;
+	for (; *files; files++) {
+		/* Every file but the last is printed whole; the last is followed. */
+		if (log >= 0)
+			close(log);
+		log = openat(g.dirfd, *files, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (log < 0) {
+			if (errno == ENOENT)
+				continue;
+			int rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
+			guest_release(&g);
+			return rc;
+		}
+		if ((lines > 0 && lseek(log, tail_offset(log, lines), SEEK_SET) < 0) || copy_fd(log, fd) < 0) {
+			int rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
+			close(log);
+			guest_release(&g);
+			return rc;
+		}
+	}
 	guest_release(&g);
 	if (log < 0)
-		return errno == ENOENT ? 0 : fail_errno(err, "logs: %s: %s", name, strerror(errno));
-	if (lines > 0 && lseek(log, tail_offset(log, lines), SEEK_SET) < 0)
-		return fail_errno(err, "logs: seek: %s", strerror(errno));
-	if (copy_fd(log, fd) < 0)
-		return fail_errno(err, "logs: %s", strerror(errno));
+		return 0;
 	while (follow) {
 		bool active = guest_active(name);
 		sleep_ms(200);
-		if (copy_fd(log, fd) < 0)
+		if (copy_fd(log, fd) < 0) {
+			close(log);
 			return fail_errno(err, "logs: %s", strerror(errno));
+		}
 		if (!active)
 			break;
 	}
+	close(log);
 	return 0;
 }

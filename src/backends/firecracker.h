@@ -1,0 +1,29 @@
+/* What the Firecracker backend's start, stop and snapshot code share. */
+#ifndef HEARTH_FIRECRACKER_H
+#define HEARTH_FIRECRACKER_H
+
+#include <jansson.h>
+
+#include "backend.h"
+
+/* $HEARTH_FIRECRACKER, else firecracker on PATH; NULL if none. */
+char *fc_binary(void);
+
+/* The host directory that the VMM works in: the state directory, or
+ * the jail's root when JAILER_EXEC (the firecracker binary) is jailed. */
+char *fc_root_dir(const struct guest *g, const char *jailer_exec);
+
+/* One API call on SOCK; a non-2xx answer is an error naming the request
+ * and Firecracker's fault message. BODY is borrowed. */
+int fc_api(const char *sock, const char *method, const char *path, json_t *body, struct hearth_error **err) WUR;
+
+/* Starts the VMM under the monitor and waits for its API socket in ROOT;
+ * *RET_SOCK is that socket's path. On failure nothing is left running. */
+int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock, struct hearth_error **err) WUR;
+
+/* Kills the VMM of G and waits until its monitor has cleaned up. */
+void fc_abort(struct guest *g);
+
+int fc_guest_cid(const struct hearth_record *rec);
+
+#endif

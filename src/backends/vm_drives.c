@@ -1,0 +1,94 @@
+#include "vm_drives.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "lib/drive.h"
+
+char *vm_volume_path(struct guest *g, const struct hearth_volume *v)
+{
+	if (strchr(v->host, '/'))
+		return xstrdup(v->host);
+	return xasprintf("%s/volumes/%s.img", g->dir, v->host);
+}
+
+/* Config drive (with .hearth/volumes.json), secrets drive, named volumes. */
+int vm_drives_build(struct guest *g, struct hearth_error **err)
+{
+	const struct hearth_config *cfg = g->cfg;
+	json_t *vols = json_array();
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		char serial[32], device[8];
+		snprintf(serial, sizeof(serial), "hearth-vol%zu", i);
+		snprintf(device, sizeof(device), "vd%c", (char)('d' + i));
+		json_array_append_new(vols, json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device,
+						      "path", cfg->volumes[i].guest, "read_only",
+						      cfg->volumes[i].read_only));
+	}
+	_cleanup_free_ char *vjson = json_dumps(vols, JSON_COMPACT);
+	json_decref(vols);
+	if (drive_build_files(g->dir, "config.img", CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
+			      err) < 0 ||
+	    drive_build_files(g->dir, "secrets.img", SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,
+			      err) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		const struct hearth_volume *v = &cfg->volumes[i];
+		struct stat st;
+		if (strchr(v->host, '/') && stat(v->host, &st) == 0 && S_ISDIR(st.st_mode))
+			return fail_invalid(err, "volumes: a VM needs an image file, not a directory (%s)", v->host);
+		if (strchr(v->host, '/'))
+			continue;
+		if (mkdirat(g->dirfd, "volumes", 0700) < 0 && errno != EEXIST)
+			return fail_errno(err, "volumes: mkdir: %s", strerror(errno));
+		_cleanup_free_ char *path = vm_volume_path(g, v);
+		if (drive_create_volume(path, v->size ? v->size : HEARTH_VOLUME_DEFAULT_BYTES, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int vm_copy_image(const char *src, const char *dst, struct hearth_error **err)
+{
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return fail_errno(err, "rootfs_path: %s: %s", src, strerror(errno));
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return fail_errno(err, "rootfs_path: %s: %s", src, strerror(errno));
+	_cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return fail_errno(err, "state: %s: %s", dst, strerror(errno));
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	/* Copy data extents only, so a sparse image stays sparse. */
+	off_t off = 0;
+	while (off < st.st_size) {
+		off_t data = lseek(in, off, SEEK_DATA);
+		if (data < 0)
+			break; /* only a hole is left */
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		off_t pos = data;
+		while (pos < hole) {
+			loff_t ipos = pos, opos = pos;
+			ssize_t n = copy_file_range(in, &ipos, out, &opos, (size_t)(hole - pos), 0);
+			if (n <= 0) {
+				unlink(dst);
+				return fail_errno(err, "state: copying %s: %s", src, n < 0 ? strerror(errno) : "short copy");
+			}
+			pos += n;
+		}
+		off = hole;
+	}
+	if (ftruncate(out, st.st_size) < 0) {
+		unlink(dst);
+		return fail_errno(err, "state: %s: %s", dst, strerror(errno));
+	}
+	return 0;
+}

@@ -1,0 +1,20 @@
+/* What every VM backend gives a guest besides its rootfs: the config
+ * drive (with .hearth/volumes.json), the secrets drive and one image per
+ * named volume, in the guest contract's order. */
+#ifndef HEARTH_VM_DRIVES_H
+#define HEARTH_VM_DRIVES_H
+
+#include "backend.h"
+
+/* Builds config.img and secrets.img in the state directory and creates
+ * named volumes under volumes/. */
+int vm_drives_build(struct guest *g, struct hearth_error **err) WUR;
+
+/* The host image of volume V: its path, or volumes/NAME.img. */
+char *vm_volume_path(struct guest *g, const struct hearth_volume *v);
+
+/* Copies SRC to DST (mode 0600): a reflink where the filesystem can,
+ * else an in-kernel copy; holes stay holes. */
+int vm_copy_image(const char *src, const char *dst, struct hearth_error **err) WUR;
+
+#endif
