@@ -47,7 +47,11 @@ struct hearth_record {
 	char *bridge;         /* bridged guests: the bridge, TAP and MAC */
 	char *tap;
 	char *mac;
+	int vsock_cid;        /* the guest's vsock CID, 0 when it has none */
 };
+
+/* The vsock port hearth-init's agent listens on. */
+#define HEARTH_AGENT_VSOCK_PORT 52
 
 HEARTH_PUBLIC void hearth_record_free(struct hearth_record *rec);
 

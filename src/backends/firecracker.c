@@ -26,7 +26,6 @@
 
 #define SOCKET_WAIT_MS 5000
 #define API_TIMEOUT_MS 30000
-#define AGENT_VSOCK_PORT 52
 #define JAIL_MEMORY_OVERHEAD_MIB 64
 
 char *fc_binary(void)
@@ -315,6 +314,7 @@ static void record_fc(struct hearth_record *rec, void *arg)
 	rec->guest_channel = xstrdup(f->channel);
 	free(rec->accel);
 	rec->accel = xstrdup("kvm");
+	rec->vsock_cid = fc_guest_cid(rec);
 }
 
 int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock, struct hearth_error **err)

@@ -42,6 +42,9 @@ int cmd_status(int argc, char **argv)
 		json_object_set_new(o, "guest_ip", json_string_or_null(r->guest_ip));
 		json_object_set_new(o, "gateway", json_string_or_null(r->gateway));
 		json_object_set_new(o, "guest_channel", json_string_or_null(r->guest_channel));
+		json_object_set_new(o, "vsock", r->vsock_cid > 0 ? json_pack("{s:i, s:i}", "cid", r->vsock_cid, "port",
+									  HEARTH_AGENT_VSOCK_PORT)
+							  : json_null());
 		json_t *net = json_object();
 		json_object_set_new(net, "mode", json_string_or_null(r->network));
 		json_object_set_new(net, "bridge", json_string_or_null(r->bridge));

@@ -187,6 +187,7 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
@@ -234,6 +235,8 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 		fprintf(stderr, "hearth-monitor: status pipe: %s\n", strerror(errno));
 	close(status_fd);
 
+	struct final_state f = { .m = &m };
+	bool reaped = false;
 	for (;;) {
 		struct pollfd pfd[3] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 }, { -1, POLLIN, 0 } };
 		if (proxy)
@@ -243,10 +246,25 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 				continue;
 			break;
 		}
+		bool vmm_gone = false;
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				kill(m.vmm, SIGTERM);
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGTERM)
+					kill(m.vmm, SIGTERM);
+				else if (!reaped && waitpid(m.vmm, &f.wait_status, WNOHANG) == m.vmm)
+					reaped = vmm_gone = true;
+			}
+		}
+		if (vmm_gone) {
+			/* The VMM exited; a child it left may still hold the
+			 * console pipe open, so drain what is there and stop. */
+			char buf[8192];
+			ssize_t n;
+			fcntl(con[0], F_SETFL, O_NONBLOCK);
+			while ((n = read(con[0], buf, sizeof(buf))) > 0)
+				console_chunk(&m, buf, (size_t)n);
+			break;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP)) {
 			char buf[8192];
@@ -260,8 +278,7 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	}
 	if (m.line_len)
 		scan_line(&m);
-	struct final_state f = { .m = &m };
-	while (waitpid(m.vmm, &f.wait_status, 0) < 0 && errno == EINTR)
+	while (!reaped && waitpid(m.vmm, &f.wait_status, 0) < 0 && errno == EINTR)
 		;
 	proxy_free(proxy);
 	net_tap_remove(spec->tap);

@@ -212,6 +212,7 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	rec->mac = json_strdup_or_null(json_object_get(o, "mac"));
 	json_t *slot = json_object_get(o, "net_slot");
 	rec->net_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1;
+	rec->vsock_cid = (int)json_integer_value(json_object_get(o, "vsock_cid"));
 	json_t *st = json_object_get(o, "status");
 	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
 		rec->status = HEARTH_STATUS_FAILED;
@@ -257,6 +258,8 @@ int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error 
 	json_object_set_new(o, "bridge", json_string_or_null(rec->bridge));
 	json_object_set_new(o, "tap", json_string_or_null(rec->tap));
 	json_object_set_new(o, "mac", json_string_or_null(rec->mac));
+	if (rec->vsock_cid > 0)
+		json_object_set_new(o, "vsock_cid", json_integer(rec->vsock_cid));
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	int rc = write_file_atomic_at(vmfd, "record.json", text, strlen(text), 0600);

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# The Firecracker backend against tests/firecracker/firecracker, a double
+# of the real binary written from Firecracker's API definition: it checks
+# every request against the schema and the pre-/post-boot order, answers
+# with Firecracker's codes and fault messages, and boots the guest under
+# QEMU. Runs inside a network namespace this file makes and removes.
+. "$(dirname "$0")/../lib.sh"
+
+new_state
+NS=hearth-fc$$
+WORK=$(mktemp -d /tmp/hearth-fc.XXXXXX)
+trap 'cleanup_ns; rm -rf "$WORK"' EXIT
+HELLO=$GUEST/hello.ext4
+DOUBLE=$(cd "$(dirname "$0")/../firecracker" && pwd)/firecracker
+export HEARTH_FIRECRACKER=$DOUBLE
+export HEARTH_FC_DOUBLE_LOG=$WORK/requests.jsonl
+export HEARTH_BRIDGE_CIDR=10.78.0.0/24
+
+in_ns() {
+	ip netns exec "$NS" "$@"
+}
+
+cleanup_ns() {
+	if ip netns list 2>/dev/null | grep -qw "$NS"; then
+		local n
+		for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do
+			in_ns "$HEARTH" rm -f "$n" >/dev/null 2>&1 || true
+		done
+		ip netns del "$NS"
+	fi
+	rm -rf "$HEARTH_STATE_DIR"
+}
+
+need_fc() {
+	[ "$(id -u)" = 0 ] || skip "TAP networking needs root"
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (the double boots with it)"
+	/usr/bin/python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing (the double reads the API yaml)"
+	if ! ip netns list | grep -qw "$NS"; then
+		ip netns add "$NS"
+		in_ns ip link set lo up
+	fi
+	: >"$HEARTH_FC_DOUBLE_LOG"
+}
+
+fc() {
+	in_ns "$HEARTH" "$@"
+}
+
+field() {
+	"$HEARTH" status "$1" --json | python3 -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$2"
+}
+
+# The requests the double saw, one "METHOD PATH STATUS" per line.
+requests() {
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r["method"], r["path"], r["status"])' "$HEARTH_FC_DOUBLE_LOG"
+}
+
+# Nothing of a guest left: no state, no process, no TAP, no socket.
+assert_nothing_left() {
+	[ -z "$(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null)" ] || fail "state left: $(ls -R "$HEARTH_STATE_DIR/vms")"
+	! pgrep -f "$HEARTH_STATE_DIR" >/dev/null || fail "process left: $(pgrep -af "$HEARTH_STATE_DIR")"
+	! pgrep -f "fc-double-qmp" >/dev/null || fail "qemu of the double left: $(pgrep -af fc-double-qmp)"
+	[ -z "$(in_ns ip -o link show type tun)" ] || fail "TAP left: $(in_ns ip -o link show type tun)"
+}
+
+test_fc_full_life() {
+	need_fc
+	echo "mode=fc" >"$WORK/app.conf"
+	(umask 077 && echo "s3cr3t-fc" >"$WORK/token")
+	fc run --backend firecracker --rootfs "$HELLO" --name life -p 18180:80 --memory 256 --cpus 1 \
+		--config-file "app.conf=$WORK/app.conf" --secret-file "token=$WORK/token" -v data:/data:32M >/dev/null
+	[ "$(requests | tr '\n' ';')" = "PUT /logger 204;PUT /boot-source 204;PUT /machine-config 204;PUT /drives/rootfs 204;PUT /drives/hearth-config 204;PUT /drives/hearth-secrets 204;PUT /drives/hearth-vol0 204;PUT /network-interfaces/eth0 204;PUT /vsock 204;PUT /actions 204;" ] ||
+		fail "requests: $(requests)"
+	grep -q '"boot_args": "console=ttyS0 reboot=k panic=1 pci=off quiet root=/dev/vda rw hearth.name=life hearth.ip=10.78.0.2/24 hearth.gw=10.78.0.1"' \
+		<(python3 -c 'import json,sys; [print(json.loads(json.loads(l)["body"] or "{}")) for l in open(sys.argv[1])]' "$HEARTH_FC_DOUBLE_LOG" | sed "s/'/\"/g") ||
+		fail "boot args: $(grep boot-source "$HEARTH_FC_DOUBLE_LOG")"
+	grep -q s3cr3t "$HEARTH_FC_DOUBLE_LOG" "$HEARTH_STATE_DIR"/vms/life/*.log && fail "secret in a request or log"
+	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18180/" 30
+	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18180/)" = "hello from hearth life" ] || fail "page"
+	"$HEARTH" logs life | tr -d '\r' | grep -Eq 'hello: +-r--r--r-- +1 0 +0 .* app\.conf$' || fail "config not 0444"
+	"$HEARTH" logs life | tr -d '\r' | grep -Eq 'hello: +-r-------- +1 0 +0 .* token$' || fail "secret not 0400"
+	"$HEARTH" logs life | tr -d '\r' | grep -q 'mount /dev/vdd /data ext4 rw' || fail "volume not mounted"
+	[ "$(field life '["backend"]')" = firecracker ] || fail "backend"
+	[ "$(field life '["network_info"]["tap"]')" = "$(in_ns ip -o link show type tun | awk -F': ' '{print $2}')" ] || fail "tap"
+	[ "$(field life '["guest_channel"]')" = "$HEARTH_STATE_DIR/vms/life/vsock.sock" ] || fail "channel"
+	[ "$(field life '["vsock"]')" = "{'cid': 3, 'port': 52}" ] || fail "vsock: $(field life '["vsock"]')"
+	[ -S "$HEARTH_STATE_DIR/vms/life/vsock.sock" ] || fail "no vsock uds"
+	"$HEARTH" logs --hypervisor life | grep -q 'Running Firecracker v1.16.1' || fail "no firecracker log"
+	"$HEARTH" pause life >/dev/null
+	[ "$(field life '["status"]')" = paused ] || fail "not paused"
+	! in_ns curl -sf -m 1 http://127.0.0.1:18180/ >/dev/null || fail "answers while paused"
+	"$HEARTH" resume life >/dev/null
+	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18180/" 30
+	requests | grep -c '^PATCH /vm 204' | grep -qx 2 || fail "no PATCH /vm: $(requests)"
+	"$HEARTH" stop life >/dev/null
+	requests | grep -q '^PUT /actions 204' || fail "no SendCtrlAltDel"
+	grep -q SendCtrlAltDel "$HEARTH_FC_DOUBLE_LOG" || fail "stop did not send SendCtrlAltDel"
+	[ "$(field life '["status"]')" = stopped ] || fail "status: $("$HEARTH" status life)"
+	"$HEARTH" logs life | tr -d '\r' | grep -q 'hearth-init: signal 2: stopping' || fail "the guest did not see Ctrl-Alt-Del"
+	ls "$HEARTH_STATE_DIR/vms/life" | grep -Eq '\.sock$|rootfs\.img|secrets\.img' && fail "left: $(ls "$HEARTH_STATE_DIR/vms/life")"
+	fc rm life
+	assert_nothing_left
+}
+
+# Every configuration step answered with a 400: the error names the
+# request and Firecracker's fault, and nothing is left.
+test_fc_fault_at_each_step() {
+	need_fc
+	local step out rc
+	for step in /logger /boot-source /machine-config /drives/rootfs /drives/hearth-config /drives/hearth-secrets \
+		/network-interfaces/eth0 /vsock /actions; do
+		rc=0
+		out=$(HEARTH_FC_DOUBLE_FAULT="PUT $step" fc run --backend firecracker --rootfs "$HELLO" --name faulty \
+			-p 18181:80 2>&1) || rc=$?
+		[ $rc = 1 ] || fail "$step: exit $rc: $out"
+		[ "$(echo "$out" | wc -l)" = 1 ] || fail "$step: not one line: $out"
+		echo "$out" | grep -q "^hearth: error: firecracker: PUT $step {.*}: 400 " || fail "$step: $out"
+		assert_nothing_left
+		! in_ns ss -ltnH | grep -q 18181 || fail "$step: proxy left"
+	done
+	echo "$out" | grep -q 'KVM_CREATE_VCPU failed' || fail "fault message missing: $out"
+}
+
+test_fc_kernel_rejected_at_start() {
+	need_fc
+	local rc=0 out
+	out=$(fc run --backend firecracker --rootfs "$HELLO" --kernel "$GUEST/bzImage" --name elf 2>&1) || rc=$?
+	[ $rc = 1 ] || fail "exit $rc: $out"
+	echo "$out" | grep -q 'PUT /actions {"action_type":"InstanceStart"}: 400 .*Failed to read ELF header' || fail "$out"
+	assert_nothing_left
+}
+
+test_fc_dies_mid_configuration() {
+	need_fc
+	local rc=0 out
+	out=$(HEARTH_FC_DOUBLE_DIE_AT="PUT /drives/hearth-config" fc run --backend firecracker --rootfs "$HELLO" \
+		--name dies 2>&1) || rc=$?
+	[ $rc = 1 ] || fail "exit $rc: $out"
+	echo "$out" | grep -q 'firecracker: PUT /drives/hearth-config: cannot reach' || fail "$out"
+	assert_nothing_left
+}
+
+test_fc_socket_never_appears() {
+	need_fc
+	local rc=0 out start=$SECONDS
+	out=$(HEARTH_FC_DOUBLE_NO_SOCKET=1 fc run --backend firecracker --rootfs "$HELLO" --name nosock 2>&1) || rc=$?
+	[ $rc = 1 ] || fail "exit $rc: $out"
+	echo "$out" | grep -q 'firecracker: API socket .*firecracker.sock did not appear within 5 s' || fail "$out"
+	[ $((SECONDS - start)) -lt 15 ] || fail "took $((SECONDS - start)) s"
+	assert_nothing_left
+}
+
+test_fc_exits_at_once() {
+	need_fc
+	printf '#!/bin/sh\necho "bad seccomp filter" >&2\nexit 1\n' >"$WORK/fc-broken"
+	chmod +x "$WORK/fc-broken"
+	local rc=0 out
+	out=$(HEARTH_FIRECRACKER=$WORK/fc-broken fc run --backend firecracker --rootfs "$HELLO" --name broken 2>&1) || rc=$?
+	[ $rc = 1 ] || fail "exit $rc: $out"
+	echo "$out" | grep -q 'firecracker: exited before its API socket appeared' || fail "$out"
+	assert_nothing_left
+}
+
+test_fc_backends_and_modes() {
+	"$HEARTH" backends | grep -Eq '^firecracker +available +1\.16\.1 +pause_resume,snapshots,vsock,tap_networking' ||
+		fail "backends: $("$HEARTH" backends)"
+	HEARTH_FIRECRACKER=/nonexistent "$HEARTH" backends | grep -A1 -E '^firecracker +unavailable' | grep -q 'not found' ||
+		fail "backends without firecracker: $(HEARTH_FIRECRACKER=/nonexistent "$HEARTH" backends)"
+	local rc=0 out
+	out=$("$HEARTH" run --backend firecracker --network user --rootfs "$HELLO" --name usr 2>&1) || rc=$?
+	[ $rc = 2 ] && [ "$out" = "hearth: error: network: the firecracker backend has no user mode (it offers bridge and none)" ] ||
+		fail "exit $rc: $out"
+}
+
+# The double itself: it must reject what Firecracker rejects, or the
+# tests above prove less than they claim.
+test_fc_double_checks_like_firecracker() {
+	command -v curl >/dev/null || skip "curl missing"
+	/usr/bin/python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing"
+	local sock=$WORK/api.sock
+	"$DOUBLE" --api-sock "$sock" 2>/dev/null &
+	local pid=$!
+	wait_for "[ -S '$sock' ]" 10
+	api() {
+		curl -s --unix-socket "$sock" -X "$1" "http://localhost$2" ${3:+-H 'Content-Type: application/json' -d "$3"} \
+			-w ' %{http_code}'
+	}
+	local out
+	out=$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128, "foo": 1}')
+	[[ $out == *'unknown field `foo`'*' 400' ]] || fail "unknown field: $out"
+	out=$(api PUT /machine-config '{"vcpu_count": 1}')
+	[[ $out == *'missing field `mem_size_mib`'*' 400' ]] || fail "missing field: $out"
+	out=$(api PUT /machine-config '{"vcpu_count": "two", "mem_size_mib": 128}')
+	[[ $out == *'invalid type'*' 400' ]] || fail "wrong type: $out"
+	out=$(api PUT /actions '{"action_type": "Reboot"}')
+	[[ $out == *'unknown variant `Reboot`'*' 400' ]] || fail "bad enum: $out"
+	out=$(api PUT /vsock '{"guest_cid": 2, "uds_path": "/x"}')
+	[[ $out == *'minimum is 3'*' 400' ]] || fail "minimum: $out"
+	out=$(api PUT /drives/a '{"drive_id": "b", "is_root_device": false, "path_on_host": "/dev/null", "is_read_only": true}')
+	[[ $out == *'does not match the id from the body'*' 400' ]] || fail "id mismatch: $out"
+	out=$(api PATCH /vm '{"state": "Paused"}')
+	[[ $out == *'not supported before starting the microVM.'*' 400' ]] || fail "post-boot before boot: $out"
+	out=$(api PUT /actions '{"action_type": "InstanceStart"}')
+	[[ $out == *'without kernel configuration'*' 400' ]] || fail "start without kernel: $out"
+	out=$(api GET /nope)
+	[[ $out == *'Invalid request method and/or path: GET /nope.'*' 400' ]] || fail "bad path: $out"
+	out=$(api GET /)
+	[[ $out == *'"state": "Not started"'*' 200' ]] || fail "describe: $out"
+	out=$(api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 128}')
+	[ "$out" = " 204" ] || fail "good request: $out"
+	kill $pid
+}
+
+t test_fc_full_life
+t test_fc_fault_at_each_step
+t test_fc_kernel_rejected_at_start
+t test_fc_dies_mid_configuration
+t test_fc_socket_never_appears
+t test_fc_exits_at_once
+t test_fc_backends_and_modes
+t test_fc_double_checks_like_firecracker
+report
