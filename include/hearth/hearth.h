@@ -134,6 +134,18 @@ HEARTH_PUBLIC char *hearth_state_root(void);
  * build tree or the install prefix). Malloc'd. */
 HEARTH_PUBLIC char *hearth_data_dir(void);
 
+/* Writes a full snapshot of running (or paused) guest NAME into DIR,
+ * which must not exist: VM state, memory and disk copies, hearth.json.
+ * The guest is paused meanwhile and then runs on. DIR is 0700: it holds
+ * the guest's memory and secrets. */
+HEARTH_PUBLIC int hearth_guest_snapshot(const char *name, const char *dir, struct hearth_error **err);
+
+/* Starts a new guest from snapshot DIR (named NAME, or a new name when
+ * NULL), running at once where the snapshot left off. OPTS gives the
+ * jailer; backend and network come from the snapshot. */
+HEARTH_PUBLIC int hearth_snapshot_restore(const char *dir, const char *name, const struct hearth_run_options *opts,
+					  char **ret_name, struct hearth_error **err);
+
 /* Removes the bridge of $HEARTH_BRIDGE (hearth0) and its NAT rule; fails
  * while a guest of this state root is bridged to it. */
 HEARTH_PUBLIC int hearth_network_remove(struct hearth_error **err);

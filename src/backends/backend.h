@@ -61,6 +61,11 @@ struct hearth_backend_ops {
 	int (*stop)(struct guest *g, int timeout_s, struct hearth_error **err);
 	/* Removes what lives outside the state directory. */
 	int (*remove)(struct guest *g, struct hearth_error **err);
+	/* Full snapshots (NULL where the backend has none): the VM state,
+	 * memory and disks of a running guest into DIR; a new guest G from
+	 * DIR, left running. */
+	int (*snapshot_create)(struct guest *g, const char *dir, struct hearth_error **err);
+	int (*snapshot_restore)(struct guest *g, const char *dir, struct hearth_error **err);
 	/* Files in the state directory that `logs --hypervisor` prints, in
 	 * order; NULL: hypervisor.log. */
 	const char *const *hypervisor_logs;

@@ -223,12 +223,13 @@ static int stage(const char *root, const char *file, const char *name, const str
 /* The per-guest files the VMM opens, in its root: the rootfs copy (the
  * image itself stays untouched, as with QEMU's snapshot=on), the config
  * and secrets drives, volumes, kernel and initrd when jailed. */
-static int stage_files(struct guest *g, const char *root, const char *kernel, struct hearth_error **err)
+int fc_stage_files(struct guest *g, const char *root, const char *kernel, const char *rootfs_src,
+		   struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
 	const struct hearth_run_options *o = g->opts;
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs.img", g->dir);
-	if (vm_copy_image(cfg->rootfs_path, rootfs, err) < 0)
+	if (vm_copy_image(rootfs_src, rootfs, err) < 0)
 		return -1;
 	if (o->jailer) {
 		static const char *const own[] = { "rootfs.img", "config.img", "secrets.img" };
@@ -303,15 +304,11 @@ static void argv_free(char **v, size_t n)
 	free(v);
 }
 
-struct fc_facts {
-	const char *channel;
-};
-
-static void record_fc(struct hearth_record *rec, void *arg)
+static void fc_record_start(struct hearth_record *rec, void *arg)
 {
-	const struct fc_facts *f = arg;
+	const char *channel = arg;
 	free(rec->guest_channel);
-	rec->guest_channel = xstrdup(f->channel);
+	rec->guest_channel = xstrdup(channel);
 	free(rec->accel);
 	rec->accel = xstrdup("kvm");
 	rec->vsock_cid = fc_guest_cid(rec);
@@ -352,12 +349,23 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 	return 0;
 }
 
-static int fc_start(struct guest *g, struct hearth_error **err)
+int fc_prepare(struct guest *g, const char *root, struct hearth_error **err)
 {
 	const struct hearth_run_options *o = g->opts;
-	_cleanup_free_ char *fc = fc_binary();
-	if (!fc)
-		return fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
+	_cleanup_free_ char *channel = xasprintf("%s/vsock.sock", root);
+	if (record_update(g->dirfd, fc_record_start, channel, err) < 0)
+		return -1;
+	_cleanup_close_ int log = openat(g->dirfd, "firecracker.log", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (log < 0)
+		return fail_errno(err, "state: firecracker.log: %s", strerror(errno));
+	if (o->jailer && (mkdir_p(root, 0700) < 0 || chown(root, o->jail_uid, o->jail_gid) < 0))
+		return fail_errno(err, "jailer: %s: %s", root, strerror(errno));
+	return 0;
+}
+
+int fc_check_paths(struct guest *g, const char *fc, char **ret_root, char **ret_kernel, struct hearth_error **err)
+{
+	const struct hearth_run_options *o = g->opts;
 	if (o->jailer && access(o->jailer, X_OK) < 0)
 		return fail_invalid(err, "jailer: not an executable (%s)", o->jailer);
 	_cleanup_free_ char *data = hearth_data_dir();
@@ -369,16 +377,23 @@ static int fc_start(struct guest *g, struct hearth_error **err)
 	struct sockaddr_un sa;
 	if (strlen(probe) >= sizeof(sa.sun_path))
 		return fail_invalid(err, "state: path too long for the API socket (%s)", probe);
-	_cleanup_free_ char *channel = xasprintf("%s/vsock.sock", root);
-	struct fc_facts facts = { channel };
-	if (vm_drives_build(g, err) < 0 || record_update(g->dirfd, record_fc, &facts, err) < 0)
+	*ret_root = steal(root);
+	*ret_kernel = steal(kernel);
+	return 0;
+}
+
+static int fc_start(struct guest *g, struct hearth_error **err)
+{
+	const struct hearth_run_options *o = g->opts;
+	_cleanup_free_ char *fc = fc_binary();
+	if (!fc)
+		return fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
+	_cleanup_free_ char *root = NULL, *kernel = NULL;
+	if (fc_check_paths(g, fc, &root, &kernel, err) < 0)
 		return -1;
-	_cleanup_close_ int log = openat(g->dirfd, "firecracker.log", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (log < 0)
-		return fail_errno(err, "state: firecracker.log: %s", strerror(errno));
-	if (o->jailer && (mkdir_p(root, 0700) < 0 || chown(root, o->jail_uid, o->jail_gid) < 0))
-		return fail_errno(err, "jailer: %s: %s", root, strerror(errno));
-	if (stage_files(g, root, kernel, err) < 0)
+	if (vm_drives_build(g, err) < 0 || fc_prepare(g, root, err) < 0)
+		return -1;
+	if (fc_stage_files(g, root, kernel, g->cfg->rootfs_path, err) < 0)
 		return -1;
 	_cleanup_free_ char *sock = NULL;
 	if (fc_launch(g, fc, root, &sock, err) < 0)
@@ -390,7 +405,7 @@ static int fc_start(struct guest *g, struct hearth_error **err)
 	return 0;
 }
 
-static char *api_sock(struct guest *g)
+char *fc_api_sock(struct guest *g)
 {
 	/* The vsock uds path sits beside the API socket, jailed or not. */
 	if (g->rec->guest_channel) {
@@ -402,7 +417,7 @@ static char *api_sock(struct guest *g)
 
 static int fc_request_stop(struct guest *g, struct hearth_error **err)
 {
-	_cleanup_free_ char *sock = api_sock(g);
+	_cleanup_free_ char *sock = fc_api_sock(g);
 	return fc_put(sock, "/actions", json_pack("{s:s}", "action_type", "SendCtrlAltDel"), err);
 }
 
@@ -417,7 +432,7 @@ static int fc_force_stop(struct guest *g, struct hearth_error **err)
 
 static int fc_vm_state(struct guest *g, const char *state, struct hearth_error **err)
 {
-	_cleanup_free_ char *sock = api_sock(g);
+	_cleanup_free_ char *sock = fc_api_sock(g);
 	json_t *body = json_pack("{s:s}", "state", state);
 	int rc = fc_api(sock, "PATCH", "/vm", body, err);
 	json_decref(body);
@@ -448,4 +463,6 @@ const struct hearth_backend_ops firecracker_backend = {
 	.force_stop = fc_force_stop,
 	.pause = fc_pause,
 	.resume = fc_resume,
+	.snapshot_create = fc_snapshot_create,
+	.snapshot_restore = fc_snapshot_restore,
 };

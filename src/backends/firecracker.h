@@ -26,4 +26,23 @@ void fc_abort(struct guest *g);
 
 int fc_guest_cid(const struct hearth_record *rec);
 
+/* Checks what a start needs: the jailer, the kernel, the socket path's
+ * length. *RET_ROOT is the VMM's working directory (fc_root_dir). */
+int fc_check_paths(struct guest *g, const char *fc, char **ret_root, char **ret_kernel, struct hearth_error **err) WUR;
+
+/* Records the guest channel, makes firecracker.log and the jail root. */
+int fc_prepare(struct guest *g, const char *root, struct hearth_error **err) WUR;
+
+/* Puts the guest's files where the VMM opens them: a private copy of
+ * ROOTFS_SRC as rootfs.img, links to volumes, and, when jailed, the
+ * drives, kernel and log inside the jail. */
+int fc_stage_files(struct guest *g, const char *root, const char *kernel, const char *rootfs_src,
+		   struct hearth_error **err) WUR;
+
+/* The API socket of a started guest. */
+char *fc_api_sock(struct guest *g);
+
+int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err);
+int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err);
+
 #endif

@@ -33,5 +33,6 @@ int cmd_rm(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_network(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
 	{ "stop", cmd_stop, "stop guests" },
 	{ "pause", cmd_pause, "pause a guest" },
 	{ "resume", cmd_resume, "resume a paused guest" },
+	{ "snapshot", cmd_snapshot, "snapshot a running guest, or restore one" },
 	{ "rm", cmd_rm, "remove stopped guests" },
 	{ "network", cmd_network, "show or remove the bridge of bridged guests" },
 	{ "backends", cmd_backends, "list backends and whether they are available" },

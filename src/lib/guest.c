@@ -13,6 +13,7 @@
 
 #include "backends/backend.h"
 #include "bridge.h"
+#include "guest_internal.h"
 #include "proc.h"
 #include "state.h"
 
@@ -161,30 +162,44 @@ static int check_ports(int rootfd, const struct hearth_config *cfg, struct heart
 }
 
 /* The lowest bridge slot no live guest of this root holds. */
-static int slot_allocate(int rootfd, const struct bridge_cfg *bc, struct hearth_error **err)
+static int slot_allocate(int rootfd, const struct bridge_cfg *bc, int want, struct hearth_error **err)
 {
 	char **names;
 	size_t n;
 	if (state_list_names(rootfd, &names, &n, err) < 0)
 		return -1;
 	unsigned max = bridge_slots(bc);
+	if (want >= (int)max) {
+		names_free(names, n);
+		return fail_invalid(err, "network: slot %d is outside bridge %s's subnet", want, bc->name);
+	}
+	char **holder = xcalloc(max, sizeof(*holder));
 	bool *used = xcalloc(max, sizeof(*used));
 	for (size_t i = 0; i < n; i++) {
 		struct hearth_error *ignored = NULL;
 		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &ignored);
 		struct hearth_record *rec = NULL;
 		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status) &&
-		    rec->net_slot >= 0 && (unsigned)rec->net_slot < max)
+		    rec->net_slot >= 0 && (unsigned)rec->net_slot < max) {
 			used[rec->net_slot] = true;
+			holder[rec->net_slot] = names[i];
+		}
 		hearth_error_free(ignored);
 		hearth_record_free(rec);
 	}
-	names_free(names, n);
 	int slot = -1;
-	for (unsigned i = 0; i < max && slot < 0; i++)
+	if (want >= 0 && used[want])
+		fail_invalid(err, "network: slot %d (the snapshot's address) is held by guest %s", want, holder[want]);
+	else if (want >= 0)
+		slot = want;
+	for (unsigned i = 0; i < max && slot < 0 && want < 0; i++)
 		if (!used[i])
 			slot = (int)i;
+	names_free(names, n);
+	free(holder);
 	free(used);
+	if (slot < 0 && want >= 0)
+		return -1;
 	if (slot < 0)
 		return fail_runtime(err, "network: all %u addresses of bridge %s are in use", max, bc->name);
 	return slot;
@@ -194,7 +209,7 @@ static int slot_allocate(int rootfd, const struct bridge_cfg *bc, struct hearth_
  * the state lock, so names, ports and bridge slots are never handed out
  * twice. PLAN (bridged guests) gets the slot. */
 static int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, const char *network,
-			struct net_plan *plan, struct hearth_error **err)
+			int want_slot, struct net_plan *plan, struct hearth_error **err)
 {
 	_cleanup_close_ int lock = state_lock(rootfd, err);
 	if (lock < 0)
@@ -215,7 +230,7 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 	if (plan) {
 		struct bridge_cfg bc;
 		int slot;
-		if (bridge_cfg_from_env(&bc, err) < 0 || (slot = slot_allocate(rootfd, &bc, err)) < 0)
+		if (bridge_cfg_from_env(&bc, err) < 0 || (slot = slot_allocate(rootfd, &bc, want_slot, err)) < 0)
 			return -1;
 		net_plan_for_slot(&bc, slot, plan);
 		rec.net_slot = slot;
@@ -246,7 +261,7 @@ fail:
 	return -1;
 }
 
-static void guest_release(struct guest *g)
+void guest_release(struct guest *g)
 {
 	free(g->name);
 	free(g->dir);
@@ -279,8 +294,8 @@ static int network_choose(const struct hearth_backend_ops *ops, const char *want
 	return fail_invalid(err, "network: want user, bridge or none (%s)", want);
 }
 
-int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options *opts, char **ret_name,
-		     struct hearth_error **err)
+int guest_run_internal(struct hearth_config *cfg, const struct hearth_run_options *opts,
+		       const struct guest_start *how, char **ret_name, struct hearth_error **err)
 {
 	const char *backend, *network;
 	const char *want = opts->backend;
@@ -297,7 +312,7 @@ int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options 
 	if (rootfd < 0)
 		return -1;
 	struct net_plan plan;
-	int vmfd = guest_create(rootfd, cfg, backend, network, bridged ? &plan : NULL, err);
+	int vmfd = guest_create(rootfd, cfg, backend, network, how ? how->want_slot : -1, bridged ? &plan : NULL, err);
 	if (vmfd < 0)
 		return -1;
 	struct guest g = { .name = xstrdup(cfg->name), .dir = state_vm_path(cfg->name), .dirfd = vmfd, .cfg = cfg,
@@ -305,7 +320,7 @@ int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options 
 	int rc = bridged ? net_plan_attach(&plan, err) : 0;
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
 	if (rc == 0)
-		rc = ops->start(&g, err);
+		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);
 	g.cfg = NULL; /* the caller's, not ours to free */
 	if (rc < 0) {
 		if (bridged)
@@ -321,6 +336,12 @@ int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options 
 		return -1;
 	*ret_name = xstrdup(cfg->name);
 	return 0;
+}
+
+int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options *opts, char **ret_name,
+		     struct hearth_error **err)
+{
+	return guest_run_internal(cfg, opts, NULL, ret_name, err);
 }
 
 /* The last N lines of the console, for errors. */
@@ -416,8 +437,8 @@ int hearth_guest_config(const char *name, struct hearth_config **ret, struct hea
 }
 
 /* Opens NAME as a struct guest with its config and reconciled record. */
-static int guest_open(const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,
-		      struct hearth_error **err)
+int guest_open(const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,
+	       struct hearth_error **err)
 {
 	*g = (struct guest){ .dirfd = -1 };
 	_cleanup_close_ int rootfd = state_root_open(err);

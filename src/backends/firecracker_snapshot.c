@@ -1,0 +1,177 @@
+/* Full Firecracker snapshots: the VM state and memory from the API, plus
+ * copies of the disks the guest wrote (rootfs copy, config, secrets,
+ * named volumes), taken while the VM is paused so they agree. A restore
+ * loads them into a fresh firecracker; the guest keeps its address, so
+ * only the TAP may change (network_overrides). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "firecracker.h"
+#include "lib/state.h"
+#include "vm_drives.h"
+
+static const char *const disk_files[] = { "rootfs.img", "config.img", "secrets.img" };
+
+/* Copies every named volume image of FROM/volumes into TO/volumes. */
+static int copy_volumes(const char *from, const char *to, struct hearth_error **err)
+{
+	_cleanup_free_ char *src = xasprintf("%s/volumes", from);
+	DIR *d = opendir(src);
+	if (!d)
+		return errno == ENOENT ? 0 : fail_errno(err, "snapshot: %s: %s", src, strerror(errno));
+	_cleanup_free_ char *dst = xasprintf("%s/volumes", to);
+	int rc = mkdir(dst, 0700) < 0 && errno != EEXIST ? fail_errno(err, "snapshot: %s: %s", dst, strerror(errno)) : 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *a = xasprintf("%s/%s", src, e->d_name);
+		_cleanup_free_ char *b = xasprintf("%s/%s", dst, e->d_name);
+		rc = vm_copy_image(a, b, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The VMM's working directory, from where its vsock socket lives. */
+static char *vmm_root(struct guest *g)
+{
+	_cleanup_free_ char *copy = xstrdup(g->rec->guest_channel ? g->rec->guest_channel : g->dir);
+	return g->rec->guest_channel ? xstrdup(dirname(copy)) : xstrdup(g->dir);
+}
+
+static int vm_state(const char *sock, const char *state, struct hearth_error **err)
+{
+	json_t *body = json_pack("{s:s}", "state", state);
+	int rc = fc_api(sock, "PATCH", "/vm", body, err);
+	json_decref(body);
+	return rc;
+}
+
+/* Moves a file the jailed VMM wrote inside its root out to DST. */
+static int move_out(const char *src, const char *dst, struct hearth_error **err)
+{
+	if (rename(src, dst) == 0)
+		return 0;
+	int rc = vm_copy_image(src, dst, err);
+	unlink(src);
+	return rc;
+}
+
+int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err)
+{
+	_cleanup_free_ char *sock = fc_api_sock(g);
+	_cleanup_free_ char *root = vmm_root(g);
+	bool jailed = strcmp(root, g->dir) != 0;
+	bool was_running = g->rec->status == HEARTH_STATUS_RUNNING;
+	if (was_running && vm_state(sock, "Paused", err) < 0)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(disk_files) && rc == 0; i++) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", i == 0 ? root : g->dir, disk_files[i]);
+		_cleanup_free_ char *dst = xasprintf("%s/%s", dir, disk_files[i]);
+		rc = vm_copy_image(src, dst, err);
+	}
+	if (rc == 0)
+		rc = copy_volumes(g->dir, dir, err);
+	if (rc == 0) {
+		/* A jailed VMM can only write inside its root. */
+		_cleanup_free_ char *vmstate = jailed ? xstrdup("vmstate") : xasprintf("%s/vmstate", dir);
+		_cleanup_free_ char *memory = jailed ? xstrdup("memory") : xasprintf("%s/memory", dir);
+		json_t *body = json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", vmstate,
+					 "mem_file_path", memory);
+		rc = fc_api(sock, "PUT", "/snapshot/create", body, err);
+		json_decref(body);
+		if (rc == 0 && jailed) {
+			_cleanup_free_ char *in_v = xasprintf("%s/vmstate", root), *out_v = xasprintf("%s/vmstate", dir);
+			_cleanup_free_ char *in_m = xasprintf("%s/memory", root), *out_m = xasprintf("%s/memory", dir);
+			rc = move_out(in_v, out_v, err) < 0 || move_out(in_m, out_m, err) < 0 ? -1 : 0;
+		}
+	}
+	/* The guest runs on whatever happened to the snapshot. */
+	struct hearth_error *resume_err = NULL;
+	if (was_running && vm_state(sock, "Resumed", &resume_err) < 0) {
+		if (rc == 0)
+			*err = steal(resume_err);
+		hearth_error_free(resume_err);
+		return -1;
+	}
+	return rc;
+}
+
+/* The TAP the snapshot's guest had, from hearth.json. */
+static char *snapshot_tap(const char *dir)
+{
+	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
+	json_t *o = json_load_file(path, 0, NULL);
+	json_t *tap = json_object_get(o, "tap");
+	char *ret = json_is_string(tap) ? xstrdup(json_string_value(tap)) : NULL;
+	json_decref(o);
+	return ret;
+}
+
+static void set_running(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
+}
+
+int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err)
+{
+	_cleanup_free_ char *fc = fc_binary();
+	if (!fc)
+		return fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
+	_cleanup_free_ char *root = NULL, *kernel = NULL;
+	if (fc_check_paths(g, fc, &root, &kernel, err) < 0)
+		return -1;
+	for (size_t i = 1; i < ARRAY_SIZE(disk_files); i++) {
+		_cleanup_free_ char *src = xasprintf("%s/%s", dir, disk_files[i]);
+		_cleanup_free_ char *dst = xasprintf("%s/%s", g->dir, disk_files[i]);
+		if (vm_copy_image(src, dst, err) < 0)
+			return -1;
+	}
+	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs.img", dir);
+	if (copy_volumes(dir, g->dir, err) < 0 || fc_prepare(g, root, err) < 0 ||
+	    fc_stage_files(g, root, kernel, rootfs, err) < 0)
+		return -1;
+	bool jailed = strcmp(root, g->dir) != 0;
+	_cleanup_free_ char *vmstate = xasprintf("%s/vmstate", dir), *memory = xasprintf("%s/memory", dir);
+	if (jailed) {
+		/* Inside the jail, by hard link where the filesystem allows. */
+		_cleanup_free_ char *jv = xasprintf("%s/vmstate", root), *jm = xasprintf("%s/memory", root);
+		if ((link(vmstate, jv) < 0 && vm_copy_image(vmstate, jv, err) < 0) ||
+		    (link(memory, jm) < 0 && vm_copy_image(memory, jm, err) < 0))
+			return -1;
+		free(vmstate);
+		free(memory);
+		vmstate = xstrdup("vmstate");
+		memory = xstrdup("memory");
+	}
+	_cleanup_free_ char *sock = NULL;
+	if (fc_launch(g, fc, root, &sock, err) < 0)
+		return -1;
+	json_t *body = json_pack("{s:s, s:{s:s, s:s}, s:b}", "snapshot_path", vmstate, "mem_backend", "backend_type",
+				 "File", "backend_path", memory, "resume_vm", 1);
+	/* Only when the TAP is not the one the snapshot was taken with: the
+	 * field is newer than Firecracker 1.4. */
+	_cleanup_free_ char *old_tap = snapshot_tap(dir);
+	if (g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0))
+		json_object_set_new(body, "network_overrides",
+				    json_pack("[{s:s, s:s}]", "iface_id", "eth0", "host_dev_name", g->net->tap));
+	json_t *logger = json_pack("{s:s, s:s}", "log_path", "firecracker.log", "level", "Info");
+	int rc = fc_api(sock, "PUT", "/logger", logger, err);
+	json_decref(logger);
+	if (rc == 0)
+		rc = fc_api(sock, "PUT", "/snapshot/load", body, err);
+	json_decref(body);
+	if (rc == 0)
+		rc = record_update(g->dirfd, set_running, NULL, err);
+	if (rc < 0)
+		fc_abort(g);
+	return rc;
+}

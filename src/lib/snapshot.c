@@ -1,0 +1,138 @@
+/* Snapshots as a whole: what the core owns (the directory, hearth.json,
+ * restoring into a new guest under the state lock with the snapshot's
+ * address); the backend writes and loads the VM itself. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "guest_internal.h"
+#include "json.h"
+#include "state.h"
+
+#define SNAPSHOT_FORMAT 1
+
+/* Removes DIR and the files hearth put in it (one level, plus volumes/). */
+static void remove_snapshot_dir(const char *dir)
+{
+	static const char *const sub[] = { "volumes", "" };
+	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
+		_cleanup_free_ char *path = *sub[i] ? xasprintf("%s/%s", dir, sub[i]) : xstrdup(dir);
+		DIR *d = opendir(path);
+		if (!d)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "volumes"))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+		rmdir(path);
+	}
+}
+
+static json_t *snapshot_manifest(const struct guest *g)
+{
+	_cleanup_free_ char *cfg = hearth_config_to_json(g->cfg, 0);
+	json_t *o = json_pack("{s:i, s:s, s:s, s:o}", "format", SNAPSHOT_FORMAT, "name", g->name, "backend",
+			      g->rec->backend, "config", json_loads(cfg, 0, NULL));
+	json_object_set_new(o, "network", json_string_or_null(g->rec->network));
+	json_object_set_new(o, "net_slot", g->rec->net_slot >= 0 ? json_integer(g->rec->net_slot) : json_null());
+	json_object_set_new(o, "tap", json_string_or_null(g->rec->tap));
+	json_object_set_new(o, "guest_ip", json_string_or_null(g->rec->guest_ip));
+	json_object_set_new(o, "taken_at", json_integer(now_unix()));
+	return o;
+}
+
+int hearth_guest_snapshot(const char *name, const char *dir, struct hearth_error **err)
+{
+	if (!dir || dir[0] != '/')
+		return fail_invalid(err, "snapshot: directory must be an absolute path (%s)", dir ? dir : "");
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(name, &g, &ops, err) < 0)
+		return -1;
+	int rc = -1;
+	enum hearth_status st = g.rec->status;
+	if (!ops->snapshot_create) {
+		fail_invalid(err, "%s: snapshots are not supported by the %s backend", name, ops->name);
+		goto out;
+	}
+	if (st != HEARTH_STATUS_RUNNING && st != HEARTH_STATUS_PAUSED) {
+		fail_invalid(err, "%s: guest is %s, not running", name, hearth_status_name(st));
+		goto out;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		fail_errno(err, "snapshot: %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = ops->snapshot_create(&g, dir, err);
+	if (rc == 0) {
+		json_t *m = snapshot_manifest(&g);
+		char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(m);
+		_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || write_file_atomic_at(dfd, "hearth.json", text, strlen(text), 0600) < 0)
+			rc = fail_errno(err, "snapshot: %s/hearth.json: %s", dir, strerror(errno));
+		free(text);
+	}
+	if (rc < 0)
+		remove_snapshot_dir(dir);
+out:
+	guest_release(&g);
+	return rc;
+}
+
+static int restore_start(struct guest *g, const char *dir, struct hearth_error **err)
+{
+	const struct hearth_backend_ops *ops = backend_find(g->rec->backend);
+	return ops->snapshot_restore(g, dir, err);
+}
+
+int hearth_snapshot_restore(const char *dir, const char *name, const struct hearth_run_options *opts,
+			    char **ret_name, struct hearth_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
+	json_error_t jerr;
+	json_t *m = json_load_file(path, 0, &jerr);
+	if (!m)
+		return fail_invalid(err, "snapshot: %s: %s", path, jerr.text);
+	int rc = -1;
+	struct hearth_config *cfg = NULL;
+	json_t *format = json_object_get(m, "format"), *backend = json_object_get(m, "backend");
+	json_t *slot = json_object_get(m, "net_slot"), *network = json_object_get(m, "network");
+	if (json_integer_value(format) != SNAPSHOT_FORMAT || !json_is_string(backend)) {
+		fail_invalid(err, "snapshot: %s: not a hearth snapshot (format %lld)", path,
+			     (long long)json_integer_value(format));
+		goto out;
+	}
+	const struct hearth_backend_ops *ops = backend_find(json_string_value(backend));
+	if (!ops || !ops->snapshot_restore) {
+		fail_invalid(err, "snapshot: the %s backend cannot restore snapshots", json_string_value(backend));
+		goto out;
+	}
+	char *text = json_dumps(json_object_get(m, "config"), 0);
+	cfg = text ? hearth_config_from_json(text, err) : NULL;
+	free(text);
+	if (!cfg)
+		goto out;
+	/* The new guest's disks are the snapshot's, not the image it once
+	 * booted from. */
+	free(cfg->rootfs_path);
+	cfg->rootfs_path = xasprintf("%s/rootfs.img", dir);
+	free(cfg->name);
+	cfg->name = name ? xstrdup(name) : NULL;
+	struct hearth_run_options o = *opts;
+	o.backend = json_string_value(backend);
+	o.network = json_is_string(network) ? json_string_value(network) : NULL;
+	o.wait = false;
+	struct guest_start how = { .want_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1,
+				   .start = restore_start, .arg = dir };
+	rc = guest_run_internal(cfg, &o, &how, ret_name, err);
+out:
+	hearth_config_free(cfg);
+	json_decref(m);
+	return rc;
+}
