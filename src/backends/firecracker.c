@@ -207,13 +207,15 @@ int fc_guest_cid(const struct hearth_record *rec)
 	return 3 + (rec->net_slot >= 0 ? rec->net_slot : 0);
 }
 
-/* Places FILE in the VMM's root as NAME: a hard link where it can be,
- * else a copy; owned by the jail's user. */
+/* Places FILE in the VMM's root as NAME, owned by the jail's user: the
+ * guest's own files by hard link (one inode, so the VMM's writes are the
+ * guest's), anything else (the kernel, an initrd) as a copy, since a
+ * chown through a link would change the original. */
 static int stage(const char *root, const char *file, const char *name, const struct hearth_run_options *o,
-		 struct hearth_error **err)
+		 bool own, struct hearth_error **err)
 {
 	_cleanup_free_ char *dst = xasprintf("%s/%s", root, name);
-	if (link(file, dst) < 0 && vm_copy_image(file, dst, err) < 0)
+	if ((!own || link(file, dst) < 0) && vm_copy_image(file, dst, err) < 0)
 		return -1;
 	if (o->jailer && chown(dst, o->jail_uid, o->jail_gid) < 0)
 		return fail_errno(err, "jailer: chown %s: %s", dst, strerror(errno));
@@ -235,14 +237,14 @@ int fc_stage_files(struct guest *g, const char *root, const char *kernel, const 
 		static const char *const own[] = { "rootfs.img", "config.img", "secrets.img" };
 		for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
 			_cleanup_free_ char *src = xasprintf("%s/%s", g->dir, own[i]);
-			if (stage(root, src, own[i], o, err) < 0)
+			if (stage(root, src, own[i], o, true, err) < 0)
 				return -1;
 		}
-		if (stage(root, kernel, "vmlinux", o, err) < 0 ||
-		    (cfg->initrd_path && stage(root, cfg->initrd_path, "initrd", o, err) < 0))
+		if (stage(root, kernel, "vmlinux", o, false, err) < 0 ||
+		    (cfg->initrd_path && stage(root, cfg->initrd_path, "initrd", o, false, err) < 0))
 			return -1;
 		_cleanup_free_ char *log = xasprintf("%s/firecracker.log", g->dir);
-		if (stage(root, log, "firecracker.log", o, err) < 0)
+		if (stage(root, log, "firecracker.log", o, true, err) < 0)
 			return -1;
 	} else if (cfg->initrd_path) {
 		_cleanup_free_ char *dst = xasprintf("%s/initrd", g->dir);
@@ -320,7 +322,8 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 	char **argv = fc_argv(g, fc, &n);
 	static const char *const cleanup[] = { "firecracker.sock", "vsock.sock", "rootfs.img", "config.img",
 					       "secrets.img", NULL };
-	struct monitor_spec spec = { .argv = argv, .dir = g->dir, .cleanup = cleanup, .vmm_name = "firecracker" };
+	struct monitor_spec spec = { .argv = argv, .dir = g->dir, .cleanup = cleanup, .vmm_name = "firecracker",
+				     .cleanup_tree = g->opts->jailer ? "jail" : NULL };
 	if (g->net) {
 		spec.tap = g->net->tap;
 		spec.guest_addr = g->net->addr;

@@ -104,13 +104,13 @@ static int bridge_ensure(const struct bridge_cfg *cfg, struct hearth_error **err
 	return 0;
 }
 
-int net_plan_attach(const struct net_plan *plan, struct hearth_error **err)
+int net_plan_attach(const struct net_plan *plan, uid_t owner, struct hearth_error **err)
 {
 	if (bridge_ensure(&plan->br, err) < 0)
 		return -1;
 	/* The slot is ours (given under the state lock): a TAP by its name
 	 * is left from a guest whose monitor was killed. */
-	if (nl_link_delete(plan->tap, err) < 0 || tap_create(plan->tap, getuid(), err) < 0)
+	if (nl_link_delete(plan->tap, err) < 0 || tap_create(plan->tap, owner, err) < 0)
 		return -1;
 	if (nl_link_up(plan->tap, plan->br.name, err) < 0) {
 		net_tap_remove(plan->tap);

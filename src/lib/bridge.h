@@ -41,8 +41,9 @@ unsigned bridge_slots(const struct bridge_cfg *cfg);
 void net_plan_for_slot(const struct bridge_cfg *cfg, int slot, struct net_plan *plan);
 
 /* Creates the bridge (with its gateway address, up, NAT when asked)
- * unless it is there, then a fresh TAP on it for PLAN. */
-int net_plan_attach(const struct net_plan *plan, struct hearth_error **err) WUR;
+ * unless it is there, then a fresh TAP on it for PLAN that OWNER may
+ * open. */
+int net_plan_attach(const struct net_plan *plan, uid_t owner, struct hearth_error **err) WUR;
 
 /* Removes PLAN's TAP; quiet when it is gone already. */
 void net_tap_remove(const char *tap);

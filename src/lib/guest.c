@@ -216,8 +216,6 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 		return -1;
 	if (!cfg->name)
 		cfg->name = name_generate(rootfd);
-	if (check_ports(rootfd, cfg, err) < 0)
-		return -1;
 	struct hearth_record rec = {
 		.name = cfg->name,
 		.backend = (char *)backend,
@@ -240,6 +238,8 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 		rec.guest_ip = plan->cidr;
 		rec.gateway = plan->gateway;
 	}
+	if (check_ports(rootfd, cfg, err) < 0)
+		return -1;
 	int vmfd = state_vm_create(rootfd, cfg->name, err);
 	if (vmfd < 0)
 		return -1;
@@ -317,7 +317,8 @@ int guest_run_internal(struct hearth_config *cfg, const struct hearth_run_option
 		return -1;
 	struct guest g = { .name = xstrdup(cfg->name), .dir = state_vm_path(cfg->name), .dirfd = vmfd, .cfg = cfg,
 			   .opts = opts, .net = bridged ? &plan : NULL };
-	int rc = bridged ? net_plan_attach(&plan, err) : 0;
+	/* A jailed VMM opens its TAP as the jail's user. */
+	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
 	if (rc == 0)
 		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);

@@ -284,6 +284,11 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	net_tap_remove(spec->tap);
 	for (const char *const *c = spec->cleanup; c && *c; c++)
 		unlinkat(m.dirfd, *c, 0);
+	if (spec->cleanup_tree) {
+		_cleanup_free_ char *tree = xasprintf("%s/%s", spec->dir, spec->cleanup_tree);
+		if (rm_rf(tree) < 0)
+			fprintf(stderr, "hearth-monitor: cannot remove %s: %s\n", tree, strerror(errno));
+	}
 	if (record_update(m.dirfd, set_final, &f, &err) < 0) {
 		fprintf(stderr, "hearth-monitor: %s\n", err->message);
 		hearth_error_free(err);

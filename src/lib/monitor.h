@@ -14,6 +14,7 @@ struct monitor_spec {
 	char *const *argv;          /* the hypervisor's command */
 	const char *dir;            /* the guest's state directory */
 	const char *const *cleanup; /* names in DIR removed once it exits */
+	const char *cleanup_tree;   /* a directory under DIR removed whole then (the jail), or NULL */
 	const char *vmm_name;       /* "qemu", for reasons such as "qemu killed by signal 9" */
 	char *const *env;           /* NAME=VALUE added to the hypervisor's environment, or NULL */
 	const char *tap;            /* a TAP removed once it exits, or NULL */

@@ -215,6 +215,105 @@ test_fc_double_checks_like_firecracker() {
 	kill $pid
 }
 
+test_fc_snapshot_and_restore() {
+	need_fc
+	fc run --backend firecracker --rootfs "$HELLO" --name snap-a -p 18183:80 --memory 256 --cpus 1 \
+		-v data:/data:32M >/dev/null
+	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18183/" 30
+	: >"$HEARTH_FC_DOUBLE_LOG"
+	"$HEARTH" snapshot create snap-a "$WORK/snap" >/dev/null
+	[ "$(requests | tr '\n' ';')" = "PATCH /vm 204;PUT /snapshot/create 204;PATCH /vm 204;" ] || fail "requests: $(requests)"
+	[ "$(stat -c %a "$WORK/snap")" = 700 ] || fail "snapshot dir not 0700"
+	for f in vmstate memory rootfs.img config.img secrets.img hearth.json volumes/data.img; do
+		[ -s "$WORK/snap/$f" ] || fail "no $f in the snapshot"
+		[ -d "$WORK/snap/$f" ] || [ "$(stat -c %a "$WORK/snap/$f")" = 600 ] || fail "$f not 0600"
+	done
+	[ "$(field snap-a '["status"]')" = running ] || fail "not running after the snapshot"
+	in_ns curl -sf -m 5 http://127.0.0.1:18183/ >/dev/null || fail "no answer after the snapshot"
+	# The snapshot's address is still held: a restore must not take it.
+	local rc=0 out
+	out=$(fc snapshot restore "$WORK/snap" --name snap-b 2>&1) || rc=$?
+	[ $rc = 2 ] && echo "$out" | grep -q 'network: slot 0 (the snapshot.s address) is held by guest snap-a' ||
+		fail "exit $rc: $out"
+	[ ! -e "$HEARTH_STATE_DIR/vms/snap-b" ] || fail "state left by the refused restore"
+	fc stop snap-a >/dev/null
+	# Restored into another state root, the TAP has another name: the
+	# load carries network_overrides.
+	local other=$WORK/root2
+	: >"$HEARTH_FC_DOUBLE_LOG"
+	HEARTH_STATE_DIR=$other in_ns "$HEARTH" snapshot restore "$WORK/snap" --name snap-b >/dev/null
+	[ "$(requests | tr '\n' ';')" = "PUT /logger 204;PUT /snapshot/load 204;" ] || fail "requests: $(requests)"
+	local tap
+	tap=$(HEARTH_STATE_DIR=$other field snap-b '["network_info"]["tap"]')
+	grep '/snapshot/load' "$HEARTH_FC_DOUBLE_LOG" | grep -q "network_overrides.*$tap" || fail "no override to $tap"
+	[ "$(HEARTH_STATE_DIR=$other field snap-b '["status"]')" = running ] || fail "restored guest not running"
+	# The memory came back: the page still names the guest it was served
+	# by, and the guest did not boot again.
+	wait_for "in_ns curl -sf -m 2 http://10.78.0.2/" 20
+	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18183/)" = "hello from hearth snap-a" ] || fail "restored page"
+	! HEARTH_STATE_DIR=$other "$HEARTH" logs snap-b | grep -q 'hearth-init: ready' || fail "the restored guest booted"
+	HEARTH_STATE_DIR=$other in_ns "$HEARTH" stop snap-b >/dev/null
+	[ "$(HEARTH_STATE_DIR=$other field snap-b '["status"]')" = stopped ] || fail "restored guest did not stop"
+	HEARTH_STATE_DIR=$other in_ns "$HEARTH" rm snap-b >/dev/null
+	fc rm snap-a >/dev/null
+	assert_nothing_left
+	rc=0
+	out=$("$HEARTH" snapshot create nosuch "$WORK/snap2" 2>&1) || rc=$?
+	[ $rc = 1 ] && [ "$out" = "hearth: error: no such guest (nosuch)" ] || fail "exit $rc: $out"
+	[ ! -e "$WORK/snap2" ] || fail "snapshot dir left"
+}
+
+test_fc_snapshot_refused_on_qemu() {
+	need_fc
+	fc run --rootfs "$HELLO" --name onqemu --memory 256 --cpus 1 >/dev/null
+	local rc=0 out
+	out=$("$HEARTH" snapshot create onqemu "$WORK/qsnap" 2>&1) || rc=$?
+	[ $rc = 2 ] && [ "$out" = "hearth: error: onqemu: snapshots are not supported by the qemu backend" ] ||
+		fail "exit $rc: $out"
+	[ ! -e "$WORK/qsnap" ] || fail "dir left"
+	fc rm -f onqemu >/dev/null
+}
+
+# The jailer: its arguments as documented, files staged in its root and
+# owned by the jail's user, the VMM running as that user, and the jail
+# removed when the guest stops.
+test_fc_jailer() {
+	need_fc
+	# The jailed double runs as nobody: it needs to read its own files.
+	mkdir -p "$WORK/bin"
+	cp "$DOUBLE" "$(dirname "$DOUBLE")/jailer" "$(dirname "$DOUBLE")/firecracker-api.yaml" "$WORK/bin/"
+	chmod 755 "$WORK" "$WORK/bin"
+	chmod 666 "$HEARTH_FC_DOUBLE_LOG"
+	export HEARTH_JAILER_DOUBLE_LOG=$WORK/jailer.jsonl
+	HEARTH_FIRECRACKER=$WORK/bin/firecracker fc run --backend firecracker --jailer "$WORK/bin/jailer" \
+		--jail-uid 65534 --jail-gid 65534 --rootfs "$HELLO" --name jailed -p 18184:80 --memory 256 --cpus 1 >/dev/null
+	python3 - "$HEARTH_JAILER_DOUBLE_LOG" "$HEARTH_STATE_DIR" "$WORK/bin/firecracker" <<'PY' || fail "jailer argv: $(cat "$HEARTH_JAILER_DOUBLE_LOG")"
+import json, sys
+argv = json.loads(open(sys.argv[1]).readline())
+want = ["--id", "jailed", "--exec-file", sys.argv[3], "--uid", "65534", "--gid", "65534",
+        "--chroot-base-dir", sys.argv[2] + "/vms/jailed/jail", "--cgroup-version", "2",
+        "--cgroup", "memory.max=335544320", "--cgroup", "cpu.max=100000 100000",
+        "--", "--api-sock", "/firecracker.sock"]
+assert argv == want, argv
+PY
+	local root=$HEARTH_STATE_DIR/vms/jailed/jail/firecracker/jailed/root
+	[ "$(stat -c %U "$root/rootfs.img")" = nobody ] || fail "rootfs not the jail user's"
+	[ "$(stat -c %U "$GUEST/vmlinux")" = root ] || fail "the build's kernel changed owner"
+	[ "$(stat -c %a "$root/secrets.img")" = 600 ] || fail "secrets not 0600"
+	[ "$(ps -o user= -p "$(field jailed '["vmm_pid"]')")" = nobody ] || fail "VMM not running as nobody"
+	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18184/" 30
+	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18184/)" = "hello from hearth jailed" ] || fail "page"
+	fc stop jailed >/dev/null
+	[ "$(field jailed '["status"]')" = stopped ] || fail "status: $("$HEARTH" status jailed)"
+	[ ! -e "$HEARTH_STATE_DIR/vms/jailed/jail" ] || fail "jail left after stop"
+	fc rm jailed >/dev/null
+	assert_nothing_left
+	local rc=0 out
+	out=$(fc run --backend firecracker --jailer /nonexistent/jailer --rootfs "$HELLO" --name nojail 2>&1) || rc=$?
+	[ $rc = 2 ] && [ "$out" = "hearth: error: jailer: not an executable (/nonexistent/jailer)" ] || fail "exit $rc: $out"
+	assert_nothing_left
+}
+
 t test_fc_full_life
 t test_fc_fault_at_each_step
 t test_fc_kernel_rejected_at_start
@@ -223,4 +322,7 @@ t test_fc_socket_never_appears
 t test_fc_exits_at_once
 t test_fc_backends_and_modes
 t test_fc_double_checks_like_firecracker
+t test_fc_snapshot_and_restore
+t test_fc_snapshot_refused_on_qemu
+t test_fc_jailer
 report
