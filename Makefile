@@ -34,7 +34,7 @@ GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
 FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo
+all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -79,8 +79,13 @@ $(FLAKE): examples/flake/flake.nix examples/flake/microvm-run examples/flake/mic
 	cp examples/flake/microvm-run examples/flake/microvm-shutdown $(GUEST)/vmlinux $(GUEST)/hello.ext4 $(dir $@)
 	cp examples/flake/flake.nix $@
 
-# A static udp echo server that tests put into guest images.
+# Static helpers that tests put into guest images.
 $(GUEST)/udp-echo: tests/guest/udp_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ $<
+	strip $@
+
+$(GUEST)/vsock-agent: tests/guest/vsock_agent.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ $<
 	strip $@

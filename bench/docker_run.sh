@@ -22,27 +22,22 @@ image=$(docker inspect hearth-bench --format '{{.Config.Image}}')
 mkdir -p "$work/config" "$work/secrets"
 chmod 0700 "$work/secrets"
 
-h=()
-r=()
-for _ in $(seq 1 "$N"); do
-	t0=$(ms)
+hearth_once() {
+	local t0=$(ms)
 	"$hearth" run --backend docker --rootfs "$rootfs" --name bench -p 18099:80 --memory 512 --cpus 2 >/dev/null
-	h+=($(($(ms) - t0)))
+	echo $(($(ms) - t0))
 	"$hearth" rm -f bench >/dev/null
-	t0=$(ms)
+}
+raw_once() {
+	local t0=$(ms)
 	docker run -d --name bench-raw --hostname bench --entrypoint /sbin/init -e HEARTH_NAME=bench \
 		-e HEARTH_CONTAINER=1 -e HEARTH_VOLUMES= -p 127.0.0.1:18099:80 --memory 512m --cpus 2 \
 		-v "$work/config:/mnt/config:ro" -v "$work/secrets:/mnt/secrets:ro" "$image" >/dev/null
 	until docker logs bench-raw 2>&1 | grep -q 'hearth-init: ready'; do sleep 0.005; done
-	r+=($(($(ms) - t0)))
+	echo $(($(ms) - t0))
 	docker rm -f bench-raw >/dev/null
-done
-hm=$(printf '%s\n' "${h[@]}" | median)
-rm_=$(printf '%s\n' "${r[@]}" | median)
-echo "start_to_ready on docker ($N runs each)"
-echo "  hearth run --backend docker: median ${hm} ms  (${h[*]})"
-echo "  docker run -d + log poll:    median ${rm_} ms  (${r[*]})"
-echo "  ratio hearth/raw: $(awk -v a="$hm" -v b="$rm_" 'BEGIN {printf "%.2f", a/b}')"
+}
+compare "start_to_ready on docker" "hearth run --backend docker" "docker run -d + log poll" hearth_once raw_once
 
 i=()
 for _ in $(seq 1 "$N"); do

@@ -30,10 +30,9 @@ hearth_once() {
 
 # What hearth does, by hand: the same drives (empty config and secrets
 # images made beforehand, not timed), the same devices and command line.
-mke2fs -q -t ext4 -L hearth-config "$work/config.img" 4M >/dev/null
-mke2fs -q -t ext4 -L hearth-secrets "$work/secrets.img" 4M >/dev/null
+empty_drives "$work"
 raw_once() {
-	local t0 t1 pid
+	local t0 pid
 	rm -f "$work/console.log"
 	t0=$(ms)
 	qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=on,acpi=off -accel "$accel" -cpu "$cpu" -smp 2 -m 512 \
@@ -45,27 +44,10 @@ raw_once() {
 		-drive "id=secrets,file=$work/secrets.img,format=raw,if=none,readonly=on" -device virtio-blk-device,drive=secrets \
 		-netdev user,id=net0 -device virtio-net-device,netdev=net0 2>/dev/null &
 	pid=$!
-	until grep -q 'hearth-init: ready' "$work/console.log" 2>/dev/null; do sleep 0.005; done
-	t1=$(ms)
-	kill $pid
-	wait $pid 2>/dev/null || true
-	echo $((t1 - t0))
+	ready_ms "$t0" "$work/console.log" $pid
 }
 
-hearth_once >/dev/null # warm the page cache and the KVM probe cache
-raw_once >/dev/null
-h=()
-r=()
-for _ in $(seq 1 "$N"); do
-	h+=("$(hearth_once)")
-	r+=("$(raw_once)")
-done
-hm=$(printf '%s\n' "${h[@]}" | median)
-rm_=$(printf '%s\n' "${r[@]}" | median)
-echo "start_to_ready (accel $accel, $N runs each)"
-echo "  hearth run:        median ${hm} ms  (${h[*]})"
-echo "  qemu by hand:      median ${rm_} ms  (${r[*]})"
-echo "  ratio hearth/raw:  $(awk -v a="$hm" -v b="$rm_" 'BEGIN {printf "%.2f", a/b}')"
+compare "start_to_ready (accel $accel)" "hearth run" "qemu by hand" hearth_once raw_once
 
 # hearth ps with 100 guests: records as the monitor leaves them.
 mkdir -p "$HEARTH_STATE_DIR/vms"

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -275,6 +276,25 @@ static int agent_listen(void)
 	return fd;
 }
 
+/* In a VM without a virtio-serial agent port (Firecracker), the agent
+ * listens on vsock port 52; the host reaches it through the VMM's
+ * socket ("CONNECT 52"). */
+#define AGENT_VSOCK_PORT 52
+
+static int vsock_listen(void)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = AGENT_VSOCK_PORT, .svm_cid = VMADDR_CID_ANY };
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1; /* no vsock in this kernel */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		error("agent: vsock port %d: %s", AGENT_VSOCK_PORT, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Reads one command from FD and answers it; true when it asks to stop. */
 static bool agent_command(int fd)
 {
@@ -290,6 +310,18 @@ static bool agent_command(int fd)
 	if (strncmp(line, "ping", 4) == 0 && write(fd, "pong\n", 5) < 0)
 		error("agent: write: %s", strerror(errno));
 	return false;
+}
+
+/* One client of a listening agent socket: one command, then close. */
+static bool agent_serve(int listener)
+{
+	int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	if (client < 0)
+		return false;
+	struct pollfd cp = { client, POLLIN, 0 };
+	bool stop = poll(&cp, 1, 1000) == 1 && agent_command(client);
+	close(client);
+	return stop;
 }
 
 static pid_t workload_start(char **cmd)
@@ -475,13 +507,15 @@ int main(int argc, char **argv)
 	say("ready");
 
 	int agent = in_container ? agent_listen() : agent_open();
+	int vsock = in_container ? -1 : vsock_listen();
 	unsigned restarts = 0;
 	int code = 0;
 	bool stopping = false;
 	long agent_backoff = 0;
 	while (!stopping) {
-		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { agent_backoff > 0 ? -1 : agent, POLLIN, 0 } };
-		int n = poll(pfd, 2, agent_backoff > 0 ? 250 : -1);
+		struct pollfd pfd[3] = { { sfd, POLLIN, 0 }, { agent_backoff > 0 ? -1 : agent, POLLIN, 0 },
+					 { vsock, POLLIN, 0 } };
+		int n = poll(pfd, 3, agent_backoff > 0 ? 250 : -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		agent_backoff = 0;
@@ -508,13 +542,10 @@ int main(int argc, char **argv)
 				power_off(code);
 			}
 		}
+		if (pfd[2].revents & POLLIN)
+			stopping |= agent_serve(vsock);
 		if ((pfd[1].revents & POLLIN) && in_container) {
-			int client = accept4(agent, NULL, NULL, SOCK_CLOEXEC);
-			struct pollfd cp = { client, POLLIN, 0 };
-			if (client >= 0 && poll(&cp, 1, 1000) == 1)
-				stopping = agent_command(client);
-			if (client >= 0)
-				close(client);
+			stopping |= agent_serve(agent);
 		} else if (pfd[1].revents & POLLIN) {
 			stopping = agent_command(agent);
 		} else if (pfd[1].revents & (POLLHUP | POLLERR)) {

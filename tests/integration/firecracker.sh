@@ -314,6 +314,25 @@ PY
 	assert_nothing_left
 }
 
+# hearth-init's agent on vsock port 52, the Firecracker guest channel.
+# The double has no vsock device (no vhost-vsock here), so the guest
+# talks to its own agent through the kernel's vsock loopback.
+test_fc_agent_over_vsock() {
+	need_fc
+	[ -s "$GUEST/vsock-agent" ] || fail "build the guest kit first (make)"
+	mkdir -p "$WORK/vs/etc/hearth" "$WORK/vs/usr/bin"
+	cp "$GUEST/vsock-agent" "$WORK/vs/usr/bin/"
+	printf '#!/bin/sh\nvsock-agent ping\nvsock-agent poweroff\nexec sleep 60\n' >"$WORK/vs/etc/hearth/start"
+	chmod 755 "$WORK/vs/etc/hearth/start"
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/vs.ext4" "$WORK/vs" >/dev/null
+	fc run --backend firecracker --rootfs "$WORK/vs.ext4" --name vs --memory 256 --cpus 1 >/dev/null
+	wait_for "[ \"\$('$HEARTH' status vs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = stopped ]" 30
+	"$HEARTH" logs vs | tr -d '\r' | grep -qx 'vsock: pong' || fail "no pong: $("$HEARTH" logs vs | tail -n 5)"
+	"$HEARTH" logs vs | grep -q 'agent: poweroff requested' || fail "poweroff not seen"
+	fc rm vs >/dev/null
+	assert_nothing_left
+}
+
 t test_fc_full_life
 t test_fc_fault_at_each_step
 t test_fc_kernel_rejected_at_start
@@ -325,4 +344,5 @@ t test_fc_double_checks_like_firecracker
 t test_fc_snapshot_and_restore
 t test_fc_snapshot_refused_on_qemu
 t test_fc_jailer
+t test_fc_agent_over_vsock
 report
