@@ -31,7 +31,7 @@ static int nl_talk(struct nlmsghdr *nlh, const char *what, const char *ifname, s
 		fail_errno(err, "network: %s %s: %s", what, ifname, strerror(errno));
 		goto out;
 	}
-	char buf[NL_BUF];
+	char buf[NL_BUF] = { 0 };
 	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 	/* The ack is an NLMSG_ERROR; mnl_cb_run turns a nonzero one into errno. */
 	if (n < 0 || mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, NULL, NULL) < 0) {
@@ -71,7 +71,7 @@ int nl_bridge_create(const char *name, struct hearth_error **err)
 {
 	if (nl_link_exists(name))
 		return 0;
-	char buf[NL_BUF];
+	char buf[NL_BUF] = { 0 };
 	link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
@@ -94,7 +94,7 @@ int nl_addr_add(const char *name, struct in_addr addr, unsigned prefix, struct h
 	int idx = if_index(name, err);
 	if (idx < 0)
 		return -1;
-	char buf[NL_BUF];
+	char buf[NL_BUF] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWADDR;
 	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
@@ -116,7 +116,7 @@ int nl_link_up(const char *name, const char *master, struct hearth_error **err)
 	int midx = 0;
 	if (master && (midx = if_index(master, err)) < 0)
 		return -1;
-	char buf[NL_BUF];
+	char buf[NL_BUF] = { 0 };
 	struct ifinfomsg *ifm = link_msg(buf, RTM_NEWLINK, 0);
 	ifm->ifi_index = idx;
 	ifm->ifi_flags = IFF_UP;
@@ -132,7 +132,7 @@ int nl_link_delete(const char *name, struct hearth_error **err)
 	unsigned idx = if_nametoindex(name);
 	if (idx == 0)
 		return 0;
-	char buf[NL_BUF];
+	char buf[NL_BUF] = { 0 };
 	struct ifinfomsg *ifm = link_msg(buf, RTM_DELLINK, 0);
 	ifm->ifi_index = (int)idx;
 	if (nl_talk((struct nlmsghdr *)buf, "delete", name, err) < 0) {

@@ -333,6 +333,31 @@ test_fc_agent_over_vsock() {
 	assert_nothing_left
 }
 
+test_fc_valgrind_cli_paths() {
+	need_fc
+	command -v valgrind >/dev/null || skip "valgrind missing"
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=9 --child-silent-after-fork=yes"
+	in_ns $vg "$HEARTH" run --backend firecracker --rootfs "$HELLO" --name vg -p 18185:80 -p 18186:53/udp \
+		--memory 256 --cpus 1 >/dev/null || fail "run: valgrind exit $?"
+	$vg "$HEARTH" status vg --json >/dev/null || fail "status"
+	$vg "$HEARTH" pause vg >/dev/null || fail "pause"
+	$vg "$HEARTH" resume vg >/dev/null || fail "resume"
+	$vg "$HEARTH" logs --hypervisor vg >/dev/null || fail "logs"
+	$vg "$HEARTH" snapshot create vg "$WORK/vgsnap" >/dev/null || fail "snapshot: valgrind exit $?"
+	in_ns $vg "$HEARTH" stop vg >/dev/null || fail "stop: valgrind exit $?"
+	in_ns $vg "$HEARTH" snapshot restore "$WORK/vgsnap" --name vg2 >/dev/null || fail "restore: valgrind exit $?"
+	in_ns $vg "$HEARTH" rm -f vg vg2 >/dev/null || fail "rm"
+	$vg "$HEARTH" network >/dev/null || fail "network"
+	local rc=0
+	in_ns $vg "$HEARTH" run --backend firecracker --rootfs "$HELLO" --name vgbad --network wifi 2>/dev/null || rc=$?
+	[ $rc = 2 ] || fail "bad input under valgrind: exit $rc"
+	rc=0
+	HEARTH_FC_DOUBLE_FAULT="PUT /machine-config" in_ns $vg "$HEARTH" run --backend firecracker --rootfs "$HELLO" \
+		--name vgfault 2>/dev/null || rc=$?
+	[ $rc = 1 ] || fail "a 400 under valgrind: exit $rc"
+	assert_nothing_left
+}
+
 t test_fc_full_life
 t test_fc_fault_at_each_step
 t test_fc_kernel_rejected_at_start
@@ -345,4 +370,6 @@ t test_fc_snapshot_and_restore
 t test_fc_snapshot_refused_on_qemu
 t test_fc_jailer
 t test_fc_agent_over_vsock
+# valgrind cannot run ASan binaries; the plain build's run covers it.
+[ -n "${HEARTH_SANITIZED:-}" ] || t test_fc_valgrind_cli_paths
 report
