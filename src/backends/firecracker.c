@@ -167,11 +167,12 @@ static int configure(struct guest *g, const char *sock, const char *kernel, stru
 {
 	const struct hearth_config *cfg = g->cfg;
 	_cleanup_free_ char *args = boot_args(g);
+	if (fc_put(sock, "/logger", json_pack("{s:s, s:s}", "log_path", "firecracker.log", "level", "Info"), err) < 0)
+		return -1;
 	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args", args);
 	if (cfg->initrd_path)
 		json_object_set_new(boot, "initrd_path", json_string("initrd"));
-	if (fc_put(sock, "/logger", json_pack("{s:s, s:s}", "log_path", "firecracker.log", "level", "Info"), err) < 0 ||
-	    fc_put(sock, "/boot-source", boot, err) < 0 ||
+	if (fc_put(sock, "/boot-source", boot, err) < 0 ||
 	    fc_put(sock, "/machine-config",
 		   json_pack("{s:i, s:i}", "vcpu_count", (int)cfg->cpus, "mem_size_mib", (int)cfg->memory_mib), err) < 0 ||
 	    put_drive(sock, "rootfs", "rootfs.img", true, false, err) < 0 ||

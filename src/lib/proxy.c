@@ -42,6 +42,8 @@ struct tcp_conn {
 	char *buf[2];
 	size_t len[2], off[2];
 	bool eof[2], shut[2];
+	bool hup[2];    /* the side hung up: it takes no more bytes */
+	bool parked[2]; /* out of the epoll set (a hung-up side waiting for its buffer to drain) */
 	bool connecting;
 	struct tcp_conn *next, *prev;
 };
@@ -122,20 +124,27 @@ static void conn_close(struct proxy *p, struct tcp_conn *c)
 }
 
 /* Level-triggered interest from the state: read a side while its buffer
- * is empty, write it while the other side's buffer holds bytes. */
+ * is empty, write it while the other side's buffer holds bytes. A side
+ * that hung up reports EPOLLHUP whatever the mask, so while its bytes
+ * wait for the other side it leaves the set, or the loop would spin. */
 static void conn_rearm(struct proxy *p, struct tcp_conn *c)
 {
 	for (int s = 0; s < 2; s++) {
 		uint32_t ev = 0;
 		if (s == 1 && c->connecting)
 			ev = EPOLLOUT;
-		else {
-			if (!c->eof[s] && c->len[s] == 0 && !c->connecting)
+		else if (!c->connecting) {
+			if (!c->eof[s] && c->len[s] == 0)
 				ev |= EPOLLIN;
 			if (c->len[!s] > 0)
 				ev |= EPOLLOUT;
 		}
-		ep_watch(p, &c->side[s], ev, EPOLL_CTL_MOD);
+		bool park = c->hup[s] && c->len[s] > 0;
+		if (park && !c->parked[s])
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, c->side[s].fd, NULL);
+		else if (!park)
+			ep_watch(p, &c->side[s], ev, c->parked[s] ? EPOLL_CTL_ADD : EPOLL_CTL_MOD);
+		c->parked[s] = park;
 	}
 }
 
@@ -169,19 +178,24 @@ static void tcp_event(struct proxy *p, struct ep *e, uint32_t events)
 {
 	struct tcp_conn *c = e->conn;
 	int s = e->side;
+	if (events & EPOLLERR) {
+		conn_close(p, c); /* a reset, or the guest refused */
+		return;
+	}
 	if (c->connecting) {
+		/* Only the guest side waits for EPOLLOUT; the client side
+		 * speaks now only to say it gave up. */
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
-		getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-		if (soerr != 0) {
-			conn_close(p, c); /* the guest refused: so does the host side */
+		if (s == 0 || getsockopt(e->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+			conn_close(p, c);
 			return;
 		}
 		c->connecting = false;
 		conn_rearm(p, c);
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) && c->len[s] == 0 && !c->eof[s]) {
+	if (events & (EPOLLIN | EPOLLHUP) && c->len[s] == 0 && !c->eof[s]) {
 		ssize_t n = read(e->fd, c->buf[s], TCP_BUF);
 		if (n > 0) {
 			c->len[s] = (size_t)n;
@@ -190,6 +204,8 @@ static void tcp_event(struct proxy *p, struct ep *e, uint32_t events)
 			c->eof[s] = true;
 		}
 	}
+	if (events & EPOLLHUP)
+		c->hup[s] = true;
 	/* Flush toward both sides whatever is pending. */
 	for (int d = 0; d < 2; d++) {
 		while (c->len[d] > 0) {
@@ -208,7 +224,9 @@ static void tcp_event(struct proxy *p, struct ep *e, uint32_t events)
 			c->shut[d] = true;
 		}
 	}
-	if (c->shut[0] && c->shut[1]) {
+	/* Both directions done, or a side that hung up has given all it had
+	 * (and can take nothing more): the connection is over. */
+	if ((c->shut[0] && c->shut[1]) || (c->hup[s] && c->eof[s] && c->len[s] == 0)) {
 		conn_close(p, c);
 		return;
 	}
@@ -295,7 +313,8 @@ void proxy_dispatch(struct proxy *p)
 	int n = epoll_wait(p->epfd, evs, (int)ARRAY_SIZE(evs), 0);
 	for (int i = 0; i < n; i++) {
 		struct ep *e = evs[i].data.ptr;
-		switch (e->kind) {
+		enum ep_kind kind = e->kind; /* a tcp event may free E */
+		switch (kind) {
 		case EP_TCP_LISTEN:
 			tcp_accept(p, e->l);
 			break;
@@ -312,7 +331,7 @@ void proxy_dispatch(struct proxy *p)
 		/* A tcp event may close its connection and free the other
 		 * side's registration, which a later event of this batch can
 		 * name: stop here; level-triggered events come again. */
-		if (e->kind == EP_TCP_SIDE)
+		if (kind == EP_TCP_SIDE)
 			break;
 	}
 	udp_expire(p);

@@ -194,9 +194,61 @@ test_nat_rule_in_namespace() {
 	! in_ns ip link show hearth0 2>/dev/null || fail "bridge left"
 }
 
+# Concurrent starts under the state lock: every guest its own slot.
+test_concurrent_bridged_starts() {
+	need_ns
+	local i pids=()
+	for i in 1 2 3 4 5 6; do
+		in_ns "$HEARTH" run --rootfs "$HELLO" --name "par$i" --network bridge --memory 128 --cpus 1 --no-wait \
+			>/dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || fail "a run failed"; done
+	local ips
+	ips=$(for i in 1 2 3 4 5 6; do "$HEARTH" status "par$i" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guest_ip"])'; done)
+	[ "$(echo "$ips" | sort -u | wc -l)" = 6 ] || fail "shared addresses: $ips"
+	[ "$(taps | wc -l)" = 6 ] || fail "want 6 TAPs: $(taps)"
+	in_ns "$HEARTH" rm -f par1 par2 par3 par4 par5 par6 >/dev/null
+	[ -z "$(taps)" ] || fail "TAPs left: $(taps)"
+}
+
+# Clients that come before the guest listens, give up, or reset: the
+# proxy drops them and keeps serving, without spinning the monitor.
+test_proxy_unruly_clients() {
+	need_ns
+	in_ns "$HEARTH" run --rootfs "$HELLO" --name unruly --network bridge -p 18095:80 --memory 256 --cpus 1 --no-wait \
+		>/dev/null
+	local mon i
+	mon=$("$HEARTH" status unruly --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["monitor_pid"])')
+	for i in $(seq 1 20); do in_ns curl -s -m 0.3 http://127.0.0.1:18095/ >/dev/null || true; done
+	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18095/" 60
+	in_ns python3 - <<'PY'
+import socket, struct
+for _ in range(20):
+    s = socket.create_connection(("127.0.0.1", 18095), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # a reset, mid-request
+for _ in range(20):
+    s = socket.create_connection(("127.0.0.1", 18095), timeout=5)
+    s.shutdown(socket.SHUT_WR)  # a half-close before any byte
+    s.recv(100)
+    s.close()
+PY
+	local before after
+	before=$(awk '{print $14 + $15}' "/proc/$mon/stat")
+	sleep 3
+	after=$(awk '{print $14 + $15}' "/proc/$mon/stat")
+	[ $((after - before)) -lt 30 ] || fail "the monitor spins: $((after - before)) ticks in 3 s"
+	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18095/)" = "hello from hearth unruly" ] || fail "no page after"
+	in_ns "$HEARTH" rm -f unruly >/dev/null
+}
+
 t test_two_guests_talk_and_publish
 t test_taken_port_leaves_nothing
 t test_killed_monitor_tap_removed_by_rm
 t test_bad_network_mode
 t test_nat_rule_in_namespace
+t test_concurrent_bridged_starts
+t test_proxy_unruly_clients
 report

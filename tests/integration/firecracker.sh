@@ -358,6 +358,21 @@ test_fc_valgrind_cli_paths() {
 	assert_nothing_left
 }
 
+# An initrd (hearth-init as stage 1, which switches to the rootfs), and
+# the jailer's copy of it.
+test_fc_initrd() {
+	need_fc
+	command -v cpio >/dev/null || skip "cpio missing"
+	mkdir -p "$WORK/initrd/dev"
+	cp "$GUEST/hearth-init" "$WORK/initrd/init"
+	(cd "$WORK/initrd" && find . | cpio -o -H newc --quiet | gzip >"$WORK/initrd.gz")
+	fc run --backend firecracker --rootfs "$HELLO" --initrd "$WORK/initrd.gz" --name rd --memory 256 --cpus 1 >/dev/null
+	grep boot-source "$HEARTH_FC_DOUBLE_LOG" | grep -q 'initrd_path.*initrd' || fail "no initrd_path sent"
+	"$HEARTH" logs rd | grep -q 'hearth-init: stage-1: switching to root /dev/vda' || fail "stage-1 did not run"
+	fc rm -f rd >/dev/null
+	assert_nothing_left
+}
+
 t test_fc_full_life
 t test_fc_fault_at_each_step
 t test_fc_kernel_rejected_at_start
@@ -370,6 +385,7 @@ t test_fc_snapshot_and_restore
 t test_fc_snapshot_refused_on_qemu
 t test_fc_jailer
 t test_fc_agent_over_vsock
+t test_fc_initrd
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_fc_valgrind_cli_paths
 report
