@@ -24,7 +24,8 @@ raw_once() {
 	rm -f "$work/console.log"
 	t0=$(ms)
 	raw_tap_up 10.79.0.1/24
-	in_ns qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=on,acpi=off -accel tcg -cpu max -smp 2 -m 512 \
+	# Not through in_ns: $! must be the process itself, not a subshell.
+	ip netns exec "$ns" qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=on,acpi=off -accel tcg -cpu max -smp 2 -m 512 \
 		-nodefaults -no-user-config -nographic -no-reboot -kernel "$B/guest/vmlinux" \
 		-append "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=bench hearth.ip=10.79.0.2/24 hearth.gw=10.79.0.1" \
 		-serial "file:$work/console.log" \

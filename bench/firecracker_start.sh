@@ -29,7 +29,8 @@ raw_once() {
 	: >"$work/fc.log"
 	t0=$(ms)
 	raw_tap_up 10.80.0.1/24
-	in_ns "$double" --api-sock "$work/fc.sock" >"$work/console.log" 2>/dev/null &
+	# Not through in_ns: $! must be the process itself, not a subshell.
+	ip netns exec "$ns" "$double" --api-sock "$work/fc.sock" >"$work/console.log" 2>/dev/null &
 	pid=$!
 	until [ -S "$work/fc.sock" ]; do sleep 0.005; done
 	api /logger "{\"log_path\": \"$work/fc.log\", \"level\": \"Info\"}"
