@@ -86,3 +86,29 @@ cleanup_state() {
 report() {
 	echo "$PASSED $FAILED $SKIPPED" >"${HEARTH_TEST_COUNTS:-/dev/null}"
 }
+
+# A network namespace of this test file ($NS, made on first use by
+# netns_up, with lo up); in_ns runs a command in it. cleanup_ns removes
+# every guest of this file's state root, then the namespace and the root.
+NS=hearth-t$$
+in_ns() {
+	ip netns exec "$NS" "$@"
+}
+
+netns_up() {
+	if ! ip netns list | grep -qw "$NS"; then
+		ip netns add "$NS"
+		in_ns ip link set lo up
+	fi
+}
+
+cleanup_ns() {
+	if ip netns list 2>/dev/null | grep -qw "$NS"; then
+		local n
+		for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do
+			in_ns "$HEARTH" rm -f "$n" >/dev/null 2>&1 || true
+		done
+		ip netns del "$NS"
+	fi
+	rm -rf "$HEARTH_STATE_DIR"
+}

@@ -34,6 +34,14 @@ char *fc_binary(void)
 	return proc_find_program(env && *env ? env : "firecracker");
 }
 
+char *fc_binary_or_fail(struct hearth_error **err)
+{
+	char *fc = fc_binary();
+	if (!fc)
+		fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
+	return fc;
+}
+
 static void fc_probe(struct hearth_backend_info *info, bool full)
 {
 	_cleanup_free_ char *fc = fc_binary();
@@ -325,12 +333,7 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 					       "secrets.img", NULL };
 	struct monitor_spec spec = { .argv = argv, .dir = g->dir, .cleanup = cleanup, .vmm_name = "firecracker",
 				     .cleanup_tree = g->opts->jailer ? "jail" : NULL };
-	if (g->net) {
-		spec.tap = g->net->tap;
-		spec.guest_addr = g->net->addr;
-		spec.ports = g->cfg->ports;
-		spec.n_ports = g->cfg->n_ports;
-	}
+	vm_monitor_bridge(&spec, g);
 	int rc = monitor_launch(&spec, err);
 	argv_free(argv, n);
 	if (rc < 0) {
@@ -389,11 +392,9 @@ int fc_check_paths(struct guest *g, const char *fc, char **ret_root, char **ret_
 static int fc_start(struct guest *g, struct hearth_error **err)
 {
 	const struct hearth_run_options *o = g->opts;
-	_cleanup_free_ char *fc = fc_binary();
-	if (!fc)
-		return fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
+	_cleanup_free_ char *fc = fc_binary_or_fail(err);
 	_cleanup_free_ char *root = NULL, *kernel = NULL;
-	if (fc_check_paths(g, fc, &root, &kernel, err) < 0)
+	if (!fc || fc_check_paths(g, fc, &root, &kernel, err) < 0)
 		return -1;
 	if (vm_drives_build(g, err) < 0 || fc_prepare(g, root, err) < 0)
 		return -1;

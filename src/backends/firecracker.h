@@ -8,6 +8,8 @@
 
 /* $HEARTH_FIRECRACKER, else firecracker on PATH; NULL if none. */
 char *fc_binary(void);
+/* The same, or NULL with *err saying how to give one. */
+char *fc_binary_or_fail(struct hearth_error **err);
 
 /* The host directory that the VMM works in: the state directory, or
  * the jail's root when JAILER_EXEC (the firecracker binary) is jailed. */

@@ -123,11 +123,9 @@ static void set_running(struct hearth_record *rec, void *arg)
 
 int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err)
 {
-	_cleanup_free_ char *fc = fc_binary();
-	if (!fc)
-		return fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
+	_cleanup_free_ char *fc = fc_binary_or_fail(err);
 	_cleanup_free_ char *root = NULL, *kernel = NULL;
-	if (fc_check_paths(g, fc, &root, &kernel, err) < 0)
+	if (!fc || fc_check_paths(g, fc, &root, &kernel, err) < 0)
 		return -1;
 	for (size_t i = 1; i < ARRAY_SIZE(disk_files); i++) {
 		_cleanup_free_ char *src = xasprintf("%s/%s", dir, disk_files[i]);

@@ -322,12 +322,7 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	build_argv(g, qemu, accel, kernel, &a);
 	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
 	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu" };
-	if (g->net) {
-		spec.tap = g->net->tap;
-		spec.guest_addr = g->net->addr;
-		spec.ports = g->cfg->ports;
-		spec.n_ports = g->cfg->n_ports;
-	}
+	vm_monitor_bridge(&spec, g);
 	int rc = monitor_launch(&spec, err);
 	argv_free(&a);
 	if (rc < 0)

@@ -92,3 +92,13 @@ int vm_copy_image(const char *src, const char *dst, struct hearth_error **err)
 	}
 	return 0;
 }
+
+void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g)
+{
+	if (!g->net)
+		return;
+	spec->tap = g->net->tap;
+	spec->guest_addr = g->net->addr;
+	spec->ports = g->cfg->ports;
+	spec->n_ports = g->cfg->n_ports;
+}

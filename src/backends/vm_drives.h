@@ -5,6 +5,7 @@
 #define HEARTH_VM_DRIVES_H
 
 #include "backend.h"
+#include "lib/monitor.h"
 
 /* Builds config.img and secrets.img in the state directory and creates
  * named volumes under volumes/. */
@@ -16,5 +17,9 @@ char *vm_volume_path(struct guest *g, const struct hearth_volume *v);
 /* Copies SRC to DST (mode 0600): a reflink where the filesystem can,
  * else an in-kernel copy; holes stay holes. */
 int vm_copy_image(const char *src, const char *dst, struct hearth_error **err) WUR;
+
+/* For a bridged guest, has the monitor remove its TAP and proxy its
+ * published ports to the guest's address. */
+void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g);
 
 #endif

@@ -7,36 +7,17 @@
 . "$(dirname "$0")/../lib.sh"
 
 new_state
-NS=hearth-t$$
 WORK=$(mktemp -d /tmp/hearth-br.XXXXXX)
 trap 'cleanup_ns; rm -rf "$WORK"' EXIT
 HELLO=$GUEST/hello.ext4
 export HEARTH_BRIDGE_CIDR=10.77.0.0/24
-
-in_ns() {
-	ip netns exec "$NS" "$@"
-}
-
-cleanup_ns() {
-	if ip netns list 2>/dev/null | grep -qw "$NS"; then
-		local n
-		for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do
-			in_ns "$HEARTH" rm -f "$n" >/dev/null 2>&1 || true
-		done
-		ip netns del "$NS"
-	fi
-	rm -rf "$HEARTH_STATE_DIR"
-}
 
 need_ns() {
 	[ "$(id -u)" = 0 ] || skip "bridge networking needs root"
 	command -v ip >/dev/null || skip "ip (iproute2) missing"
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
 	[ -s "$GUEST/udp-echo" ] || fail "build the guest kit first (make)"
-	if ! ip netns list | grep -qw "$NS"; then
-		ip netns add "$NS"
-		in_ns ip link set lo up
-	fi
+	netns_up
 }
 
 # hello, plus a udp echo on 5353 and a client that fetches the page of

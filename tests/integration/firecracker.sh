@@ -7,7 +7,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 new_state
-NS=hearth-fc$$
 WORK=$(mktemp -d /tmp/hearth-fc.XXXXXX)
 trap 'cleanup_ns; rm -rf "$WORK"' EXIT
 HELLO=$GUEST/hello.ext4
@@ -16,29 +15,12 @@ export HEARTH_FIRECRACKER=$DOUBLE
 export HEARTH_FC_DOUBLE_LOG=$WORK/requests.jsonl
 export HEARTH_BRIDGE_CIDR=10.78.0.0/24
 
-in_ns() {
-	ip netns exec "$NS" "$@"
-}
-
-cleanup_ns() {
-	if ip netns list 2>/dev/null | grep -qw "$NS"; then
-		local n
-		for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do
-			in_ns "$HEARTH" rm -f "$n" >/dev/null 2>&1 || true
-		done
-		ip netns del "$NS"
-	fi
-	rm -rf "$HEARTH_STATE_DIR"
-}
 
 need_fc() {
 	[ "$(id -u)" = 0 ] || skip "TAP networking needs root"
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing (the double boots with it)"
 	/usr/bin/python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing (the double reads the API yaml)"
-	if ! ip netns list | grep -qw "$NS"; then
-		ip netns add "$NS"
-		in_ns ip link set lo up
-	fi
+	netns_up
 	: >"$HEARTH_FC_DOUBLE_LOG"
 }
 
