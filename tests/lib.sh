@@ -65,6 +65,19 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# A field of `hearth status NAME --json`, through nested keys:
+# status_field NAME network_info tap
+status_field() {
+	local name=$1
+	shift
+	"$HEARTH" status "$name" --json | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v[k]
+print(v)' "$@"
+}
+
 # A private state root per test file; removed with every guest in it.
 new_state() {
 	HEARTH_STATE_DIR=$(mktemp -d /tmp/hs.XXXXXX)

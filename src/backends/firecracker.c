@@ -170,12 +170,18 @@ static int put_drive(const char *sock, const char *id, const char *path, bool ro
 		      err);
 }
 
+int fc_put_logger(const char *sock, struct hearth_error **err)
+{
+	/* The file exists (Firecracker 1.4 does not create it). */
+	return fc_put(sock, "/logger", json_pack("{s:s, s:s}", "log_path", "firecracker.log", "level", "Info"), err);
+}
+
 /* The whole pre-boot configuration, then InstanceStart. */
 static int configure(struct guest *g, const char *sock, const char *kernel, struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
 	_cleanup_free_ char *args = boot_args(g);
-	if (fc_put(sock, "/logger", json_pack("{s:s, s:s}", "log_path", "firecracker.log", "level", "Info"), err) < 0)
+	if (fc_put_logger(sock, err) < 0)
 		return -1;
 	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args", args);
 	if (cfg->initrd_path)
@@ -410,14 +416,20 @@ static int fc_start(struct guest *g, struct hearth_error **err)
 	return 0;
 }
 
-char *fc_api_sock(struct guest *g)
+char *fc_vmm_root(const struct guest *g)
 {
-	/* The vsock uds path sits beside the API socket, jailed or not. */
-	if (g->rec->guest_channel) {
-		_cleanup_free_ char *copy = xstrdup(g->rec->guest_channel);
-		return xasprintf("%s/firecracker.sock", dirname(copy));
-	}
-	return xasprintf("%s/firecracker.sock", g->dir);
+	/* The vsock socket, recorded as the guest channel, sits in the
+	 * VMM's working directory, jailed or not. */
+	if (!g->rec->guest_channel)
+		return xstrdup(g->dir);
+	_cleanup_free_ char *copy = xstrdup(g->rec->guest_channel);
+	return xstrdup(dirname(copy));
+}
+
+char *fc_api_sock(const struct guest *g)
+{
+	_cleanup_free_ char *root = fc_vmm_root(g);
+	return xasprintf("%s/firecracker.sock", root);
 }
 
 static int fc_request_stop(struct guest *g, struct hearth_error **err)
@@ -435,9 +447,8 @@ static int fc_force_stop(struct guest *g, struct hearth_error **err)
 	return 0;
 }
 
-static int fc_vm_state(struct guest *g, const char *state, struct hearth_error **err)
+int fc_vm_state(const char *sock, const char *state, struct hearth_error **err)
 {
-	_cleanup_free_ char *sock = fc_api_sock(g);
 	json_t *body = json_pack("{s:s}", "state", state);
 	int rc = fc_api(sock, "PATCH", "/vm", body, err);
 	json_decref(body);
@@ -446,12 +457,14 @@ static int fc_vm_state(struct guest *g, const char *state, struct hearth_error *
 
 static int fc_pause(struct guest *g, struct hearth_error **err)
 {
-	return fc_vm_state(g, "Paused", err);
+	_cleanup_free_ char *sock = fc_api_sock(g);
+	return fc_vm_state(sock, "Paused", err);
 }
 
 static int fc_resume(struct guest *g, struct hearth_error **err)
 {
-	return fc_vm_state(g, "Resumed", err);
+	_cleanup_free_ char *sock = fc_api_sock(g);
+	return fc_vm_state(sock, "Resumed", err);
 }
 
 static const char *const fc_hypervisor_logs[] = { "hypervisor.log", "firecracker.log", NULL };

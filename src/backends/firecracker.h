@@ -41,8 +41,15 @@ int fc_prepare(struct guest *g, const char *root, struct hearth_error **err) WUR
 int fc_stage_files(struct guest *g, const char *root, const char *kernel, const char *rootfs_src,
 		   struct hearth_error **err) WUR;
 
-/* The API socket of a started guest. */
-char *fc_api_sock(struct guest *g);
+/* PUT /logger: firecracker.log in the VMM's working directory. */
+int fc_put_logger(const char *sock, struct hearth_error **err) WUR;
+
+/* The working directory and the API socket of a started guest's VMM. */
+char *fc_vmm_root(const struct guest *g);
+char *fc_api_sock(const struct guest *g);
+
+/* PATCH /vm to STATE ("Paused", "Resumed"). */
+int fc_vm_state(const char *sock, const char *state, struct hearth_error **err) WUR;
 
 int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err);
 int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err);

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,21 +37,6 @@ static int copy_volumes(const char *from, const char *to, struct hearth_error **
 	return rc;
 }
 
-/* The VMM's working directory, from where its vsock socket lives. */
-static char *vmm_root(struct guest *g)
-{
-	_cleanup_free_ char *copy = xstrdup(g->rec->guest_channel ? g->rec->guest_channel : g->dir);
-	return g->rec->guest_channel ? xstrdup(dirname(copy)) : xstrdup(g->dir);
-}
-
-static int vm_state(const char *sock, const char *state, struct hearth_error **err)
-{
-	json_t *body = json_pack("{s:s}", "state", state);
-	int rc = fc_api(sock, "PATCH", "/vm", body, err);
-	json_decref(body);
-	return rc;
-}
-
 /* Moves a file the jailed VMM wrote inside its root out to DST. */
 static int move_out(const char *src, const char *dst, struct hearth_error **err)
 {
@@ -66,10 +50,10 @@ static int move_out(const char *src, const char *dst, struct hearth_error **err)
 int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err)
 {
 	_cleanup_free_ char *sock = fc_api_sock(g);
-	_cleanup_free_ char *root = vmm_root(g);
+	_cleanup_free_ char *root = fc_vmm_root(g);
 	bool jailed = strcmp(root, g->dir) != 0;
 	bool was_running = g->rec->status == HEARTH_STATUS_RUNNING;
-	if (was_running && vm_state(sock, "Paused", err) < 0)
+	if (was_running && fc_vm_state(sock, "Paused", err) < 0)
 		return -1;
 	int rc = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(disk_files) && rc == 0; i++) {
@@ -95,7 +79,7 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 	}
 	/* The guest runs on whatever happened to the snapshot. */
 	struct hearth_error *resume_err = NULL;
-	if (was_running && vm_state(sock, "Resumed", &resume_err) < 0) {
+	if (was_running && fc_vm_state(sock, "Resumed", &resume_err) < 0) {
 		if (rc == 0)
 			*err = steal(resume_err);
 		hearth_error_free(resume_err);
@@ -161,9 +145,7 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	if (g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0))
 		json_object_set_new(body, "network_overrides",
 				    json_pack("[{s:s, s:s}]", "iface_id", "eth0", "host_dev_name", g->net->tap));
-	json_t *logger = json_pack("{s:s, s:s}", "log_path", "firecracker.log", "level", "Info");
-	int rc = fc_api(sock, "PUT", "/logger", logger, err);
-	json_decref(logger);
+	int rc = fc_put_logger(sock, err);
 	if (rc == 0)
 		rc = fc_api(sock, "PUT", "/snapshot/load", body, err);
 	json_decref(body);

@@ -119,32 +119,65 @@ static bool ports_clash(const struct hearth_config *a, const struct hearth_confi
 	return false;
 }
 
-/* A host port is free when no live hearth guest holds it and the host
- * lets us bind it now. */
-static int check_ports(int rootfd, const struct hearth_config *cfg, struct hearth_error **err)
+/* The guests of the root that are up now, read once per start under
+ * the state lock for both the port and the slot checks. */
+struct live_guest {
+	char *name;
+	struct hearth_record *rec;
+	int vmfd;
+};
+
+static size_t live_guests(int rootfd, struct live_guest **ret, struct hearth_error **err)
 {
 	char **names;
-	size_t n;
-	if (cfg->n_ports == 0)
-		return 0;
+	size_t n, got = 0;
+	*ret = NULL;
 	if (state_list_names(rootfd, &names, &n, err) < 0)
-		return -1;
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
+		return (size_t)-1;
+	struct live_guest *live = xcalloc(n ? n : 1, sizeof(*live));
+	for (size_t i = 0; i < n; i++) {
 		struct hearth_error *ignored = NULL;
-		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &ignored);
+		int vmfd = state_vm_open(rootfd, names[i], &ignored);
 		struct hearth_record *rec = NULL;
-		struct hearth_config *other = NULL;
-		const struct hearth_port *p;
-		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status) &&
-		    read_config_at(vmfd, &other, &ignored) == 0 && ports_clash(cfg, other, &p))
-			rc = fail_invalid(err, "ports: host port %u/%s is published by guest %s", p->host,
-					  p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp", names[i]);
+		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status)) {
+			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
+		}
+		if (vmfd >= 0)
+			close(vmfd);
 		hearth_error_free(ignored);
 		hearth_record_free(rec);
-		hearth_config_free(other);
 	}
 	names_free(names, n);
+	*ret = live;
+	return got;
+}
+
+static void live_guests_free(struct live_guest *live, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(live[i].name);
+		hearth_record_free(live[i].rec);
+		close(live[i].vmfd);
+	}
+	free(live);
+}
+
+/* A host port is free when no live hearth guest holds it and the host
+ * lets us bind it now. */
+static int check_ports(const struct live_guest *live, size_t n_live, const struct hearth_config *cfg,
+		       struct hearth_error **err)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n_live && rc == 0 && cfg->n_ports > 0; i++) {
+		struct hearth_error *ignored = NULL;
+		struct hearth_config *other = NULL;
+		const struct hearth_port *p;
+		if (read_config_at(live[i].vmfd, &other, &ignored) == 0 && ports_clash(cfg, other, &p))
+			rc = fail_invalid(err, "ports: host port %u/%s is published by guest %s", p->host,
+					  p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp", live[i].name);
+		hearth_error_free(ignored);
+		hearth_config_free(other);
+	}
 	for (size_t i = 0; i < cfg->n_ports && rc == 0; i++) {
 		const struct hearth_port *p = &cfg->ports[i];
 		bool udp = p->protocol == HEARTH_PROTO_UDP;
@@ -161,47 +194,33 @@ static int check_ports(int rootfd, const struct hearth_config *cfg, struct heart
 	return rc;
 }
 
-/* The lowest bridge slot no live guest of this root holds. */
-static int slot_allocate(int rootfd, const struct bridge_cfg *bc, int want, struct hearth_error **err)
+/* WANT (a snapshot's slot) if no live guest holds it, else with WANT < 0
+ * the lowest free slot of the bridge. */
+static int slot_allocate(const struct live_guest *live, size_t n_live, const struct bridge_cfg *bc, int want,
+			 struct hearth_error **err)
 {
-	char **names;
-	size_t n;
-	if (state_list_names(rootfd, &names, &n, err) < 0)
-		return -1;
 	unsigned max = bridge_slots(bc);
-	if (want >= (int)max) {
-		names_free(names, n);
+	if (want >= (int)max)
 		return fail_invalid(err, "network: slot %d is outside bridge %s's subnet", want, bc->name);
-	}
-	char **holder = xcalloc(max, sizeof(*holder));
-	bool *used = xcalloc(max, sizeof(*used));
-	for (size_t i = 0; i < n; i++) {
-		struct hearth_error *ignored = NULL;
-		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &ignored);
-		struct hearth_record *rec = NULL;
-		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status) &&
-		    rec->net_slot >= 0 && (unsigned)rec->net_slot < max) {
-			used[rec->net_slot] = true;
-			holder[rec->net_slot] = names[i];
-		}
-		hearth_error_free(ignored);
-		hearth_record_free(rec);
+	const char **holder = xcalloc(max, sizeof(*holder));
+	for (size_t i = 0; i < n_live; i++) {
+		int s = live[i].rec->net_slot;
+		if (s >= 0 && (unsigned)s < max)
+			holder[s] = live[i].name;
 	}
 	int slot = -1;
-	if (want >= 0 && used[want])
+	if (want >= 0 && holder[want])
 		fail_invalid(err, "network: slot %d (the snapshot's address) is held by guest %s", want, holder[want]);
 	else if (want >= 0)
 		slot = want;
-	for (unsigned i = 0; i < max && slot < 0 && want < 0; i++)
-		if (!used[i])
-			slot = (int)i;
-	names_free(names, n);
+	else {
+		for (unsigned i = 0; i < max && slot < 0; i++)
+			if (!holder[i])
+				slot = (int)i;
+		if (slot < 0)
+			fail_runtime(err, "network: all %u addresses of bridge %s are in use", max, bc->name);
+	}
 	free(holder);
-	free(used);
-	if (slot < 0 && want >= 0)
-		return -1;
-	if (slot < 0)
-		return fail_runtime(err, "network: all %u addresses of bridge %s are in use", max, bc->name);
 	return slot;
 }
 
@@ -216,6 +235,11 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 		return -1;
 	if (!cfg->name)
 		cfg->name = name_generate(rootfd);
+	/* Only ports and slots need the other guests: most starts skip this. */
+	struct live_guest *live = NULL;
+	size_t n_live = cfg->n_ports > 0 || plan ? live_guests(rootfd, &live, err) : 0;
+	if (n_live == (size_t)-1)
+		return -1;
 	struct hearth_record rec = {
 		.name = cfg->name,
 		.backend = (char *)backend,
@@ -228,8 +252,10 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 	if (plan) {
 		struct bridge_cfg bc;
 		int slot;
-		if (bridge_cfg_from_env(&bc, err) < 0 || (slot = slot_allocate(rootfd, &bc, want_slot, err)) < 0)
+		if (bridge_cfg_from_env(&bc, err) < 0 || (slot = slot_allocate(live, n_live, &bc, want_slot, err)) < 0) {
+			live_guests_free(live, n_live);
 			return -1;
+		}
 		net_plan_for_slot(&bc, slot, plan);
 		rec.net_slot = slot;
 		rec.bridge = plan->br.name;
@@ -238,7 +264,9 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 		rec.guest_ip = plan->cidr;
 		rec.gateway = plan->gateway;
 	}
-	if (check_ports(rootfd, cfg, err) < 0)
+	int rc = check_ports(live, n_live, cfg, err);
+	live_guests_free(live, n_live);
+	if (rc < 0)
 		return -1;
 	int vmfd = state_vm_create(rootfd, cfg->name, err);
 	if (vmfd < 0)

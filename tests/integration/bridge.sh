@@ -77,7 +77,7 @@ assert r["guest_ip"] == "10.77.0.2/24" and r["gateway"] == "10.77.0.1", r
 assert n["mode"] == "bridge" and n["bridge"] == "hearth0" and n["slot"] == 0, n
 assert n["mac"] == "06:00:0a:4d:00:02", n'
 	[ "$(taps | wc -l)" = 2 ] || fail "want 2 TAPs, have: $(taps)"
-	in_ns ip -o link show master hearth0 | grep -q "$("$HEARTH" status b --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["network_info"]["tap"])')" ||
+	in_ns ip -o link show master hearth0 | grep -q "$(status_field b network_info tap)" ||
 		fail "b's TAP not on the bridge"
 	# Guest to guest, over the bridge.
 	wait_for "'$HEARTH' logs a | grep -q 'peer: hello from hearth b'" 30
@@ -116,7 +116,7 @@ PY
 	! in_ns iptables-save 2>/dev/null | grep -q hearth || fail "iptables rule left"
 	# The slots are free again: the next guest gets the first address.
 	in_ns "$HEARTH" run --rootfs "$HELLO" --name c --network bridge --memory 256 --cpus 1 >/dev/null
-	[ "$("$HEARTH" status c --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guest_ip"])')" = 10.77.0.2/24 ] ||
+	[ "$(status_field c guest_ip)" = 10.77.0.2/24 ] ||
 		fail "slot 0 not reused"
 	in_ns "$HEARTH" rm -f a b c >/dev/null
 }
@@ -139,8 +139,8 @@ test_killed_monitor_tap_removed_by_rm() {
 	need_ns
 	in_ns "$HEARTH" run --rootfs "$HELLO" --name gone --network bridge --memory 256 --cpus 1 >/dev/null
 	local mon vmm
-	mon=$("$HEARTH" status gone --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["monitor_pid"])')
-	vmm=$("$HEARTH" status gone --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vmm_pid"])')
+	mon=$(status_field gone monitor_pid)
+	vmm=$(status_field gone vmm_pid)
 	kill -9 "$mon"
 	wait_for "! alive $vmm" 10
 	"$HEARTH" status gone | grep -q '^failed' || fail "status: $("$HEARTH" status gone)"
@@ -186,7 +186,7 @@ test_concurrent_bridged_starts() {
 	done
 	for i in "${pids[@]}"; do wait "$i" || fail "a run failed"; done
 	local ips
-	ips=$(for i in 1 2 3 4 5 6; do "$HEARTH" status "par$i" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guest_ip"])'; done)
+	ips=$(for i in 1 2 3 4 5 6; do status_field "par$i" guest_ip; done)
 	[ "$(echo "$ips" | sort -u | wc -l)" = 6 ] || fail "shared addresses: $ips"
 	[ "$(taps | wc -l)" = 6 ] || fail "want 6 TAPs: $(taps)"
 	in_ns "$HEARTH" rm -f par1 par2 par3 par4 par5 par6 >/dev/null
@@ -200,7 +200,7 @@ test_proxy_unruly_clients() {
 	in_ns "$HEARTH" run --rootfs "$HELLO" --name unruly --network bridge -p 18095:80 --memory 256 --cpus 1 --no-wait \
 		>/dev/null
 	local mon i
-	mon=$("$HEARTH" status unruly --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["monitor_pid"])')
+	mon=$(status_field unruly monitor_pid)
 	for i in $(seq 1 20); do in_ns curl -s -m 0.3 http://127.0.0.1:18095/ >/dev/null || true; done
 	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18095/" 60
 	in_ns python3 - <<'PY'

@@ -13,11 +13,6 @@ need_qemu() {
 	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
 }
 
-# A field of `hearth status NAME --json` (pids, exit code, ...).
-record_field() {
-	"$HEARTH" status "$1" --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
-}
-
 console() {
 	"$HEARTH" logs "$1" | tr -d '\r'
 }
@@ -60,7 +55,7 @@ assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][
 	[ $rc = 124 ] || fail "logs -f ended by itself (exit $rc)"
 	grep -q 'hearth-init: ready' "$WORK/follow" || fail "logs -f printed nothing"
 	# The agent channel: the virtio-serial port hearth-init answers on.
-	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$(record_field life guest_channel)")" = pong ] || fail "no pong"
+	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$(status_field life guest_channel)")" = pong ] || fail "no pong"
 	"$HEARTH" inspect life | grep -q '"rootfs_path"' || fail "inspect"
 	"$HEARTH" pause life >/dev/null
 	[ "$("$HEARTH" status life)" = paused ] || fail "not paused"
@@ -69,8 +64,8 @@ assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][
 	[ "$("$HEARTH" status life)" = running ] || fail "not resumed"
 	wait_for "curl -sf http://127.0.0.1:$port/" 10
 	local mon qemu
-	mon=$(record_field life monitor_pid)
-	qemu=$(record_field life vmm_pid)
+	mon=$(status_field life monitor_pid)
+	qemu=$(status_field life vmm_pid)
 	"$HEARTH" stop life >/dev/null
 	"$HEARTH" status life | grep -q '^stopped: workload exited with code 143' || fail "status after stop: $("$HEARTH" status life)"
 	alive "$mon" && fail "monitor still running"
@@ -87,7 +82,7 @@ test_kill_9_turns_failed() {
 	need_qemu
 	"$HEARTH" run --rootfs "$HELLO" --name victim --memory 128 >/dev/null
 	local qemu
-	qemu=$(record_field victim vmm_pid)
+	qemu=$(status_field victim vmm_pid)
 	kill -9 "$qemu"
 	sleep 1
 	"$HEARTH" status victim | grep -q '^failed: qemu killed by signal 9' || fail "status: $("$HEARTH" status victim)"
@@ -99,7 +94,7 @@ test_monitor_killed_never_running() {
 	need_qemu
 	"$HEARTH" run --rootfs "$HELLO" --name orphan --memory 128 >/dev/null
 	local mon
-	mon=$(record_field orphan monitor_pid)
+	mon=$(status_field orphan monitor_pid)
 	kill -9 "$mon"
 	sleep 0.5
 	"$HEARTH" status orphan | grep -q '^failed: monitor process exited unexpectedly' || fail "status: $("$HEARTH" status orphan)"

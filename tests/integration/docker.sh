@@ -55,7 +55,7 @@ g = [x for x in json.load(sys.stdin) if x["name"] == "dlife"][0]
 assert g["backend"] == "docker" and g["status"] == "running" and g["guest_ip"], g'
 	# The agent channel: a unix socket bind-mounted into the container.
 	local chan
-	chan=$("$HEARTH" status dlife --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["guest_channel"])')
+	chan=$(status_field dlife guest_channel)
 	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$chan")" = pong ] || fail "no pong on $chan"
 	# -f keeps following while the guest runs.
 	local rc=0

@@ -28,10 +28,6 @@ fc() {
 	in_ns "$HEARTH" "$@"
 }
 
-field() {
-	"$HEARTH" status "$1" --json | python3 -c "import json,sys; r=json.load(sys.stdin); print(eval('r' + sys.argv[1]))" "$2"
-}
-
 # The requests the double saw, one "METHOD PATH STATUS" per line.
 requests() {
 	python3 -c '
@@ -66,14 +62,14 @@ test_fc_full_life() {
 	"$HEARTH" logs life | tr -d '\r' | grep -Eq 'hello: +-r--r--r-- +1 0 +0 .* app\.conf$' || fail "config not 0444"
 	"$HEARTH" logs life | tr -d '\r' | grep -Eq 'hello: +-r-------- +1 0 +0 .* token$' || fail "secret not 0400"
 	"$HEARTH" logs life | tr -d '\r' | grep -q 'mount /dev/vdd /data ext4 rw' || fail "volume not mounted"
-	[ "$(field life '["backend"]')" = firecracker ] || fail "backend"
-	[ "$(field life '["network_info"]["tap"]')" = "$(in_ns ip -o link show type tun | awk -F': ' '{print $2}')" ] || fail "tap"
-	[ "$(field life '["guest_channel"]')" = "$HEARTH_STATE_DIR/vms/life/vsock.sock" ] || fail "channel"
-	[ "$(field life '["vsock"]')" = "{'cid': 3, 'port': 52}" ] || fail "vsock: $(field life '["vsock"]')"
+	[ "$(status_field life backend)" = firecracker ] || fail "backend"
+	[ "$(status_field life network_info tap)" = "$(in_ns ip -o link show type tun | awk -F': ' '{print $2}')" ] || fail "tap"
+	[ "$(status_field life guest_channel)" = "$HEARTH_STATE_DIR/vms/life/vsock.sock" ] || fail "channel"
+	[ "$(status_field life vsock)" = "{'cid': 3, 'port': 52}" ] || fail "vsock: $(status_field life vsock)"
 	[ -S "$HEARTH_STATE_DIR/vms/life/vsock.sock" ] || fail "no vsock uds"
 	"$HEARTH" logs --hypervisor life | grep -q 'Running Firecracker v1.16.1' || fail "no firecracker log"
 	"$HEARTH" pause life >/dev/null
-	[ "$(field life '["status"]')" = paused ] || fail "not paused"
+	[ "$(status_field life status)" = paused ] || fail "not paused"
 	! in_ns curl -sf -m 1 http://127.0.0.1:18180/ >/dev/null || fail "answers while paused"
 	"$HEARTH" resume life >/dev/null
 	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18180/" 30
@@ -81,7 +77,7 @@ test_fc_full_life() {
 	"$HEARTH" stop life >/dev/null
 	requests | grep -q '^PUT /actions 204' || fail "no SendCtrlAltDel"
 	grep -q SendCtrlAltDel "$HEARTH_FC_DOUBLE_LOG" || fail "stop did not send SendCtrlAltDel"
-	[ "$(field life '["status"]')" = stopped ] || fail "status: $("$HEARTH" status life)"
+	[ "$(status_field life status)" = stopped ] || fail "status: $("$HEARTH" status life)"
 	"$HEARTH" logs life | tr -d '\r' | grep -q 'hearth-init: signal 2: stopping' || fail "the guest did not see Ctrl-Alt-Del"
 	ls "$HEARTH_STATE_DIR/vms/life" | grep -Eq '\.sock$|rootfs\.img|secrets\.img' && fail "left: $(ls "$HEARTH_STATE_DIR/vms/life")"
 	fc rm life
@@ -210,7 +206,7 @@ test_fc_snapshot_and_restore() {
 		[ -s "$WORK/snap/$f" ] || fail "no $f in the snapshot"
 		[ -d "$WORK/snap/$f" ] || [ "$(stat -c %a "$WORK/snap/$f")" = 600 ] || fail "$f not 0600"
 	done
-	[ "$(field snap-a '["status"]')" = running ] || fail "not running after the snapshot"
+	[ "$(status_field snap-a status)" = running ] || fail "not running after the snapshot"
 	in_ns curl -sf -m 5 http://127.0.0.1:18183/ >/dev/null || fail "no answer after the snapshot"
 	# The snapshot's address is still held: a restore must not take it.
 	local rc=0 out
@@ -226,16 +222,16 @@ test_fc_snapshot_and_restore() {
 	HEARTH_STATE_DIR=$other in_ns "$HEARTH" snapshot restore "$WORK/snap" --name snap-b >/dev/null
 	[ "$(requests | tr '\n' ';')" = "PUT /logger 204;PUT /snapshot/load 204;" ] || fail "requests: $(requests)"
 	local tap
-	tap=$(HEARTH_STATE_DIR=$other field snap-b '["network_info"]["tap"]')
+	tap=$(HEARTH_STATE_DIR=$other status_field snap-b network_info tap)
 	grep '/snapshot/load' "$HEARTH_FC_DOUBLE_LOG" | grep -q "network_overrides.*$tap" || fail "no override to $tap"
-	[ "$(HEARTH_STATE_DIR=$other field snap-b '["status"]')" = running ] || fail "restored guest not running"
+	[ "$(HEARTH_STATE_DIR=$other status_field snap-b status)" = running ] || fail "restored guest not running"
 	# The memory came back: the page still names the guest it was served
 	# by, and the guest did not boot again.
 	wait_for "in_ns curl -sf -m 2 http://10.78.0.2/" 20
 	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18183/)" = "hello from hearth snap-a" ] || fail "restored page"
 	! HEARTH_STATE_DIR=$other "$HEARTH" logs snap-b | grep -q 'hearth-init: ready' || fail "the restored guest booted"
 	HEARTH_STATE_DIR=$other in_ns "$HEARTH" stop snap-b >/dev/null
-	[ "$(HEARTH_STATE_DIR=$other field snap-b '["status"]')" = stopped ] || fail "restored guest did not stop"
+	[ "$(HEARTH_STATE_DIR=$other status_field snap-b status)" = stopped ] || fail "restored guest did not stop"
 	HEARTH_STATE_DIR=$other in_ns "$HEARTH" rm snap-b >/dev/null
 	fc rm snap-a >/dev/null
 	assert_nothing_left
@@ -282,11 +278,11 @@ PY
 	[ "$(stat -c %U "$root/rootfs.img")" = nobody ] || fail "rootfs not the jail user's"
 	[ "$(stat -c %U "$GUEST/vmlinux")" = root ] || fail "the build's kernel changed owner"
 	[ "$(stat -c %a "$root/secrets.img")" = 600 ] || fail "secrets not 0600"
-	[ "$(ps -o user= -p "$(field jailed '["vmm_pid"]')")" = nobody ] || fail "VMM not running as nobody"
+	[ "$(ps -o user= -p "$(status_field jailed vmm_pid)")" = nobody ] || fail "VMM not running as nobody"
 	wait_for "in_ns curl -sf -m 2 http://127.0.0.1:18184/" 30
 	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18184/)" = "hello from hearth jailed" ] || fail "page"
 	fc stop jailed >/dev/null
-	[ "$(field jailed '["status"]')" = stopped ] || fail "status: $("$HEARTH" status jailed)"
+	[ "$(status_field jailed status)" = stopped ] || fail "status: $("$HEARTH" status jailed)"
 	[ ! -e "$HEARTH_STATE_DIR/vms/jailed/jail" ] || fail "jail left after stop"
 	fc rm jailed >/dev/null
 	assert_nothing_left
@@ -308,7 +304,7 @@ test_fc_agent_over_vsock() {
 	chmod 755 "$WORK/vs/etc/hearth/start"
 	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/vs.ext4" "$WORK/vs" >/dev/null
 	fc run --backend firecracker --rootfs "$WORK/vs.ext4" --name vs --memory 256 --cpus 1 >/dev/null
-	wait_for "[ \"\$('$HEARTH' status vs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"status\"])')\" = stopped ]" 30
+	wait_for '[ "$(status_field vs status)" = stopped ]' 30
 	"$HEARTH" logs vs | tr -d '\r' | grep -qx 'vsock: pong' || fail "no pong: $("$HEARTH" logs vs | tail -n 5)"
 	"$HEARTH" logs vs | grep -q 'agent: poweroff requested' || fail "poweroff not seen"
 	fc rm vs >/dev/null
