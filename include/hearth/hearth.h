@@ -115,6 +115,10 @@ HEARTH_PUBLIC int hearth_guest_config(const char *name, struct hearth_config **r
  * stop. Returns once the guest's processes are gone. */
 HEARTH_PUBLIC int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err);
 
+/* Asks NAME's agent (hearth-init) for an answer over its guest channel;
+ * fails within a few seconds when none comes. */
+HEARTH_PUBLIC int hearth_guest_ping(const char *name, struct hearth_error **err);
+
 HEARTH_PUBLIC int hearth_guest_pause(const char *name, struct hearth_error **err);
 HEARTH_PUBLIC int hearth_guest_resume(const char *name, struct hearth_error **err);
 

@@ -109,8 +109,18 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 {
 	_cleanup_free_ char *fc = fc_binary_or_fail(err);
 	_cleanup_free_ char *root = NULL, *kernel = NULL;
-	if (!fc || fc_check_paths(g, fc, &root, &kernel, err) < 0)
+	struct fc_version v;
+	if (!fc || fc_version_of(fc, &v, err) < 0 || fc_check_paths(g, fc, &root, &kernel, err) < 0)
 		return -1;
+	/* Only when the TAP is not the one the snapshot was taken with
+	 * (another state root): the override is newer than some releases,
+	 * which then cannot restore here at all. Said before anything runs. */
+	_cleanup_free_ char *old_tap = snapshot_tap(dir);
+	bool override = g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0);
+	if (override && !fc_version_at_least(&v, FC_NETWORK_OVERRIDES_SINCE))
+		return fail_invalid(err, "snapshot: the guest's TAP changes (%s to %s), and firecracker %u.%u.%u cannot "
+					 "override it on restore (network_overrides needs 1.12 or newer)",
+				    old_tap ? old_tap : "none", g->net->tap, v.major, v.minor, v.patch);
 	for (size_t i = 1; i < ARRAY_SIZE(disk_files); i++) {
 		_cleanup_free_ char *src = xasprintf("%s/%s", dir, disk_files[i]);
 		_cleanup_free_ char *dst = xasprintf("%s/%s", g->dir, disk_files[i]);
@@ -139,13 +149,10 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 		return -1;
 	json_t *body = json_pack("{s:s, s:{s:s, s:s}, s:b}", "snapshot_path", vmstate, "mem_backend", "backend_type",
 				 "File", "backend_path", memory, "resume_vm", 1);
-	/* Only when the TAP is not the one the snapshot was taken with: the
-	 * field is newer than Firecracker 1.4. */
-	_cleanup_free_ char *old_tap = snapshot_tap(dir);
-	if (g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0))
+	if (override)
 		json_object_set_new(body, "network_overrides",
-				    json_pack("[{s:s, s:s}]", "iface_id", "eth0", "host_dev_name", g->net->tap));
-	int rc = fc_put_logger(sock, err);
+				    json_pack("[{s:s, s:s}]", "iface_id", FC_IFACE, "host_dev_name", g->net->tap));
+	int rc = fc_put_logger(sock, &v, err);
 	if (rc == 0)
 		rc = fc_api(sock, "PUT", "/snapshot/load", body, err);
 	json_decref(body);

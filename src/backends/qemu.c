@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 
 #include "backend.h"
+#include "lib/agent.h"
 #include "vm_drives.h"
 #include "lib/monitor.h"
 #include "lib/proc.h"
@@ -154,25 +155,6 @@ static void qemu_probe(struct hearth_backend_info *info, bool full)
 	info->reason = xasprintf("%s, accel %s", qemu, why);
 }
 
-struct argv_builder {
-	char **v;
-	size_t n;
-};
-
-static void arg(struct argv_builder *a, char *s)
-{
-	a->v = xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-static void argv_free(struct argv_builder *a)
-{
-	for (size_t i = 0; i < a->n; i++)
-		free(a->v[i]);
-	free(a->v);
-}
-
 /* QEMU option values escape ',' by doubling it. */
 static char *qemu_escape(const char *s)
 {
@@ -187,71 +169,75 @@ static char *qemu_escape(const char *s)
 	return sb.buf;
 }
 
-static void add_drive(struct argv_builder *a, const char *id, const char *path, bool read_only, const char *extra)
+/* ID names the drive; SERIAL is what the guest sees, or NULL. */
+static void add_drive(struct strv *a, const char *id, const char *serial, const char *path, bool read_only,
+		      const char *extra)
 {
 	_cleanup_free_ char *file = qemu_escape(path);
-	arg(a, xstrdup("-drive"));
-	arg(a, xasprintf("id=%s,file=%s,format=raw,if=none%s%s", id, file, read_only ? ",readonly=on" : "",
+	strv_add(a, xstrdup("-drive"));
+	strv_add(a, xasprintf("id=%s,file=%s,format=raw,if=none%s%s", id, file, read_only ? ",readonly=on" : "",
 			 extra ? extra : ""));
-	arg(a, xstrdup("-device"));
-	arg(a, xasprintf("virtio-blk-device,drive=%s,serial=hearth-%s", id, id));
+	strv_add(a, xstrdup("-device"));
+	strv_add(a, serial ? xasprintf("virtio-blk-device,drive=%s,serial=%s", id, serial)
+			   : xasprintf("virtio-blk-device,drive=%s", id));
 }
 
 static void build_argv(struct guest *g, const char *qemu, const char *accel, const char *kernel,
-		       struct argv_builder *a)
+		       struct strv *a)
 {
 	const struct hearth_config *cfg = g->cfg;
 	bool kvm = strcmp(accel, "kvm") == 0;
-	arg(a, xstrdup(qemu));
-	arg(a, xstrdup("-M"));
-	arg(a, xstrdup(MACHINE));
-	arg(a, xstrdup("-accel"));
-	arg(a, xstrdup(accel));
-	arg(a, xstrdup("-cpu"));
-	arg(a, xstrdup(kvm ? "host" : "max"));
-	arg(a, xstrdup("-smp"));
-	arg(a, xasprintf("%u", cfg->cpus));
-	arg(a, xstrdup("-m"));
-	arg(a, xasprintf("%u", cfg->memory_mib));
-	arg(a, xstrdup("-nodefaults"));
-	arg(a, xstrdup("-no-user-config"));
-	arg(a, xstrdup("-nographic"));
-	arg(a, xstrdup("-no-reboot")); /* hearth-init powers off by reset */
-	arg(a, xstrdup("-kernel"));
-	arg(a, xstrdup(kernel));
+	strv_add(a, xstrdup(qemu));
+	strv_add(a, xstrdup("-M"));
+	strv_add(a, xstrdup(MACHINE));
+	strv_add(a, xstrdup("-accel"));
+	strv_add(a, xstrdup(accel));
+	strv_add(a, xstrdup("-cpu"));
+	strv_add(a, xstrdup(kvm ? "host" : "max"));
+	strv_add(a, xstrdup("-smp"));
+	strv_add(a, xasprintf("%u", cfg->cpus));
+	strv_add(a, xstrdup("-m"));
+	strv_add(a, xasprintf("%u", cfg->memory_mib));
+	strv_add(a, xstrdup("-nodefaults"));
+	strv_add(a, xstrdup("-no-user-config"));
+	strv_add(a, xstrdup("-nographic"));
+	strv_add(a, xstrdup("-no-reboot")); /* hearth-init powers off by reset */
+	strv_add(a, xstrdup("-kernel"));
+	strv_add(a, xstrdup(kernel));
 	if (cfg->initrd_path) {
-		arg(a, xstrdup("-initrd"));
-		arg(a, xstrdup(cfg->initrd_path));
+		strv_add(a, xstrdup("-initrd"));
+		strv_add(a, xstrdup(cfg->initrd_path));
 	}
 	/* No "--" here: microvm appends its virtio_mmio.device= list after
 	 * -append, and the kernel ignores parameters past a "--". */
-	arg(a, xstrdup("-append"));
+	strv_add(a, xstrdup("-append"));
 	struct strbuf cmdline = { 0 };
 	strbuf_printf(&cmdline, "console=ttyS0 reboot=t panic=-1 quiet root=/dev/vda rw hearth.name=%s", g->name);
 	if (g->rec->guest_ip)
 		strbuf_printf(&cmdline, " hearth.ip=%s hearth.gw=%s", g->rec->guest_ip, g->rec->gateway);
-	arg(a, cmdline.buf);
-	arg(a, xstrdup("-serial"));
-	arg(a, xstrdup("stdio"));
+	strv_add(a, cmdline.buf);
+	strv_add(a, xstrdup("-serial"));
+	strv_add(a, xstrdup("stdio"));
 	/* The image is shared by every guest started from it: writes go to
 	 * a throw-away overlay, like a container's writable layer. */
-	add_drive(a, "root", cfg->rootfs_path, false, ",snapshot=on");
+	add_drive(a, "root", NULL, cfg->rootfs_path, false, ",snapshot=on");
 	_cleanup_free_ char *cimg = xasprintf("%s/config.img", g->dir);
 	_cleanup_free_ char *simg = xasprintf("%s/secrets.img", g->dir);
-	add_drive(a, "config", cimg, true, NULL);
-	add_drive(a, "secrets", simg, true, NULL);
+	add_drive(a, "config", NULL, cimg, true, NULL);
+	add_drive(a, "secrets", NULL, simg, true, NULL);
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "vol%zu", i);
+		_cleanup_free_ char *serial = vm_volume_id(i);
 		_cleanup_free_ char *path = vm_volume_path(g, &cfg->volumes[i]);
-		add_drive(a, id, path, cfg->volumes[i].read_only, NULL);
+		add_drive(a, id, serial, path, cfg->volumes[i].read_only, NULL);
 	}
 	if (g->net) {
 		/* hearth's bridge: the TAP is made already; the monitor proxies ports. */
-		arg(a, xstrdup("-netdev"));
-		arg(a, xasprintf("tap,id=net0,ifname=%s,script=no,downscript=no", g->net->tap));
-		arg(a, xstrdup("-device"));
-		arg(a, xasprintf("virtio-net-device,netdev=net0,mac=%s", g->net->mac));
+		strv_add(a, xstrdup("-netdev"));
+		strv_add(a, xasprintf("tap,id=net0,ifname=%s,script=no,downscript=no", g->net->tap));
+		strv_add(a, xstrdup("-device"));
+		strv_add(a, xasprintf("virtio-net-device,netdev=net0,mac=%s", g->net->mac));
 	} else if (strcmp(g->rec->network, "user") == 0) {
 		struct strbuf net = { 0 };
 		strbuf_printf(&net, "user,id=net0");
@@ -260,20 +246,20 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 			strbuf_printf(&net, ",hostfwd=%s:%s:%u-:%u", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp",
 				      p->host_addr ? p->host_addr : "127.0.0.1", p->host, p->guest);
 		}
-		arg(a, xstrdup("-netdev"));
-		arg(a, net.buf);
-		arg(a, xstrdup("-device"));
-		arg(a, xstrdup("virtio-net-device,netdev=net0"));
+		strv_add(a, xstrdup("-netdev"));
+		strv_add(a, net.buf);
+		strv_add(a, xstrdup("-device"));
+		strv_add(a, xstrdup("virtio-net-device,netdev=net0"));
 	}
 	_cleanup_free_ char *agent = qemu_escape(g->dir);
-	arg(a, xstrdup("-device"));
-	arg(a, xstrdup("virtio-serial-device"));
-	arg(a, xstrdup("-chardev"));
-	arg(a, xasprintf("socket,id=agent,path=%s/agent.sock,server=on,wait=off", agent));
-	arg(a, xstrdup("-device"));
-	arg(a, xstrdup("virtserialport,chardev=agent,name=hearth.agent"));
-	arg(a, xstrdup("-qmp"));
-	arg(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
+	strv_add(a, xstrdup("-device"));
+	strv_add(a, xstrdup("virtio-serial-device"));
+	strv_add(a, xstrdup("-chardev"));
+	strv_add(a, xasprintf("socket,id=agent,path=%s/agent.sock,server=on,wait=off", agent));
+	strv_add(a, xstrdup("-device"));
+	strv_add(a, xstrdup("virtserialport,chardev=agent,name=hearth.agent"));
+	strv_add(a, xstrdup("-qmp"));
+	strv_add(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
 }
 
 struct start_facts {
@@ -318,13 +304,13 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	g->rec = NULL;
 	if (record_read(g->dirfd, &g->rec, err) < 0)
 		return -1;
-	struct argv_builder a = { 0 };
+	struct strv a = { 0 };
 	build_argv(g, qemu, accel, kernel, &a);
 	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
 	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu" };
 	vm_monitor_bridge(&spec, g);
 	int rc = monitor_launch(&spec, err);
-	argv_free(&a);
+	strv_free(&a);
 	if (rc < 0)
 		hearth_error_prefix(err, "qemu: start: ");
 	return rc;
@@ -337,18 +323,7 @@ static char *sock_path(struct guest *g, const char *name)
 
 static int qemu_request_stop(struct guest *g, struct hearth_error **err)
 {
-	_cleanup_free_ char *path = sock_path(g, "agent.sock");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return fail_errno(err, "qemu: agent %s: %s", path, strerror(errno));
-	if (write(fd, "poweroff\n", 9) != 9)
-		return fail_errno(err, "qemu: agent: write: %s", strerror(errno));
-	/* Hold the connection a moment: closing it at once can drop the
-	 * line before the guest's port reads it. */
-	sleep_ms(100);
-	return 0;
+	return agent_request(g->rec, "poweroff", NULL, err);
 }
 
 static int qmp_simple(struct guest *g, const char *cmd, struct hearth_error **err)

@@ -11,6 +11,11 @@
 
 #include "lib/drive.h"
 
+char *vm_volume_id(size_t i)
+{
+	return xasprintf("hearth_vol%zu", i);
+}
+
 char *vm_volume_path(struct guest *g, const struct hearth_volume *v)
 {
 	if (strchr(v->host, '/'))
@@ -24,8 +29,8 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 	const struct hearth_config *cfg = g->cfg;
 	json_t *vols = json_array();
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		char serial[32], device[8];
-		snprintf(serial, sizeof(serial), "hearth-vol%zu", i);
+		_cleanup_free_ char *serial = vm_volume_id(i);
+		char device[8];
 		snprintf(device, sizeof(device), "vd%c", (char)('d' + i));
 		json_array_append_new(vols, json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device,
 						      "path", cfg->volumes[i].guest, "read_only",

@@ -11,6 +11,11 @@
  * named volumes under volumes/. */
 int vm_drives_build(struct guest *g, struct hearth_error **err) WUR;
 
+/* Volume I's drive ID, which the guest sees as the disk's virtio serial
+ * and finds in .hearth/volumes.json: "hearth_vol0". Letters, digits and
+ * '_' only, as Firecracker demands of IDs. */
+char *vm_volume_id(size_t i);
+
 /* The host image of volume V: its path, or volumes/NAME.img. */
 char *vm_volume_path(struct guest *g, const struct hearth_volume *v);
 

@@ -1,4 +1,5 @@
 #include "bridge.h"
+#include "state.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -41,22 +42,12 @@ unsigned bridge_slots(const struct bridge_cfg *cfg)
 	return (1u << (32 - cfg->prefix)) - 3;
 }
 
-/* A short stable tag of the state root for TAP names. */
-static unsigned root_tag(void)
-{
-	_cleanup_free_ char *root = hearth_state_root();
-	uint32_t h = 2166136261u;
-	for (const char *p = root; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h & 0xffff;
-}
-
 void net_plan_for_slot(const struct bridge_cfg *cfg, int slot, struct net_plan *plan)
 {
 	uint32_t net = ntohl(cfg->net.s_addr);
 	struct in_addr gw = { htonl(net + 1) }, guest = { htonl(net + 2 + (uint32_t)slot) };
 	*plan = (struct net_plan){ .br = *cfg, .slot = slot };
-	snprintf(plan->tap, sizeof(plan->tap), "h%04xt%d", root_tag(), slot);
+	snprintf(plan->tap, sizeof(plan->tap), "h%04xt%d", state_root_tag(), slot);
 	inet_ntop(AF_INET, &gw, plan->gateway, sizeof(plan->gateway));
 	inet_ntop(AF_INET, &guest, plan->addr, sizeof(plan->addr));
 	snprintf(plan->cidr, sizeof(plan->cidr), "%s/%u", plan->addr, cfg->prefix);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "backends/backend.h"
+#include "agent.h"
 #include "bridge.h"
 #include "guest_internal.h"
 #include "proc.h"
@@ -330,6 +331,27 @@ static int network_choose(const struct hearth_backend_ops *ops, const char *want
 	return fail_invalid(err, "network: want user, bridge or none (%s)", want);
 }
 
+static void set_failed(struct hearth_record *rec, void *arg)
+{
+	record_set_status(rec, HEARTH_STATUS_FAILED, arg);
+}
+
+/* Records a start that failed after its VMM ran, and says in ERR where
+ * to look: every place named exists until hearth rm. */
+static void keep_failed(struct guest *g, struct hearth_error **err)
+{
+	struct hearth_error *ignored = NULL;
+	const char *why = err && *err ? (*err)->message : "start failed";
+	if (record_update(g->dirfd, set_failed, (void *)why, &ignored) < 0)
+		hearth_error_free(ignored);
+	if (!err || !*err)
+		return;
+	_cleanup_free_ char *hint = xasprintf("%s: %s (kept as failed: hearth logs --hypervisor %s; hearth rm %s)",
+					      g->name, (*err)->message, g->name, g->name);
+	free((*err)->message);
+	(*err)->message = steal(hint);
+}
+
 int guest_run_internal(struct hearth_config *cfg, const struct hearth_run_options *opts,
 		       const struct guest_start *how, char **ret_name, struct hearth_error **err)
 {
@@ -362,6 +384,13 @@ int guest_run_internal(struct hearth_config *cfg, const struct hearth_run_option
 	if (rc < 0) {
 		if (bridged)
 			net_tap_remove(plan.tap);
+		if (g.launched) {
+			/* The VMM ran: keep the guest, as failed, with the logs
+			 * the error points to, until hearth rm. */
+			keep_failed(&g, err);
+			guest_release(&g);
+			return -1;
+		}
 		struct hearth_error *ignored = NULL;
 		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
 			hearth_error_free(ignored);
@@ -557,6 +586,23 @@ int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err
 		rc = fail_runtime(err, "%s: the guest did not stop (monitor pid %d)", name, g.rec->monitor_pid);
 out:
 	guest_release(&g);
+	return rc;
+}
+
+int hearth_guest_ping(const char *name, struct hearth_error **err)
+{
+	struct hearth_record *rec = NULL;
+	if (hearth_guest_get(name, &rec, err) < 0)
+		return -1;
+	_cleanup_free_ char *reply = NULL;
+	int rc = 0;
+	if (rec->status != HEARTH_STATUS_RUNNING)
+		rc = fail_invalid(err, "%s: guest is %s, not running", name, hearth_status_name(rec->status));
+	else if (agent_request(rec, "ping", &reply, err) < 0)
+		rc = -1;
+	else if (strcmp(reply, "pong") != 0)
+		rc = fail_runtime(err, "%s: agent ping: unexpected answer (%s)", name, reply);
+	hearth_record_free(rec);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "bridge.h"
+#include "cgroup.h"
 #include "proc.h"
 #include "proxy.h"
 #include "state.h"
@@ -70,6 +71,36 @@ static void set_running(struct hearth_record *rec, void *arg)
 		record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
 }
 
+/* The last line of the VMM's own log FILE that reports an error, without
+ * its time stamp, or NULL. Only the file's tail is read. */
+static char *last_error_line(int dirfd, const char *file)
+{
+	_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	char buf[16384];
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	/* The first error after the last request that went well is the
+	 * cause; later ones ("exiting with error") are its consequences. */
+	char *found = NULL;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strstr(line, "successfully"))
+			found = NULL;
+		else if (!found && (strstr(line, "ERROR") || strstr(line, "rror")))
+			found = line;
+	}
+	if (!found)
+		return NULL;
+	/* "2026-11-29T11:19:50.70 [anonymous-instance:main] Message": the message. */
+	char *msg = strstr(found, "] ");
+	return xstrdup(msg ? msg + 2 : found);
+}
+
 struct final_state {
 	int wait_status;
 	struct monitor *m;
@@ -93,8 +124,9 @@ static void set_final(struct hearth_record *rec, void *arg)
 		}
 	} else if (WEXITSTATUS(f->wait_status) != 0) {
 		status = HEARTH_STATUS_FAILED;
-		reason = xasprintf("%s exited with status %d (see hearth logs --hypervisor)", vmm,
-				   WEXITSTATUS(f->wait_status));
+		_cleanup_free_ char *why = m->spec->vmm_log ? last_error_line(m->dirfd, m->spec->vmm_log) : NULL;
+		reason = xasprintf("%s exited with status %d: %s", vmm, WEXITSTATUS(f->wait_status),
+				   why ? why : "see hearth logs --hypervisor");
 	} else if (m->exit_code >= 0) {
 		reason = xasprintf("workload exited with code %d", m->exit_code);
 	} else if (rec->stop_requested) {
@@ -284,6 +316,8 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	net_tap_remove(spec->tap);
 	for (const char *const *c = spec->cleanup; c && *c; c++)
 		unlinkat(m.dirfd, *c, 0);
+	if (spec->cleanup_cgroup)
+		cgroup_remove(spec->cleanup_cgroup);
 	if (spec->cleanup_tree) {
 		_cleanup_free_ char *tree = xasprintf("%s/%s", spec->dir, spec->cleanup_tree);
 		if (rm_rf(tree) < 0)

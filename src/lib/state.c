@@ -291,3 +291,12 @@ void record_set_status(struct hearth_record *rec, enum hearth_status status, con
 	if ((status == HEARTH_STATUS_STOPPED || status == HEARTH_STATUS_FAILED) && !rec->stopped_at)
 		rec->stopped_at = now_unix();
 }
+
+unsigned state_root_tag(void)
+{
+	_cleanup_free_ char *root = hearth_state_root();
+	uint32_t h = 2166136261u;
+	for (const char *p = root; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h & 0xffff;
+}

@@ -23,6 +23,10 @@ int state_vm_open(int rootfd, const char *name, struct hearth_error **err) WUR;
 /* Absolute path of vms/NAME. */
 char *state_vm_path(const char *name);
 
+/* A short stable tag of the state root (16 bits of a hash of its path),
+ * for names outside it that two roots must not share: TAPs, cgroups. */
+unsigned state_root_tag(void);
+
 /* Lists the names under vms/, sorted. */
 int state_list_names(int rootfd, char ***ret, size_t *ret_n, struct hearth_error **err) WUR;
 void names_free(char **names, size_t n);

@@ -324,3 +324,26 @@ bool str_has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+
+void strv_add(struct strv *a, char *s)
+{
+	a->v = xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+void strv_addf(struct strv *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	strv_add(a, xvasprintf(fmt, ap));
+	va_end(ap);
+}
+
+void strv_free(struct strv *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	*a = (struct strv){ 0 };
+}

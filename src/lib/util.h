@@ -102,4 +102,15 @@ void sleep_ms(long ms);
 
 bool str_has_prefix(const char *s, const char *prefix);
 
+/* A growable, NULL-terminated argument vector that owns its strings:
+ * the command lines hearth execs are built with it. */
+struct strv {
+	char **v;
+	size_t n;
+};
+/* Appends S, taking ownership. */
+void strv_add(struct strv *a, char *s);
+void strv_addf(struct strv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strv_free(struct strv *a);
+
 #endif

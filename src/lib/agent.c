@@ -1,0 +1,82 @@
+#include "agent.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define AGENT_TIMEOUT_MS 3000
+#define LINE_MAX_BYTES 256
+
+/* Reads one line (up to LINE_MAX_BYTES) from FD before DEADLINE. */
+static int read_line(int fd, int64_t deadline, char **ret, struct hearth_error **err)
+{
+	char buf[LINE_MAX_BYTES];
+	size_t len = 0;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			return fail_runtime(err, "no answer within %d s", AGENT_TIMEOUT_MS / 1000);
+		ssize_t n = read(fd, buf + len, 1);
+		if (n < 0)
+			return fail_errno(err, "read: %s", strerror(errno));
+		if (n == 0)
+			return fail_runtime(err, "closed without an answer");
+		if (buf[len] == '\n') {
+			*ret = xstrndup(buf, len);
+			return 0;
+		}
+		if (++len == sizeof(buf))
+			return fail_runtime(err, "answer longer than %d bytes", LINE_MAX_BYTES);
+	}
+}
+
+static int send_all(int fd, const char *s, struct hearth_error **err)
+{
+	size_t len = strlen(s);
+	if (send(fd, s, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return fail_errno(err, "write: %s", strerror(errno));
+	return 0;
+}
+
+static int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
+			  struct hearth_error **err)
+{
+	int64_t deadline = now_ms() + AGENT_TIMEOUT_MS;
+	if (rec->vsock_cid > 0) {
+		_cleanup_free_ char *connect = xasprintf("CONNECT %d\n", HEARTH_AGENT_VSOCK_PORT);
+		_cleanup_free_ char *ok = NULL;
+		if (send_all(fd, connect, err) < 0 || read_line(fd, deadline, &ok, err) < 0)
+			return -1;
+		if (!str_has_prefix(ok, "OK "))
+			return fail_runtime(err, "vsock CONNECT %d refused (%s)", HEARTH_AGENT_VSOCK_PORT, ok);
+	}
+	_cleanup_free_ char *line = xasprintf("%s\n", cmd);
+	if (send_all(fd, line, err) < 0)
+		return -1;
+	if (ret_reply)
+		return read_line(fd, deadline, ret_reply, err);
+	/* Hold the connection a moment: closing it at once can drop the
+	 * line before a virtio-serial port has read it. */
+	sleep_ms(100);
+	return 0;
+}
+
+int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err)
+{
+	const char *path = rec->guest_channel;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return fail_invalid(err, "%s: the guest has no agent channel", rec->name);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return fail_errno(err, "%s: agent %s: %s", rec->name, path, strerror(errno));
+	if (agent_exchange(fd, rec, cmd, ret_reply, err) < 0) {
+		hearth_error_prefix(err, "%s: agent %s: ", rec->name, cmd);
+		return -1;
+	}
+	return 0;
+}

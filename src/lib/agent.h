@@ -1,0 +1,17 @@
+/* hearth's side of hearth-init's agent channel: a line out, a line back.
+ * The channel is the guest's recorded guest_channel: a unix socket that
+ * reaches the agent directly (QEMU's virtio-serial port, a container's
+ * bind-mounted socket) or, for a guest with a vsock CID, Firecracker's
+ * vsock UDS, where "CONNECT <port>\n" picks hearth-init's port first. */
+#ifndef HEARTH_AGENT_H
+#define HEARTH_AGENT_H
+
+#include "hearth/hearth.h"
+#include "util.h"
+
+/* Sends CMD ("ping", "poweroff") to REC's agent. With RET_REPLY, waits
+ * for one reply line (without its newline). Bounded: a guest that does
+ * not answer is an error within a few seconds, never a hang. */
+int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err) WUR;
+
+#endif
