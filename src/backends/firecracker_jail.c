@@ -80,6 +80,9 @@ int fc_check_paths(struct guest *g, const char *fc, char **ret_root, char **ret_
 	const struct hearth_run_options *o = g->opts;
 	if (o->jailer && access(o->jailer, X_OK) < 0)
 		return fail_invalid(err, "jailer: not an executable (%s)", o->jailer);
+	if (o->jailer && cgroup_host_version() == CGROUP_NONE)
+		return fail_invalid(err, "jailer: no cgroup hierarchy is mounted here (/proc/self/mounts lists none; "
+					 "`ip netns exec` hides them, `nsenter --net` does not)");
 	_cleanup_free_ char *data = hearth_data_dir();
 	_cleanup_free_ char *kernel = g->cfg->kernel_path ? xstrdup(g->cfg->kernel_path) : xasprintf("%s/vmlinux", data);
 	if (access(kernel, R_OK) < 0)

@@ -3,16 +3,29 @@
 #include <mntent.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/vfs.h>
 
-#define CGROUP2_MAGIC 0x63677270
+enum cgroup_version cgroup_version_from_mounts(FILE *mounts)
+{
+	bool v1_memory = false, v2 = false;
+	struct mntent *m;
+	while ((m = getmntent(mounts))) {
+		if (strcmp(m->mnt_type, "cgroup2") == 0)
+			v2 = true;
+		else if (strcmp(m->mnt_type, "cgroup") == 0 && hasmntopt(m, "memory"))
+			v1_memory = true;
+	}
+	/* A hybrid host mounts cgroup2 too, but its memory controller is v1. */
+	return v1_memory ? CGROUP_V1 : v2 ? CGROUP_V2 : CGROUP_NONE;
+}
 
 enum cgroup_version cgroup_host_version(void)
 {
-	struct statfs fs;
-	if (statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_MAGIC)
-		return CGROUP_V2;
-	return CGROUP_V1;
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	if (!f)
+		return CGROUP_NONE;
+	enum cgroup_version v = cgroup_version_from_mounts(f);
+	endmntent(f);
+	return v;
 }
 
 void cgroup_remove(const char *rel)

@@ -5,13 +5,18 @@
 #ifndef HEARTH_CGROUP_H
 #define HEARTH_CGROUP_H
 
+#include <stdio.h>
+
 #include "util.h"
 
-enum cgroup_version { CGROUP_V1 = 1, CGROUP_V2 = 2 };
+enum cgroup_version { CGROUP_NONE = 0, CGROUP_V1 = 1, CGROUP_V2 = 2 };
 
-/* V2 when /sys/fs/cgroup is the unified hierarchy, V1 when controllers
- * are mounted one by one below it (hybrid hosts count as V1: that is
- * where their memory controller is). */
+/* From a mount table (/proc/self/mounts): V1 when the memory controller
+ * is mounted as a v1 hierarchy (hybrid hosts too: that is where their
+ * memory controller is), else V2 when cgroup2 is mounted, else NONE (a
+ * mount namespace without cgroups, such as `ip netns exec` makes). */
+enum cgroup_version cgroup_version_from_mounts(FILE *mounts);
+/* The same for this process's mount namespace. */
 enum cgroup_version cgroup_host_version(void);
 
 /* Removes cgroup REL ("parent/leaf") from every mounted hierarchy that
