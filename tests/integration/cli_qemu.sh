@@ -212,8 +212,11 @@ test_auto_names_and_backends() {
 	name=$("$HEARTH" run --rootfs "$HELLO" --memory 128 --no-wait)
 	echo "$name" | grep -Eq '^[a-z]+-[a-z]+$' || fail "auto name '$name'"
 	"$HEARTH" rm -f "$name" >/dev/null
-	# The KVM verdict is probed once and cached, not paid on every run.
-	grep -Eq '^(kvm|tcg) ' "$HEARTH_STATE_DIR/cache/accel" || fail "KVM verdict not cached"
+	# The KVM verdict is probed once and cached, not paid on every run;
+	# without /dev/kvm there is nothing to probe (test_no_kvm_host).
+	if [ -c /dev/kvm ]; then
+		grep -Eq '^(kvm|tcg) ' "$HEARTH_STATE_DIR/cache/accel" || fail "KVM verdict not cached"
+	fi
 	"$HEARTH" backends | grep -q '^qemu .*available' || fail "backends: $("$HEARTH" backends)"
 	"$HEARTH" backends --json | python3 -c '
 import json, sys
@@ -221,6 +224,35 @@ b = {x["name"]: x for x in json.load(sys.stdin)}
 q = b["qemu"]
 assert q["available"] and q["default"] and "pause_resume" in q["capabilities"], q
 assert "accel kvm" in q["reason"] or "accel tcg" in q["reason"], q'
+}
+
+# A host without /dev/kvm (here: a mount namespace whose /dev lacks it):
+# qemu runs the guest under TCG and says why; firecracker is unavailable
+# with the reason, and its tests skip rather than fail.
+test_no_kvm_host() {
+	need_qemu
+	command -v unshare >/dev/null || skip "unshare missing"
+	local root=$HEARTH_STATE_DIR/nokvm out
+	out=$(HEARTH_STATE_DIR=$root HEARTH_ACCEL= HEARTH_FIRECRACKER=$(dirname "$0")/../firecracker/firecracker \
+		H=$HEARTH R=$HELLO F=$(dirname "$0")/firecracker.sh unshare -m bash -c '
+		set -e
+		mount -t tmpfs -o mode=755 hearth-nokvm /dev
+		for n in "null 1 3" "zero 1 5" "random 1 8" "urandom 1 9"; do set -- $n; mknod -m 666 /dev/$1 c $2 $3; done
+		[ ! -e /dev/kvm ]
+		"$H" backends
+		name=$("$H" run --rootfs "$R" --memory 128)
+		"$H" status "$name" --json
+		"$H" rm -f "$name" >/dev/null
+		HEARTH_TEST_ONLY= HEARTH_TEST_REQUIRE= bash "$F" 2>&1 | grep -E "^(ok|skip|FAIL)"
+		' 2>&1) || fail "no-KVM host: $out"
+	echo "$out" | grep -A1 -E '^qemu +available' | grep -q 'accel tcg (/dev/kvm: No such file or directory)' ||
+		fail "qemu: $out"
+	echo "$out" | grep -Eq '^firecracker +unavailable' || fail "firecracker: $out"
+	echo "$out" | grep -A1 -E '^firecracker +unavailable' | grep -q 'but /dev/kvm: No such file or directory' ||
+		fail "no reason: $out"
+	echo "$out" | grep -q '"accel": "tcg"' || fail "guest not under tcg: $out"
+	echo "$out" | grep -q '^skip test_fc_full_life: .*no /dev/kvm' || fail "firecracker tests did not skip: $out"
+	! echo "$out" | grep -q '^FAIL' || fail "a test failed without KVM: $out"
 }
 
 test_valgrind_cli_paths() {
@@ -247,6 +279,7 @@ t test_bad_input_leaves_nothing
 t test_port_in_use
 t test_concurrent_runs
 t test_auto_names_and_backends
+t test_no_kvm_host
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_cli_paths
 report

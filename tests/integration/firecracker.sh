@@ -181,6 +181,7 @@ test_fc_exits_at_once() {
 }
 
 test_fc_backends_and_modes() {
+	[ -c /dev/kvm ] || skip "no /dev/kvm: firecracker is unavailable here"
 	"$HEARTH" backends | grep -Eq '^firecracker +available +1\.16\.1 +pause_resume,snapshots,vsock,tap_networking' ||
 		fail "backends: $("$HEARTH" backends)"
 	HEARTH_FIRECRACKER=/nonexistent "$HEARTH" backends | grep -A1 -E '^firecracker +unavailable' | grep -q 'not found' ||
