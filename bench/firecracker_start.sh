@@ -38,10 +38,10 @@ raw_once() {
 	api /machine-config '{"vcpu_count": 2, "mem_size_mib": 512}'
 	cp --reflink=auto "$B/guest/hello.ext4" "$work/rootfs.img"
 	api /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$work/rootfs.img\", \"is_root_device\": true, \"is_read_only\": false}"
-	api /drives/hearth-config "{\"drive_id\": \"hearth-config\", \"path_on_host\": \"$work/config.img\", \"is_root_device\": false, \"is_read_only\": true}"
-	api /drives/hearth-secrets "{\"drive_id\": \"hearth-secrets\", \"path_on_host\": \"$work/secrets.img\", \"is_root_device\": false, \"is_read_only\": true}"
+	api /drives/hearth_config "{\"drive_id\": \"hearth_config\", \"path_on_host\": \"$work/config.img\", \"is_root_device\": false, \"is_read_only\": true}"
+	api /drives/hearth_secrets "{\"drive_id\": \"hearth_secrets\", \"path_on_host\": \"$work/secrets.img\", \"is_root_device\": false, \"is_read_only\": true}"
 	api /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "rawtap", "guest_mac": "06:00:0a:50:00:02"}'
-	api /vsock "{\"vsock_id\": \"vsock0\", \"guest_cid\": 3, \"uds_path\": \"$work/v.sock\"}"
+	api /vsock "{\"guest_cid\": 3, \"uds_path\": \"$work/v.sock\"}"
 	api /actions '{"action_type": "InstanceStart"}'
 	ready_ms "$t0" "$work/console.log" $pid
 	in_ns ip link del rawtap
