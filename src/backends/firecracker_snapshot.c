@@ -37,14 +37,19 @@ static int copy_volumes(const char *from, const char *to, struct hearth_error **
 	return rc;
 }
 
-/* Moves a file the jailed VMM wrote inside its root out to DST. */
+/* Moves a file the jailed VMM wrote inside its root out to DST, and
+ * takes it back from the jail's user. */
 static int move_out(const char *src, const char *dst, struct hearth_error **err)
 {
-	if (rename(src, dst) == 0)
-		return 0;
-	int rc = vm_copy_image(src, dst, err);
-	unlink(src);
-	return rc;
+	if (rename(src, dst) < 0) {
+		int rc = vm_copy_image(src, dst, err);
+		unlink(src);
+		if (rc < 0)
+			return -1;
+	}
+	if (chown(dst, getuid(), getgid()) < 0)
+		return fail_errno(err, "snapshot: chown %s: %s", dst, strerror(errno));
+	return 0;
 }
 
 int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err)
@@ -52,7 +57,7 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 	_cleanup_free_ char *sock = fc_api_sock(g);
 	_cleanup_free_ char *root = fc_vmm_root(g);
 	bool jailed = strcmp(root, g->dir) != 0;
-	bool was_running = g->rec->status == HEARTH_STATUS_RUNNING;
+	bool was_running = g->rec->status == HEARTH_STATUS_RUNNING || g->rec->status == HEARTH_STATUS_STARTING;
 	if (was_running && fc_vm_state(sock, "Paused", err) < 0)
 		return -1;
 	int rc = 0;
@@ -88,13 +93,15 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 	return rc;
 }
 
-/* The TAP the snapshot's guest had, from hearth.json. */
-static char *snapshot_tap(const char *dir)
+/* From the snapshot's hearth.json: the TAP its guest had, and whether
+ * it had come up (a snapshot of a booting guest boots on). */
+static char *snapshot_tap(const char *dir, bool *ready)
 {
 	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
 	json_t *o = json_load_file(path, 0, NULL);
 	json_t *tap = json_object_get(o, "tap");
 	char *ret = json_is_string(tap) ? xstrdup(json_string_value(tap)) : NULL;
+	*ready = !json_is_false(json_object_get(o, "ready"));
 	json_decref(o);
 	return ret;
 }
@@ -115,7 +122,8 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	/* Only when the TAP is not the one the snapshot was taken with
 	 * (another state root): the override is newer than some releases,
 	 * which then cannot restore here at all. Said before anything runs. */
-	_cleanup_free_ char *old_tap = snapshot_tap(dir);
+	bool ready;
+	_cleanup_free_ char *old_tap = snapshot_tap(dir, &ready);
 	bool override = g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0);
 	if (override && !fc_version_at_least(&v, FC_NETWORK_OVERRIDES_SINCE))
 		return fail_invalid(err, "snapshot: the guest's TAP changes (%s to %s), and firecracker %u.%u.%u cannot "
@@ -134,11 +142,14 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	bool jailed = strcmp(root, g->dir) != 0;
 	_cleanup_free_ char *vmstate = xasprintf("%s/vmstate", dir), *memory = xasprintf("%s/memory", dir);
 	if (jailed) {
-		/* Inside the jail, by hard link where the filesystem allows. */
+		/* Copies inside the jail for its user (reflinks where the
+		 * filesystem can): a link would hand the snapshot itself over. */
 		_cleanup_free_ char *jv = xasprintf("%s/vmstate", root), *jm = xasprintf("%s/memory", root);
-		if ((link(vmstate, jv) < 0 && vm_copy_image(vmstate, jv, err) < 0) ||
-		    (link(memory, jm) < 0 && vm_copy_image(memory, jm, err) < 0))
+		const struct hearth_run_options *o = g->opts;
+		if (vm_copy_image(vmstate, jv, err) < 0 || vm_copy_image(memory, jm, err) < 0)
 			return -1;
+		if (chown(jv, o->jail_uid, o->jail_gid) < 0 || chown(jm, o->jail_uid, o->jail_gid) < 0)
+			return fail_errno(err, "jailer: chown %s: %s", jm, strerror(errno));
 		free(vmstate);
 		free(memory);
 		vmstate = xstrdup("vmstate");
@@ -156,7 +167,7 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	if (rc == 0)
 		rc = fc_api(sock, "PUT", "/snapshot/load", body, err);
 	json_decref(body);
-	if (rc == 0)
+	if (rc == 0 && ready)
 		rc = record_update(g->dirfd, set_running, NULL, err);
 	if (rc < 0)
 		fc_abort(g);

@@ -43,6 +43,7 @@ static json_t *snapshot_manifest(const struct guest *g)
 	json_object_set_new(o, "tap", json_string_or_null(g->rec->tap));
 	json_object_set_new(o, "guest_ip", json_string_or_null(g->rec->guest_ip));
 	json_object_set_new(o, "taken_at", json_integer(now_unix()));
+	json_object_set_new(o, "ready", json_boolean(g->rec->status != HEARTH_STATUS_STARTING));
 	return o;
 }
 
@@ -60,7 +61,8 @@ int hearth_guest_snapshot(const char *name, const char *dir, struct hearth_error
 		fail_invalid(err, "%s: snapshots are not supported by the %s backend", name, ops->name);
 		goto out;
 	}
-	if (st != HEARTH_STATUS_RUNNING && st != HEARTH_STATUS_PAUSED) {
+	/* A guest still booting can be taken too: its restore boots on. */
+	if (st != HEARTH_STATUS_RUNNING && st != HEARTH_STATUS_PAUSED && st != HEARTH_STATUS_STARTING) {
 		fail_invalid(err, "%s: guest is %s, not running", name, hearth_status_name(st));
 		goto out;
 	}

@@ -247,6 +247,50 @@ real_jailer() {
 	assert_removed jnocg
 }
 
+# Snapshots with the real binary, of a guest still booting (before the
+# vCPU dies here): pause, create, resume accepted; restored into another
+# state root, whose TAP differs, with network_overrides from 1.12 on, and
+# refused before anything runs on older releases. JAIL: under the jailer.
+real_snapshot() {
+	local fc=$1 jail=${2:-} v rc=0 out name=snap dir=$WORK/snap-$RANDOM
+	need_real "$fc"
+	local jargs=()
+	if [ -n "$jail" ]; then
+		[ -x "$JAILER" ] || skip "no real jailer (set HEARTH_TEST_JAILER)"
+		jargs=(--jailer "$JAILER" --jail-uid 65534 --jail-gid 65534)
+	fi
+	v=$(version_of "$fc")
+	HEARTH_FIRECRACKER=$fc fc run --backend firecracker "${jargs[@]}" --rootfs "$HELLO" --name $name --memory 128 \
+		--cpus 1 -v data:/data:8M --no-wait >/dev/null || fail "$v: run"
+	HEARTH_FIRECRACKER=$fc "$HEARTH" snapshot create $name "$dir" >/dev/null || fail "$v: snapshot create"
+	api_log "$HEARTH_STATE_DIR/vms/$name/firecracker.log" | grep -E 'PATCH /vm|/snapshot' | tr '\n' ';' >"$WORK/sapi.txt"
+	[ "$(cat "$WORK/sapi.txt")" = "PATCH /vm ok;PUT /snapshot/create ok;PATCH /vm ok;" ] ||
+		fail "$v: snapshot requests: $(cat "$WORK/sapi.txt")"
+	local f
+	for f in vmstate memory rootfs.img config.img secrets.img hearth.json volumes/data.img; do
+		[ -s "$dir/$f" ] || fail "$v: no $f"
+		[ "$(stat -c '%a %U' "$dir/$f")" = "600 root" ] || fail "$v: $f is $(stat -c '%a %U' "$dir/$f")"
+	done
+	fc rm -f $name >/dev/null
+	assert_removed $name
+	local other=$WORK/root-$RANDOM
+	out=$(HEARTH_STATE_DIR=$other HEARTH_FIRECRACKER=$fc fc snapshot restore "$dir" --name snapb "${jargs[@]}" 2>&1) ||
+		rc=$?
+	if [[ $v == 1.[0-9].* || $v == 1.1[01].* ]]; then
+		[ $rc = 2 ] && echo "$out" | grep -q "firecracker $v cannot override it on restore" || fail "$v: exit $rc: $out"
+		[ -z "$(ls "$other/vms" 2>/dev/null)" ] || fail "$v: state left by the refused restore"
+	else
+		[ $rc = 0 ] || fail "$v: restore: exit $rc: $out"
+		api_log "$other/vms/snapb/firecracker.log" | grep -q '^PUT /snapshot/load ok' || fail "$v: load not accepted"
+		grep 'request on "/snapshot/load"' "$other/vms/snapb/firecracker.log" | grep -q 'network_overrides' ||
+			fail "$v: no network_overrides sent"
+		[ "$(HEARTH_STATE_DIR=$other status_field snapb status)" != stopped ] || fail "$v: restored guest stopped"
+		HEARTH_STATE_DIR=$other fc rm -f snapb >/dev/null
+		[ ! -e "$other/vms/snapb" ] || fail "$v: restored guest left"
+	fi
+	assert_nothing_running snapb
+}
+
 # hearth backends reads the real release's version.
 real_backends() {
 	local fc=$1
@@ -262,7 +306,7 @@ fi
 for fc in "${BINARIES[@]}"; do
 	v=$(version_of "$fc")
 	id=v${v//./_}
-	for kind in sequence bad_kernel dies_mid_configuration backends; do
+	for kind in sequence bad_kernel dies_mid_configuration snapshot backends; do
 		eval "test_real_${kind}_$id() { real_$kind '$fc'; }"
 		t "test_real_${kind}_$id"
 	done
@@ -270,6 +314,8 @@ for fc in "${BINARIES[@]}"; do
 	if [[ $v == 1.1[0-9].* ]]; then
 		eval "test_real_jailer_$id() { real_jailer '$fc'; }"
 		t "test_real_jailer_$id"
+		eval "test_real_snapshot_jailed_$id() { real_snapshot '$fc' jailed; }"
+		t "test_real_snapshot_jailed_$id"
 	fi
 done
 report
