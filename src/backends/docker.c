@@ -487,7 +487,10 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 		record_set_status(rec, HEARTH_STATUS_FAILED, "killed: out of memory");
 		rec->exit_code = code;
 	} else if (strcmp(s, "exited") == 0 || strcmp(s, "removing") == 0) {
-		_cleanup_free_ char *why = xasprintf("workload exited with code %d", code);
+		/* The Engine's stop kills with 137 after its timeout. */
+		_cleanup_free_ char *why = !rec->stop_requested ? xasprintf("exited on its own with code %d", code)
+					   : code == 137 ? xstrdup("killed after the stop timeout")
+							 : xstrdup("stopped by request");
 		record_set_status(rec, HEARTH_STATUS_STOPPED, why);
 		rec->exit_code = code;
 	} else {

@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 
 #include "backend.h"
+#include "qemu_accel.h"
 #include "lib/agent.h"
 #include "vm_drives.h"
 #include "lib/monitor.h"
@@ -21,8 +22,6 @@
 
 #define GUEST_IP "10.0.2.15/24"
 #define GUEST_GW "10.0.2.2"
-#define MACHINE "microvm,x-option-roms=off,rtc=on,acpi=off"
-#define KVM_PROBE_TIMEOUT_MS 15000
 
 static char *qemu_binary(void)
 {
@@ -36,91 +35,6 @@ static char *default_kernel(void)
 	return xasprintf("%s/vmlinux", data);
 }
 
-/* What the KVM verdict depends on: this boot, this qemu, this kernel. */
-static char *probe_key(const char *qemu, const char *kernel)
-{
-	struct stat qs = { 0 }, ks = { 0 };
-	_cleanup_free_ char *boot = NULL;
-	stat(qemu, &qs);
-	stat(kernel, &ks);
-	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &boot, NULL) < 0)
-		boot = xstrdup("?");
-	boot[strcspn(boot, "\n")] = '\0';
-	return xasprintf("%s %s:%lld:%lld %s:%lld:%lld", boot, qemu, (long long)qs.st_size, (long long)qs.st_mtime,
-			 kernel, (long long)ks.st_size, (long long)ks.st_mtime);
-}
-
-/* Boots the kernel under KVM with no root disk: a working KVM gets as
- * far as the "cannot mount root" panic; a broken nested hypervisor dies
- * in emulation long before. A bare KVM_RUN of a few instructions is not
- * enough: it passes where Linux guests fail. */
-static bool kvm_boots(const char *qemu, const char *kernel, char **ret_why)
-{
-	char *argv[] = { (char *)qemu, "-M", MACHINE, "-accel", "kvm", "-cpu", "host", "-m", "128", "-smp", "1",
-			 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-kernel", (char *)kernel,
-			 "-append", "console=ttyS0 panic=-1 reboot=t", "-serial", "stdio", NULL };
-	_cleanup_free_ char *out = NULL;
-	int rc = proc_run(argv, KVM_PROBE_TIMEOUT_MS, &out, NULL);
-	if (rc >= 0 && out && strstr(out, "Kernel panic - not syncing")) {
-		*ret_why = xstrdup("kvm (a probe booted the kernel under KVM)");
-		return true;
-	}
-	const char *hint = "no output";
-	if (out && strstr(out, "KVM internal error"))
-		hint = "KVM internal error";
-	else if (out && strstr(out, "emulation failure"))
-		hint = "emulation failure";
-	else if (rc == 128 + 9)
-		hint = "timed out";
-	else if (out && *out)
-		hint = "the kernel did not boot";
-	*ret_why = xasprintf("tcg (KVM probe failed: %s)", hint);
-	return false;
-}
-
-/* KVM when it really works, else TCG; the verdict is cached in the
- * state root per boot, qemu binary and kernel. */
-static const char *qemu_accel(const char *qemu, char **ret_why)
-{
-	const char *force = getenv("HEARTH_ACCEL");
-	if (force && (strcmp(force, "kvm") == 0 || strcmp(force, "tcg") == 0)) {
-		*ret_why = xasprintf("%s (HEARTH_ACCEL)", force);
-		return strcmp(force, "kvm") == 0 ? "kvm" : "tcg";
-	}
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0) {
-		*ret_why = xasprintf("tcg (/dev/kvm: %s)", strerror(errno));
-		return "tcg";
-	}
-	close(kvm);
-	_cleanup_free_ char *kernel = default_kernel();
-	if (access(kernel, R_OK) < 0) {
-		*ret_why = xasprintf("tcg (no kernel to probe KVM with at %s)", kernel);
-		return "tcg";
-	}
-	_cleanup_free_ char *key = probe_key(qemu, kernel);
-	_cleanup_close_ int root = state_root_open(NULL);
-	_cleanup_close_ int cache = root >= 0 ? openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	_cleanup_free_ char *cached = NULL;
-	if (cache >= 0 && read_file_at(cache, "accel", 4096, &cached, NULL) == 0) {
-		char *nl = strchr(cached, '\n');
-		if (nl && (size_t)(nl - cached) == strlen(key) && strncmp(cached, key, strlen(key)) == 0) {
-			char *why = nl + 1;
-			why[strcspn(why, "\n")] = '\0';
-			*ret_why = xstrdup(why);
-			return str_has_prefix(why, "kvm") ? "kvm" : "tcg";
-		}
-	}
-	bool ok = kvm_boots(qemu, kernel, ret_why);
-	if (cache >= 0) {
-		_cleanup_free_ char *text = xasprintf("%s\n%s\n", key, *ret_why);
-		if (write_file_atomic_at(cache, "accel", text, strlen(text), 0600) < 0) {
-			/* Not fatal: the next run probes again. */
-		}
-	}
-	return ok ? "kvm" : "tcg";
-}
-
 const char *qemu_accel_for_host(char **ret_why)
 {
 	_cleanup_free_ char *qemu = qemu_binary();
@@ -128,7 +42,7 @@ const char *qemu_accel_for_host(char **ret_why)
 		*ret_why = xstrdup("tcg (no qemu-system-x86_64 to probe KVM with)");
 		return "tcg";
 	}
-	return qemu_accel(qemu, ret_why);
+	return qemu_accel(qemu, false, ret_why);
 }
 
 static void qemu_probe(struct hearth_backend_info *info, bool full)
@@ -150,7 +64,7 @@ static void qemu_probe(struct hearth_backend_info *info, bool full)
 		info->version = xstrdup(v ? v + 8 : out);
 	}
 	_cleanup_free_ char *why = NULL;
-	qemu_accel(qemu, &why);
+	qemu_accel(qemu, full, &why); /* `hearth backends` waits for the probe; a start does not */
 	info->available = true;
 	info->reason = xasprintf("%s, accel %s", qemu, why);
 }
@@ -189,7 +103,7 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	bool kvm = strcmp(accel, "kvm") == 0;
 	strv_add(a, xstrdup(qemu));
 	strv_add(a, xstrdup("-M"));
-	strv_add(a, xstrdup(MACHINE));
+	strv_add(a, xstrdup(QEMU_MACHINE));
 	strv_add(a, xstrdup("-accel"));
 	strv_add(a, xstrdup(accel));
 	strv_add(a, xstrdup("-cpu"));
@@ -295,7 +209,7 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	if (strlen(g->dir) + sizeof("/agent.sock") > sizeof(sa.sun_path))
 		return fail_invalid(err, "state: directory too long for a unix socket path (%s)", g->dir);
 	_cleanup_free_ char *why = NULL;
-	const char *accel = qemu_accel(qemu, &why);
+	const char *accel = qemu_accel(qemu, false, &why);
 	_cleanup_free_ char *channel = xasprintf("%s/agent.sock", g->dir);
 	struct start_facts facts = { accel, channel };
 	if (vm_drives_build(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)

@@ -18,7 +18,7 @@ int cmd_status(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", status_options, NULL)) != -1) {
 		if (c == 'h') {
 			puts("usage: hearth status NAME [--json]\n\nShow the guest's status: starting, running, paused, "
-			     "stopped or failed,\nwith the reason and the workload's exit code when known.");
+			     "stopped or failed,\nwith the reason in plain words (--json: also the workload's exit code).");
 			return 0;
 		}
 		if (c != 'j')
@@ -57,12 +57,14 @@ int cmd_status(int argc, char **argv)
 		free(s);
 		json_decref(o);
 	} else {
-		printf("%s", hearth_status_name(r->status));
-		if (r->reason)
-			printf(": %s", r->reason);
-		if (r->exit_code >= 0)
-			printf(" (exit %d)", r->exit_code);
-		printf("\n");
+		/* A stopped guest's reason says it all ("stopped by request",
+		 * "exited on its own with code 3"); others name their state. */
+		if (r->status == HEARTH_STATUS_STOPPED && r->reason)
+			printf("%s\n", r->reason);
+		else if (r->reason)
+			printf("%s: %s\n", hearth_status_name(r->status), r->reason);
+		else
+			printf("%s\n", hearth_status_name(r->status));
 	}
 	hearth_record_free(r);
 	return 0;

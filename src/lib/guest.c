@@ -560,12 +560,12 @@ int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err
 	int rc = 0;
 	if (!status_active(g.rec->status))
 		goto out;
-	if (ops->stop) {
-		rc = ops->stop(&g, timeout_s, err);
-		goto out;
-	}
 	if (record_update(g.dirfd, set_stop_requested, NULL, err) < 0) {
 		rc = -1;
+		goto out;
+	}
+	if (ops->stop) {
+		rc = ops->stop(&g, timeout_s, err);
 		goto out;
 	}
 	struct hearth_error *soft = NULL;

@@ -114,23 +114,24 @@ static void set_final(struct hearth_record *rec, void *arg)
 	_cleanup_free_ char *reason = NULL;
 	enum hearth_status status = HEARTH_STATUS_STOPPED;
 	rec->exit_code = m->exit_code;
-	if (WIFSIGNALED(f->wait_status)) {
+	/* What happened, in plain words, once: `hearth status` prints the
+	 * reason of a stopped guest alone. */
+	if (WIFSIGNALED(f->wait_status) && rec->stop_requested && WTERMSIG(f->wait_status) == SIGKILL) {
+		reason = xstrdup("killed after the stop timeout");
+	} else if (WIFSIGNALED(f->wait_status)) {
 		status = HEARTH_STATUS_FAILED;
 		reason = xasprintf("%s killed by signal %d", vmm, WTERMSIG(f->wait_status));
-		if (rec->stop_requested && WTERMSIG(f->wait_status) == SIGKILL) {
-			status = HEARTH_STATUS_STOPPED;
-			free(reason);
-			reason = xasprintf("%s killed after the stop timeout", vmm);
-		}
 	} else if (WEXITSTATUS(f->wait_status) != 0) {
 		status = HEARTH_STATUS_FAILED;
 		_cleanup_free_ char *why = m->spec->vmm_log ? last_error_line(m->dirfd, m->spec->vmm_log) : NULL;
 		reason = xasprintf("%s exited with status %d: %s", vmm, WEXITSTATUS(f->wait_status),
 				   why ? why : "see hearth logs --hypervisor");
+	} else if (m->exit_code >= 0 && rec->stop_requested) {
+		reason = xstrdup("stopped by request");
 	} else if (m->exit_code >= 0) {
-		reason = xasprintf("workload exited with code %d", m->exit_code);
+		reason = xasprintf("exited on its own with code %d", m->exit_code);
 	} else if (rec->stop_requested) {
-		reason = xasprintf("stopped by %s before the guest powered off", vmm);
+		reason = xasprintf("forced off after the stop timeout (%s quit)", vmm);
 	} else if (m->saw_panic) {
 		status = HEARTH_STATUS_FAILED;
 		reason = xstrdup("guest kernel panic (see hearth logs)");

@@ -67,7 +67,8 @@ assert row["status"] == "running" and row["memory_mib"] == 256 and row["ports"][
 	mon=$(status_field life monitor_pid)
 	qemu=$(status_field life vmm_pid)
 	"$HEARTH" stop life >/dev/null
-	"$HEARTH" status life | grep -q '^stopped: workload exited with code 143' || fail "status after stop: $("$HEARTH" status life)"
+	[ "$("$HEARTH" status life)" = "stopped by request" ] || fail "status after stop: $("$HEARTH" status life)"
+	[ "$(status_field life exit_code)" = 143 ] || fail "exit code: $(status_field life exit_code)"
 	alive "$mon" && fail "monitor still running"
 	alive "$qemu" && fail "qemu still running"
 	ls "$HEARTH_STATE_DIR/vms/life/" | grep -Eq 'sock|secrets.img|config.img|\.stage' && fail "leftovers: $(ls "$HEARTH_STATE_DIR/vms/life/")"
@@ -226,6 +227,83 @@ assert q["available"] and q["default"] and "pause_resume" in q["capabilities"], 
 assert "accel kvm" in q["reason"] or "accel tcg" in q["reason"], q'
 }
 
+# Each way a guest can end, said once in plain words by `hearth status`.
+test_status_texts() {
+	need_qemu
+	mkdir -p "$WORK/st/etc/hearth"
+	printf '#!/bin/sh\necho working\nexit 3\n' >"$WORK/st/etc/hearth/start"
+	chmod 755 "$WORK/st/etc/hearth/start"
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/exit3.ext4" "$WORK/st" >/dev/null
+	# Exited on its own, with its code.
+	"$HEARTH" run --rootfs "$WORK/exit3.ext4" --name st-exit --memory 128 --no-wait >/dev/null
+	wait_for '[ "$(status_field st-exit status)" = stopped ]' 30
+	[ "$("$HEARTH" status st-exit)" = "exited on its own with code 3" ] || fail "own exit: $("$HEARTH" status st-exit)"
+	# Stopped by request: the agent's power-off.
+	"$HEARTH" run --rootfs "$HELLO" --name st-stop --memory 128 >/dev/null
+	"$HEARTH" stop st-stop >/dev/null
+	[ "$("$HEARTH" status st-stop)" = "stopped by request" ] || fail "stop: $("$HEARTH" status st-stop)"
+	# Killed after the timeout: a guest that ignores the request (paused
+	# guests are resumed first, so hold its VMM with SIGSTOP instead).
+	"$HEARTH" run --rootfs "$HELLO" --name st-kill --memory 128 >/dev/null
+	kill -STOP "$(status_field st-kill vmm_pid)"
+	"$HEARTH" stop --timeout 1 st-kill >/dev/null
+	[ "$("$HEARTH" status st-kill)" = "killed after the stop timeout" ] || fail "kill: $("$HEARTH" status st-kill)"
+	# Failed, with the reason.
+	"$HEARTH" run --rootfs "$HELLO" --name st-fail --memory 128 >/dev/null
+	kill -9 "$(status_field st-fail vmm_pid)"
+	wait_for '[ "$(status_field st-fail status)" = failed ]' 10
+	[ "$("$HEARTH" status st-fail)" = "failed: qemu killed by signal 9" ] || fail "failed: $("$HEARTH" status st-fail)"
+	"$HEARTH" rm st-exit st-stop st-kill st-fail >/dev/null
+}
+
+# The KVM verdict: probed once per machine boot, QEMU and kernel, shared
+# by every state root, never waited for by a start, and not believed
+# from a file someone else could have written.
+test_kvm_verdict_cache() {
+	need_qemu
+	[ -c /dev/kvm ] || skip "no /dev/kvm: nothing to probe (test_no_kvm_host covers it)"
+	local rt=$WORK/runtime a=$WORK/root-a b=$WORK/root-b c=$WORK/root-c
+	mkdir -p "$a" "$b" "$c"
+	# A start with no verdict yet boots under TCG at once, and probes aside.
+	HEARTH_RUNTIME_DIR=$rt HEARTH_STATE_DIR=$a HEARTH_ACCEL= "$HEARTH" run --rootfs "$HELLO" --name v1 --memory 128 \
+		--no-wait >/dev/null
+	[ "$(HEARTH_STATE_DIR=$a status_field v1 accel)" = tcg ] || fail "first start not under tcg"
+	wait_for 'ls "$rt"/accel-* | grep -qv lock' 10
+	local file verdict inode
+	file=$(ls "$rt"/accel-* | grep -v lock)
+	verdict=$(sed -n 2p "$file")
+	[[ $verdict == kvm* || $verdict == tcg* ]] || fail "verdict: $verdict"
+	[ "$(stat -c '%U %a' "$file")" = "root 644" ] || fail "cache file: $(stat -c '%U %a' "$file")"
+	inode=$(stat -c %i "$file")
+	HEARTH_STATE_DIR=$a "$HEARTH" rm -f v1 >/dev/null
+	# Another state root on the same machine reuses it: no probe, no write.
+	HEARTH_RUNTIME_DIR=$rt HEARTH_STATE_DIR=$b HEARTH_ACCEL= "$HEARTH" run --rootfs "$HELLO" --name v2 --memory 128 \
+		--no-wait >/dev/null
+	[ "$(HEARTH_STATE_DIR=$b status_field v2 accel)" = "${verdict%% *}" ] || fail "second root did not use the verdict"
+	[ "$(stat -c %i "$file")" = "$inode" ] || fail "the verdict was probed again"
+	HEARTH_STATE_DIR=$b "$HEARTH" rm -f v2 >/dev/null
+	backends() { HEARTH_RUNTIME_DIR=$rt HEARTH_STATE_DIR=$c HEARTH_ACCEL= "$HEARTH" backends | grep -A1 '^qemu'; }
+	backends | grep -qF "accel $verdict" || fail "backends: $(backends)"
+	# Forged: another user's file, a file others may write, another key.
+	local key
+	key=$(sed -n 1p "$file")
+	printf '%s\nkvm (forged)\n' "$key" >"$file"
+	chown 65534 "$file"
+	! backends | grep -q forged || fail "believed another user's verdict"
+	printf '%s\nkvm (forged)\n' "$key" >"$file"
+	chown 0 "$file" && chmod 666 "$file"
+	! backends | grep -q forged || fail "believed a world-writable verdict"
+	printf 'another boot %s\nkvm (forged)\n' "$key" >"$file"
+	chmod 644 "$file"
+	! backends | grep -q forged || fail "believed another key's verdict"
+	backends | grep -qF "accel $verdict" || fail "the probe did not put the truth back: $(backends)"
+	# A changed kernel is another key: its own verdict.
+	mkdir -p "$WORK/data2"
+	cp "$GUEST/vmlinux" "$WORK/data2/vmlinux"
+	HEARTH_DATA_DIR=$WORK/data2 HEARTH_RUNTIME_DIR=$rt HEARTH_STATE_DIR=$c HEARTH_ACCEL= "$HEARTH" backends >/dev/null
+	[ "$(ls "$rt"/accel-* | grep -vc lock)" = 2 ] || fail "a changed kernel reused the old verdict: $(ls "$rt")"
+}
+
 # A host without /dev/kvm (here: a mount namespace whose /dev lacks it):
 # qemu runs the guest under TCG and says why; firecracker is unavailable
 # with the reason, and its tests skip rather than fail.
@@ -280,6 +358,8 @@ t test_port_in_use
 t test_concurrent_runs
 t test_auto_names_and_backends
 t test_no_kvm_host
+t test_status_texts
+t test_kvm_verdict_cache
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_cli_paths
 report

@@ -69,7 +69,8 @@ assert g["backend"] == "docker" and g["status"] == "running" and g["guest_ip"], 
 	"$HEARTH" resume dlife >/dev/null
 	wait_for "curl -sf http://127.0.0.1:$port/" 10
 	"$HEARTH" stop dlife >/dev/null
-	"$HEARTH" status dlife | grep -q '^stopped: workload exited with code 143' || fail "status: $("$HEARTH" status dlife)"
+	[ "$("$HEARTH" status dlife)" = "stopped by request" ] || fail "status: $("$HEARTH" status dlife)"
+	[ "$(status_field dlife exit_code)" = 143 ] || fail "exit code: $(status_field dlife exit_code)"
 	local images
 	images=$(hearth_images)
 	"$HEARTH" rm dlife >/dev/null

@@ -98,7 +98,7 @@ test_gateway_runner_on_microvm_nix() {
 	"$HEARTH" stop gateway >/dev/null
 	# Stopped through the runner's microvm-shutdown: a clean power-off.
 	"$HEARTH" logs gateway | grep -q 'hearth-init: agent: poweroff requested' || fail "not stopped via microvm-shutdown"
-	"$HEARTH" status gateway | grep -q '^stopped: workload exited' || fail "status: $("$HEARTH" status gateway)"
+	[ "$("$HEARTH" status gateway)" = "stopped by request" ] || fail "status: $("$HEARTH" status gateway)"
 	alive "$vmm" && fail "runner still running"
 	"$HEARTH" rm gateway >/dev/null
 }
