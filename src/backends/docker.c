@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,9 +142,16 @@ static int content_hash(const char *path, char *out, size_t len, struct hearth_e
 	return 0;
 }
 
-/* Streams BODY_FD to the Engine (import or load) and checks the JSON
- * progress stream for an "error". */
-static int engine_upload(const char *path, int body_fd, const char *what, struct hearth_error **err)
+/* The label an imported image carries: the content it was made from.
+ * A tag whose image lacks it, or names other content, is not used. */
+#define CONTENT_LABEL "hearth.content"
+
+/* Streams BODY_FD to the Engine's import and reads its JSON progress
+ * stream: an "error" fails; the last "status" naming "sha256:" is the new
+ * image's ID (*RET_ID). FAILED, set by the producer, aborts the upload
+ * at its end instead of ending it (see http_request). */
+static int engine_import(const char *path, int body_fd, const atomic_bool *failed, char **ret_id,
+			 struct hearth_error **err)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_free_ char *sock = docker_socket(&why);
@@ -151,24 +159,45 @@ static int engine_upload(const char *path, int body_fd, const char *what, struct
 		return fail_runtime(err, "docker: %s", why);
 	_cleanup_free_ char *full = xasprintf(API "%s", path);
 	struct http_request req = { .socket_path = sock, .method = "POST", .path = full, .upload_fd = body_fd,
-				    .content_type = "application/x-tar" };
+				    .content_type = "application/x-tar", .upload_failed = failed };
 	struct http_response resp = { 0 };
+	*ret_id = NULL;
 	if (http_do(&req, &resp, err) < 0)
 		return -1;
 	int rc = 0;
 	char msg[512];
-	const char *e = resp.body ? strstr(resp.body, "\"error\"") : NULL;
 	if (resp.status != 200)
-		rc = fail_runtime(err, "docker: %s: %s", what, http_error_message(&resp, msg, sizeof(msg)));
-	else if (e)
-		rc = fail_runtime(err, "docker: %s: %.300s", what, e);
+		rc = fail_runtime(err, "docker: import: %s", http_error_message(&resp, msg, sizeof(msg)));
+	for (size_t off = 0; rc == 0 && off < resp.len;) {
+		json_error_t je;
+		json_t *o = json_loadb(resp.body + off, resp.len - off, JSON_DISABLE_EOF_CHECK, &je);
+		if (!o)
+			break;
+		off += je.position;
+		const char *error = json_string_value(json_object_get(o, "error"));
+		const char *status = json_string_value(json_object_get(o, "status"));
+		if (error)
+			rc = fail_runtime(err, "docker: import: %.300s", error);
+		else if (status && str_has_prefix(status, "sha256:")) {
+			free(*ret_id);
+			*ret_id = xstrdup(status);
+		}
+		json_decref(o);
+	}
+	if (rc == 0 && !*ret_id)
+		rc = fail_runtime(err, "docker: import: the Engine named no image");
 	http_response_release(&resp);
+	if (rc < 0) {
+		free(*ret_id);
+		*ret_id = NULL;
+	}
 	return rc;
 }
 
 struct tar_producer {
 	const char *rootfs;
 	int fd;
+	atomic_bool failed;
 	struct hearth_error *err;
 };
 
@@ -181,21 +210,23 @@ static void *produce_tar(void *arg)
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
-	if (ext4_to_tar(p->rootfs, p->fd, &p->err) < 0) {
-		/* the import sees a truncated stream and fails too */
-	}
+	if (ext4_to_tar(p->rootfs, p->fd, &p->err) < 0)
+		atomic_store(&p->failed, true); /* before the close: the upload aborts */
 	close(p->fd);
 	return NULL;
 }
 
-/* Imports the ext4 rootfs as an image: a thread walks it with libext2fs
- * and writes tar into a pipe that curl streams to the Engine. */
-static int import_rootfs(const char *rootfs, const char *repo, const char *tag, struct hearth_error **err)
+/* Imports the ext4 rootfs as an untagged image labelled with CONTENT: a
+ * thread walks it with libext2fs and writes tar into a pipe that curl
+ * streams to the Engine. All or nothing: a stream that could not be
+ * made whole is aborted, and an image the Engine made anyway is removed. */
+static int import_rootfs(const char *rootfs, const char *content, char **ret_id, struct hearth_error **err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return fail_errno(err, "docker: pipe: %s", strerror(errno));
 	struct tar_producer prod = { .rootfs = rootfs, .fd = p[1] };
+	atomic_init(&prod.failed, false);
 	pthread_t thread;
 	int e = pthread_create(&thread, NULL, produce_tar, &prod);
 	if (e) {
@@ -203,16 +234,22 @@ static int import_rootfs(const char *rootfs, const char *repo, const char *tag, 
 		close(p[1]);
 		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "docker: thread: %s", strerror(e));
 	}
-	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&repo=%s&tag=%s", repo, tag);
-	int rc = engine_upload(path, p[0], "import", err);
+	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&changes=LABEL%%20" CONTENT_LABEL "%%3D%s",
+					      content);
+	int rc = engine_import(path, p[0], &prod.failed, ret_id, err);
 	close(p[0]); /* a producer still writing gets EPIPE and ends */
 	pthread_join(thread, NULL);
 	if (prod.err) {
-		if (rc == 0 || !*err) {
-			hearth_error_free(*err);
-			*err = steal(prod.err);
+		if (*ret_id) {
+			_cleanup_free_ char *del = xasprintf("/images/%s", *ret_id);
+			struct hearth_error *ignored = NULL;
+			if (engine("DELETE", del, NULL, NULL, NULL, &ignored) < 0)
+				hearth_error_free(ignored);
+			free(*ret_id);
+			*ret_id = NULL;
 		}
-		hearth_error_free(prod.err);
+		hearth_error_free(*err);
+		*err = steal(prod.err);
 		return -1;
 	}
 	return rc;
@@ -251,7 +288,23 @@ static int load_archive(const char *archive, const char *repo, const char *tag, 
 	return engine("POST", path, NULL, NULL, NULL, err);
 }
 
-/* The image for G's rootfs, imported or loaded once per content. */
+/* The content label of image REF, or NULL (no such image: *RET_STATUS 404). */
+static char *image_content(const char *ref, long *ret_status, struct hearth_error **err)
+{
+	_cleanup_free_ char *inspect = xasprintf("/images/%s/json", ref);
+	json_t *o = NULL;
+	if (engine("GET", inspect, NULL, &o, ret_status, err) < 0)
+		return NULL;
+	json_t *labels = json_object_get(json_object_get(o, "Config"), "Labels");
+	const char *v = json_string_value(json_object_get(labels, CONTENT_LABEL));
+	char *ret = xstrdup(v ? v : "");
+	json_decref(o);
+	return ret;
+}
+
+/* The image for G's rootfs, imported or loaded once per content. An
+ * imported one is used only while its label names the same content (an
+ * import cut short by an older hearth was tagged with none). */
 static char *ensure_image(struct guest *g, struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
@@ -261,28 +314,41 @@ static char *ensure_image(struct guest *g, struct hearth_error **err)
 	else if (content_hash(cfg->rootfs_path, tag, sizeof(tag), err) < 0)
 		return NULL;
 	_cleanup_free_ char *repo = image_repo(cfg->rootfs_path);
+	_cleanup_free_ char *dir = xstrndup(cfg->rootfs_path, (size_t)(strrchr(cfg->rootfs_path, '/') - cfg->rootfs_path));
+	_cleanup_free_ char *gz = xasprintf("%s/image.tar.gz", dir);
+	_cleanup_free_ char *tar = xasprintf("%s/image.tar", dir);
+	const char *archive = access(gz, R_OK) == 0 ? gz : access(tar, R_OK) == 0 ? tar : NULL;
 	char *ref = xasprintf("%s:%s", repo, tag);
-	_cleanup_free_ char *inspect = xasprintf("/images/%s/json", ref);
 	long status = 0;
 	struct hearth_error *e = NULL;
-	if (engine("GET", inspect, NULL, NULL, &status, &e) == 0)
+	_cleanup_free_ char *content = image_content(ref, &status, &e);
+	if (content && (archive || strcmp(content, tag) == 0))
 		return ref; /* unchanged: not imported twice */
-	if (status != 404) {
+	if (!content && status != 404) {
 		free(ref);
 		*err = e;
 		return NULL;
 	}
 	hearth_error_free(e);
-	_cleanup_free_ char *dir = xstrndup(cfg->rootfs_path, (size_t)(strrchr(cfg->rootfs_path, '/') - cfg->rootfs_path));
-	_cleanup_free_ char *gz = xasprintf("%s/image.tar.gz", dir);
-	_cleanup_free_ char *tar = xasprintf("%s/image.tar", dir);
+	if (content) {
+		/* A tag on other content: untag it (the image goes too, unless
+		 * a container still uses it). */
+		_cleanup_free_ char *del = xasprintf("/images/%s", ref);
+		struct hearth_error *ignored = NULL;
+		if (engine("DELETE", del, NULL, NULL, NULL, &ignored) < 0)
+			hearth_error_free(ignored);
+	}
 	int rc;
-	if (access(gz, R_OK) == 0)
-		rc = load_archive(gz, repo, tag, err);
-	else if (access(tar, R_OK) == 0)
-		rc = load_archive(tar, repo, tag, err);
-	else
-		rc = import_rootfs(cfg->rootfs_path, repo, tag, err);
+	if (archive) {
+		rc = load_archive(archive, repo, tag, err);
+	} else {
+		_cleanup_free_ char *id = NULL;
+		rc = import_rootfs(cfg->rootfs_path, tag, &id, err);
+		if (rc == 0) {
+			_cleanup_free_ char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", id, repo, tag);
+			rc = engine("POST", path, NULL, NULL, NULL, err);
+		}
+	}
 	if (rc < 0) {
 		free(ref);
 		return NULL;

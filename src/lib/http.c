@@ -27,9 +27,11 @@ static size_t on_write(char *data, size_t size, size_t n, void *arg)
 
 static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 {
-	int fd = *(int *)arg;
+	const struct http_request *req = arg;
 	for (;;) {
-		ssize_t r = read(fd, buf, size * n);
+		ssize_t r = read(req->upload_fd, buf, size * n);
+		if (r == 0 && req->upload_failed && atomic_load(req->upload_failed))
+			return CURL_READFUNC_ABORT;
 		if (r >= 0)
 			return (size_t)r;
 		if (errno != EINTR)
@@ -71,7 +73,7 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 		headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, &upload_fd);
+		curl_easy_setopt(c, CURLOPT_READDATA, req);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	} else if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");

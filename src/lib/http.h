@@ -3,6 +3,7 @@
 #define HEARTH_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 #include "util.h"
 
@@ -12,6 +13,10 @@ struct http_request {
 	const char *path;    /* "/v1.41/containers/json?all=1" */
 	json_t *body;        /* JSON body, or NULL (borrowed) */
 	int upload_fd;       /* a raw body streamed from this fd, or -1 */
+	/* When set by the time upload_fd ends, the body was not whole: the
+	 * transfer is aborted rather than ended, so the server never takes
+	 * a truncated body for a complete one. */
+	const atomic_bool *upload_failed;
 	const char *content_type; /* of upload_fd's bytes */
 	/* Streams the response body here instead of collecting it; return
 	 * nonzero to stop early. */

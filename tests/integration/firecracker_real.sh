@@ -124,7 +124,9 @@ real_sequence() {
 		[ "$(status_field $name status)" = failed ] || fail "$v: status $(status_field $name status)"
 		local reason
 		reason=$(status_field $name reason)
-		[[ $reason == firecracker* ]] || fail "$v: reason: $reason"
+		# How the guest dies on nested KVM varies: the VMM's own error, or
+		# a guest kernel that resets; either is a reason, never "".
+		[ -n "$reason" ] && [ "$reason" != None ] || fail "$v: no reason"
 		# The reason is the VMM's own cause, where it gave one.
 		if grep -q KVM_EXIT_INTERNAL_ERROR "$HEARTH_STATE_DIR/vms/$name/firecracker.log"; then
 			[[ $reason == *KVM_EXIT_INTERNAL_ERROR* ]] || fail "$v: reason hides the cause: $reason"
