@@ -237,8 +237,15 @@ static int import_rootfs(const char *rootfs, const char *content, char **ret_id,
 	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&changes=LABEL%%20" CONTENT_LABEL "%%3D%s",
 					      content);
 	int rc = engine_import(path, p[0], &prod.failed, ret_id, err);
+	/* Until the pipe closes the producer cannot fail by the upload's
+	 * end: failed by now, its error is the cause, else the Engine's. */
+	bool producer_first = atomic_load(&prod.failed);
 	close(p[0]); /* a producer still writing gets EPIPE and ends */
 	pthread_join(thread, NULL);
+	if (prod.err && rc < 0 && !producer_first) {
+		hearth_error_free(prod.err);
+		return -1;
+	}
 	if (prod.err) {
 		if (*ret_id) {
 			_cleanup_free_ char *del = xasprintf("/images/%s", *ret_id);

@@ -3,7 +3,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <et/com_err.h>
+#include <ext2fs/ext2_err.h>
 #include <ext2fs/ext2fs.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -285,6 +287,11 @@ static int walk_dir(struct walk *w, ext2_ino_t dir, const char *prefix)
 	return 0;
 }
 
+static void add_ext2_errors(void)
+{
+	initialize_ext2_error_table();
+}
+
 int ext4_to_tar(const char *image, int fd, struct hearth_error **err)
 {
 	struct walk w = { .err = err };
@@ -292,6 +299,9 @@ int ext4_to_tar(const char *image, int fd, struct hearth_error **err)
 	if (stat(image, &st) < 0)
 		return fail_errno(err, "ext4: %s: %s", image, strerror(errno));
 	w.image_bytes = (uint64_t)st.st_size;
+	/* error_message() names libext2fs's codes once its table is known. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, add_ext2_errors);
 	errcode_t e = ext2fs_open(image, 0, 0, 0, unix_io_manager, &w.fs);
 	if (e)
 		return fail_runtime(err, "ext4: cannot open %s: %s", image, error_message(e));
