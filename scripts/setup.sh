@@ -16,6 +16,8 @@ packages=(
 	iproute2 iptables
 	# tests (clang and its runtime for the libFuzzer targets)
 	curl socat python3 python3-yaml valgrind procps clang libclang-rt-14-dev
+	# a real Debian rootfs for the tests (from the mirror apt already uses)
+	debootstrap
 )
 
 if [ "$(id -u)" != 0 ]; then

@@ -157,6 +157,13 @@ HEARTH_PUBLIC int hearth_network_remove(struct hearth_error **err);
 /* Describes the bridge: "NAME CIDR up|absent". Malloc'd. */
 HEARTH_PUBLIC char *hearth_network_describe(struct hearth_error **err);
 
+/* Progress of long work (an image import, a snapshot's copies): WHAT is
+ * doing DONE of TOTAL bytes (DONE == TOTAL: finished). Called from the
+ * working thread, at most a few times a second, and only for work that
+ * has taken over a second. Process-wide; NULL turns it off. */
+typedef void hearth_progress_fn(const char *what, uint64_t done, uint64_t total, void *arg);
+HEARTH_PUBLIC void hearth_set_progress(hearth_progress_fn *fn, void *arg);
+
 HEARTH_PUBLIC const char *hearth_version(void);
 
 #endif

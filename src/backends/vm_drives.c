@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "lib/drive.h"
+#include "lib/progress.h"
 
 char *vm_volume_id(size_t i)
 {
@@ -73,6 +74,8 @@ int vm_copy_image(const char *src, const char *dst, struct hearth_error **err)
 	if (ioctl(out, FICLONE, in) == 0)
 		return 0;
 	/* Copy data extents only, so a sparse image stays sparse. */
+	struct progress prog;
+	progress_begin(&prog, "copying disk and memory images", (uint64_t)st.st_size);
 	off_t off = 0;
 	while (off < st.st_size) {
 		off_t data = lseek(in, off, SEEK_DATA);
@@ -82,15 +85,18 @@ int vm_copy_image(const char *src, const char *dst, struct hearth_error **err)
 		off_t pos = data;
 		while (pos < hole) {
 			loff_t ipos = pos, opos = pos;
-			ssize_t n = copy_file_range(in, &ipos, out, &opos, (size_t)(hole - pos), 0);
+			size_t chunk = hole - pos < (64 << 20) ? (size_t)(hole - pos) : (64 << 20);
+			ssize_t n = copy_file_range(in, &ipos, out, &opos, chunk, 0);
 			if (n <= 0) {
 				unlink(dst);
 				return fail_errno(err, "state: copying %s: %s", src, n < 0 ? strerror(errno) : "short copy");
 			}
 			pos += n;
+			progress_add(&prog, (uint64_t)n);
 		}
 		off = hole;
 	}
+	progress_end(&prog);
 	if (ftruncate(out, st.st_size) < 0) {
 		unlink(dst);
 		return fail_errno(err, "state: %s: %s", dst, strerror(errno));

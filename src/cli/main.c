@@ -1,6 +1,7 @@
 /* hearth: the command-line front of libhearth. One file per command. */
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -60,8 +61,22 @@ static void usage(FILE *f)
 	fprintf(f, "\nRun 'hearth COMMAND --help' for a command's options. See hearth(1).\n");
 }
 
+/* Long work on a terminal: one line redrawn in place, ended by a newline;
+ * nothing when stderr is not a terminal (its errors stay one line). */
+static void show_progress(const char *what, uint64_t done, uint64_t total, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "\r\033[Khearth: %s: %.1f of %.1f MB (%d%%)", what, (double)done / 1e6, (double)total / 1e6,
+		total ? (int)(done * 100 / total) : 100);
+	if (done == total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
 int main(int argc, char **argv)
 {
+	if (isatty(STDERR_FILENO))
+		hearth_set_progress(show_progress, NULL);
 	if (argc < 2)
 		return usage(stderr), EXIT_USAGE;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "progress.h"
+
 /* An image is not trusted: its walk is bounded. */
 #define MAX_ENTRIES (16u << 20)
 #define MAX_DEPTH 4096
@@ -80,6 +82,7 @@ struct walk {
 	size_t entries;
 	unsigned depth;
 	uint64_t image_bytes;
+	struct progress progress;
 };
 
 static int walk_dir(struct walk *w, ext2_ino_t dir, const char *prefix);
@@ -136,6 +139,7 @@ static int write_data(struct walk *w, ext2_ino_t ino, const char *path, uint64_t
 			break;
 		}
 		left -= got;
+		progress_add(&w->progress, got);
 	}
 	ext2fs_file_close(f);
 	return rc;
@@ -314,7 +318,11 @@ int ext4_to_tar(const char *image, int fd, struct hearth_error **err)
 		goto out;
 	}
 	seen_add(&w.seen, EXT2_ROOT_INO, NULL);
+	/* About the data to come: the blocks in use (metadata too). */
+	uint64_t used = (ext2fs_blocks_count(w.fs->super) - ext2fs_free_blocks_count(w.fs->super)) * w.fs->blocksize;
+	progress_begin(&w.progress, "importing the rootfs", used);
 	rc = walk_dir(&w, EXT2_ROOT_INO, "");
+	progress_end(&w.progress);
 	if (archive_write_close(w.ar) != ARCHIVE_OK && rc == 0)
 		rc = fail_runtime(err, "tar: %s", archive_error_string(w.ar));
 out:

@@ -95,9 +95,10 @@ wait_settled() {
 # release's own code, InstanceStart reached; then the VMM's end is
 # recorded, its logs kept, and nothing of it left running.
 real_sequence() {
-	local fc=$1 v rc=0 out name=seq
+	local fc=$1 v rc=0 out name
 	need_real "$fc"
 	v=$(version_of "$fc")
+	name=seq-${v//./-}
 	echo "mode=real" >"$WORK/app.conf"
 	(umask 077 && echo "s3cr3t-real" >"$WORK/token")
 	rm -f "$WORK/path.img" && truncate -s 8M "$WORK/path.img"
