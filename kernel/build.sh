@@ -20,7 +20,7 @@ fi
 # otherwise (logs). The kernel's build prints a line per object; the
 # total is what the last build here counted, else what this config
 # needed when it was written.
-STEPS_DEFAULT=1500
+STEPS_DEFAULT=1480
 steps_estimate() { cat "$cache/kernel/steps" 2>/dev/null || echo $STEPS_DEFAULT; }
 say() { echo "kernel/build.sh: $*" >&2; }
 progress() {
