@@ -2,9 +2,10 @@
  * runs Linux here (nested hypervisors often pass a bare KVM_RUN and then
  * kill every Linux guest). The probe is bounded to a few seconds, its
  * verdict is kept per machine boot, QEMU binary and kernel in the runtime
- * directory, shared by every state root, and a start never waits for it:
- * with no verdict yet, the guest boots under TCG while the probe runs in
- * the background, and the next start uses what it found. */
+ * directory, shared by every state root, and a start waits for it at most
+ * half a second (enough for a working KVM): past that the guest boots
+ * under TCG while the probe goes on in the background, and the next start
+ * uses what it found. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "lib/state.h"
 
 #define KVM_PROBE_TIMEOUT_MS 3000
+#define FIRST_START_WAIT_MS 500
 
 char *hearth_runtime_dir(void)
 {
@@ -213,7 +215,16 @@ const char *qemu_accel(const char *qemu, bool wait, char **ret_why)
 			*ret_why = qemu_accel_cached(dir, key);
 		}
 	if (!*ret_why) {
+		/* A working KVM decides within a few hundred milliseconds: wait
+		 * that long, so it serves the very first start too; a hypervisor
+		 * that hangs the probe costs this start no more than that. */
 		probe_in_background(qemu, kernel, dir, key);
+		for (int waited = 0; waited < FIRST_START_WAIT_MS && !*ret_why; waited += 25) {
+			sleep_ms(25);
+			*ret_why = qemu_accel_cached(dir, key);
+		}
+	}
+	if (!*ret_why) {
 		*ret_why = xstrdup("tcg (KVM not probed on this machine yet: probing in the background for the next start)");
 		return "tcg";
 	}

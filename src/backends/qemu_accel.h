@@ -13,8 +13,9 @@ char *hearth_runtime_dir(void);
 
 /* "kvm" or "tcg" for QEMU binary QEMU, with *RET_WHY (malloc'd) saying
  * why. HEARTH_ACCEL=kvm|tcg decides outright. Without a verdict yet:
- * WAIT probes now (at most a few seconds); else "tcg" at once while a
- * background probe records the verdict for the next call. */
+ * WAIT probes now (at most a few seconds); else a background probe starts
+ * and its verdict is used if it comes within half a second, "tcg" if not
+ * (the probe then records it for the next call). */
 const char *qemu_accel(const char *qemu, bool wait, char **ret_why);
 
 /* The cache's pieces, for tests: the key of a verdict, and the verdict
