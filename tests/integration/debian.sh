@@ -135,8 +135,10 @@ test_debian_on_docker() {
 	umount "$WORK/mnt"
 	local cid
 	cid=$(docker create "$image" /none)
-	docker export -o "$WORK/image.tar" "$cid"
-	listing tar "$WORK/image.tar" >"$WORK/image.list"
+	# Not image.tar: beside a rootfs, that name is an image to load.
+	docker export -o "$WORK/export.tar" "$cid"
+	listing tar "$WORK/export.tar" >"$WORK/image.list"
+	rm -f "$WORK/export.tar"
 	docker rm "$cid" >/dev/null
 	[ "$(wc -l <"$WORK/ext4.list")" -gt 5000 ] || fail "listing too short: $(wc -l <"$WORK/ext4.list")"
 	grep -q "^$(printf 'usr/bin/ping' | od -An -v -tx1 | tr -d ' \n') f .* [0-9a-f]\{40,\}$" "$WORK/ext4.list" ||
