@@ -237,6 +237,8 @@ while True:
 PY
 	PROXY_PID=$!
 	wait_for "[ -S '$sock' ]" 10
+	# No image of it yet (test_debian_on_docker made one): it must import.
+	remove_images
 	local before_images before_dangling rc=0 out
 	before_images=$(hearth_images)
 	before_dangling=$(dangling)
