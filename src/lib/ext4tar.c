@@ -311,6 +311,8 @@ int ext4_to_tar(const char *image, int fd, struct hearth_error **err)
 		return fail_runtime(err, "ext4: cannot open %s: %s", image, error_message(e));
 	w.ar = archive_write_new();
 	archive_write_set_format_pax_restricted(w.ar);
+	/* Pipe-sized writes rather than tar's 10 KiB records one by one. */
+	archive_write_set_bytes_per_block(w.ar, 1 << 16);
 	int rc = -1;
 	if (archive_write_set_format_option(w.ar, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
 	    archive_write_open_fd(w.ar, fd) != ARCHIVE_OK) {

@@ -74,6 +74,7 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, req);
+		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	} else if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
