@@ -33,7 +33,7 @@ char *docker_socket(char **ret_why)
 /* One call to the Engine. Non-2xx answers become an error with the
  * Engine's own message; *RET_STATUS (may be NULL) gets the status. */
 int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
-		  struct hearth_error **err)
+	   struct hearth_error **err)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_free_ char *sock = docker_socket(&why);
