@@ -183,6 +183,25 @@ real_dies_mid_configuration() {
 	assert_removed $name
 }
 
+# The real binary exiting at once (an argument it refuses): said within
+# moments, its own words in the hypervisor log, kept as failed until rm.
+real_exits_at_once() {
+	local fc=$1 v rc=0 out name=early
+	need_real "$fc"
+	v=$(version_of "$fc")
+	printf '#!/bin/sh\n[ "$1" = --version ] && exec "%s" --version\nexec "%s" --no-such-flag "$@"\n' "$fc" "$fc" \
+		>"$WORK/fc-early"
+	chmod +x "$WORK/fc-early"
+	out=$(HEARTH_FIRECRACKER=$WORK/fc-early fc run --backend firecracker --rootfs "$HELLO" --name $name 2>&1) || rc=$?
+	[ $rc = 1 ] || fail "$v: exit $rc: $out"
+	echo "$out" | grep -q '^hearth: error: early: firecracker: exited before its API socket appeared' || fail "$v: $out"
+	"$HEARTH" logs --hypervisor $name | grep -q 'no-such-flag' || fail "$v: its words: $("$HEARTH" logs --hypervisor $name)"
+	[ "$(status_field $name status)" = failed ] || fail "$v: status"
+	assert_nothing_running $name
+	fc rm $name >/dev/null
+	assert_removed $name
+}
+
 # The real jailer: the VMM runs as the jail's user in its chroot, in
 # cgroups of the host's cgroup version with the guest's limits, answers
 # on the chroot's socket, accepts the whole sequence with volumes and
@@ -309,7 +328,7 @@ fi
 for fc in "${BINARIES[@]}"; do
 	v=$(version_of "$fc")
 	id=v${v//./_}
-	for kind in sequence bad_kernel dies_mid_configuration snapshot backends; do
+	for kind in sequence bad_kernel dies_mid_configuration exits_at_once snapshot backends; do
 		eval "test_real_${kind}_$id() { real_$kind '$fc'; }"
 		t "test_real_${kind}_$id"
 	done
