@@ -21,6 +21,7 @@
 
 #define KVM_PROBE_TIMEOUT_MS 3000
 #define FIRST_START_WAIT_MS 500
+#define ROOT_RUNTIME_DIR "/run/hearth"
 
 char *hearth_runtime_dir(void)
 {
@@ -28,7 +29,7 @@ char *hearth_runtime_dir(void)
 	if (env && *env)
 		return xstrdup(env);
 	if (geteuid() == 0)
-		return xstrdup("/run/hearth");
+		return xstrdup(ROOT_RUNTIME_DIR);
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
 	if (xdg && *xdg)
 		return xasprintf("%s/hearth", xdg);
@@ -207,6 +208,11 @@ const char *qemu_accel(const char *qemu, bool wait, char **ret_why)
 	_cleanup_free_ char *key = qemu_accel_key(qemu, kernel);
 	_cleanup_free_ char *dir = hearth_runtime_dir();
 	*ret_why = qemu_accel_cached(dir, key);
+	/* A user may read root's verdict for the same QEMU and kernel (it is
+	 * root's and writable by no one else), never write it. */
+	const char *own = getenv("HEARTH_RUNTIME_DIR");
+	if (!*ret_why && geteuid() != 0 && !(own && *own))
+		*ret_why = qemu_accel_cached(ROOT_RUNTIME_DIR, key);
 	if (!*ret_why && wait)
 		probe_and_record(qemu, kernel, dir, key, ret_why);
 	if (!*ret_why && wait) /* another process was probing: its verdict */

@@ -305,6 +305,27 @@ test_kvm_verdict_cache() {
 	cp "$GUEST/vmlinux" "$WORK/data2/vmlinux"
 	HEARTH_DATA_DIR=$WORK/data2 HEARTH_RUNTIME_DIR=$rt HEARTH_STATE_DIR=$c HEARTH_ACCEL= "$HEARTH" backends >/dev/null
 	[ "$(ls "$rt"/accel-* | grep -vc lock)" = 2 ] || fail "a changed kernel reused the old verdict: $(ls "$rt")"
+	# A user reads root's verdict (in /run/hearth) for the same QEMU and
+	# kernel, and writes none of its own. The binary and kernel are copied
+	# where the user can reach them (a checkout under /root is not); the
+	# user gets a /dev/kvm it may open in a mount namespace of its own.
+	local pub=$WORK/pub
+	mkdir -p "$pub/guest" "$pub/rt"
+	cp "$HEARTH" "$pub/hearth"
+	cp "$GUEST/vmlinux" "$pub/guest/vmlinux"
+	chown 65534 "$pub/rt"
+	chmod 700 "$pub/rt"
+	chmod 755 "$WORK" "$pub" "$pub/guest"
+	HEARTH_DATA_DIR=$pub/guest HEARTH_RUNTIME_DIR= HEARTH_STATE_DIR=$c HEARTH_ACCEL= "$pub/hearth" backends >/dev/null
+	local root_file
+	root_file=$(grep -l "$pub/guest/vmlinux" /run/hearth/accel-* | grep -v lock)
+	[ -n "$root_file" ] || fail "root's verdict not in /run/hearth"
+	out=$(unshare -m sh -c 'mknod -m 666 "$0/kvm" c 10 232 && mount --bind "$0/kvm" /dev/kvm &&
+		su nobody -s /bin/sh -c "cd /; HEARTH_ACCEL= HEARTH_RUNTIME_DIR= XDG_RUNTIME_DIR=$0/rt HEARTH_STATE_DIR=$0/rt/state \
+			HEARTH_DATA_DIR=$0/guest $0/hearth backends"' "$pub" 2>&1) || fail "as nobody: $out"
+	echo "$out" | grep -A1 '^qemu' | grep -qF "accel $(sed -n 2p "$root_file")" || fail "root's verdict not read: $out"
+	[ -z "$(ls "$pub/rt/hearth" 2>/dev/null)" ] || fail "the user probed anyway: $(cat "$pub"/rt/hearth/accel-*) root: $(cat "$root_file")"
+	rm -f "$root_file" "$root_file.lock"
 }
 
 # A host without /dev/kvm (here: a mount namespace whose /dev lacks it):
