@@ -27,10 +27,27 @@ static const struct {
 	{ "version", cmd_version, "print the version" },
 };
 
+/* Writes S with control characters escaped (a newline as \n), so that an
+ * error naming what the user gave stays one line and sends no terminal
+ * sequences. */
+static void put_escaped(const char *s, FILE *f)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
 int cli_fail(struct hearth_error *err)
 {
 	int code = err && err->kind == HEARTH_ERR_INVALID ? EXIT_USAGE : 1;
-	fprintf(stderr, "hearth: error: %s\n", err && err->message ? err->message : "unknown error");
+	fputs("hearth: error: ", stderr);
+	put_escaped(err && err->message ? err->message : "unknown error", stderr);
+	fputc('\n', stderr);
 	hearth_error_free(err);
 	return code;
 }
@@ -39,16 +56,30 @@ int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("hearth: error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
+	fputs("hearth: error: ", stderr);
+	put_escaped(msg ? msg : fmt, stderr);
+	fputc('\n', stderr);
+	free(msg);
 	return EXIT_USAGE;
 }
 
+/* The command's own arguments, for naming a bad option. */
+static char **cmd_argv;
+
 int cli_bad_option(const char *cmd)
 {
-	fprintf(stderr, "hearth: see 'hearth %s --help'\n", cmd);
+	/* getopt stays quiet (opterr = 0): one line of ours instead. */
+	const char *bad = optind > 0 && cmd_argv && cmd_argv[optind - 1] ? cmd_argv[optind - 1] : "?";
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	if (optopt > 0 && optopt < 128 && (bad[0] != '-' || bad[1] == '-' || !strchr(bad, optopt)))
+		bad = shortopt;
+	fprintf(stderr, "hearth: error: %s: unknown option or missing value: ", cmd);
+	put_escaped(bad, stderr);
+	fprintf(stderr, " (see 'hearth %s --help')\n", cmd);
 	return EXIT_USAGE;
 }
 
@@ -83,8 +114,11 @@ int main(int argc, char **argv)
 		return usage(stdout), 0;
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv + 1);
+	opterr = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			cmd_argv = argv + 1;
 			return commands[i].fn(argc - 1, argv + 1);
+		}
 	return cli_usage_error("unknown command '%s' (see 'hearth --help')", argv[1]);
 }

@@ -262,10 +262,18 @@ struct hearth_config *hearth_config_from_json(const char *text, struct hearth_er
 struct hearth_config *hearth_config_load(const char *path, struct hearth_error **err)
 {
 	_cleanup_free_ char *text = NULL;
-	/* The user's own path: symlinks and /dev/fd/N are fine here. */
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* The user's own path: symlinks and /dev/fd/N are fine here. Opened
+	 * without blocking, so a FIFO nobody writes to reads as empty rather
+	 * than hanging the open; then read as usual. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fd < 0 || read_fd(fd, 16 << 20, &text, NULL) < 0) {
 		hearth_fail(err, HEARTH_ERR_INVALID, errno, "config: cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!text[strspn(text, " \t\r\n")]) {
+		fail_invalid(err, "config: nothing to read in %s", path);
 		return NULL;
 	}
 	return hearth_config_from_json(text, err);

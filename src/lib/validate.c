@@ -152,6 +152,9 @@ static int check_files(struct hearth_file *files, size_t n, const char *field, s
 		    strcmp(name, ".hearth") == 0 || strlen(name) > 255)
 			return fail_invalid(err, "%s: name must be one path component, not ., .. or .hearth (%s)",
 					    field, name);
+		for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+			if (*c < 0x20 || *c == 0x7f)
+				return fail_invalid(err, "%s: name must hold no control characters (%s)", field, name);
 		if (f->mode > 0777)
 			return fail_invalid(err, "%s: %s: mode must be within 0777 (%o)", field, name, f->mode);
 		for (size_t j = 0; j < i; j++)

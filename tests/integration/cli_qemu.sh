@@ -153,7 +153,17 @@ test_bad_input_leaves_nothing() {
 	check "backend: unknown backend (vmware)" --rootfs "$HELLO" --backend vmware
 	check "config: unknown key at line 2 (colour)" -f <(printf '{\n "colour": 1\n}\n')
 	check "rootfs_path: required" --name x
-	"$HEARTH" run --bogus 2>/dev/null && fail "unknown option accepted"
+	check "run: unknown option or missing value: --bogus (see 'hearth run --help')" --bogus
+	check "run: unknown option or missing value: --cpus (see 'hearth run --help')" --rootfs "$HELLO" --cpus
+	# What the user gave is escaped: a newline never makes a second line.
+	check 'name: must match [a-z0-9][a-z0-9-]{0,62} (a\nb)' --rootfs "$HELLO" --name "$(printf 'a\nb')"
+	echo "x=1" >"$WORK/conf"
+	check 'config_files: name must hold no control characters (a\nb)' --rootfs "$HELLO" \
+		--config-file "$(printf 'a\nb')=$WORK/conf"
+	# A FIFO nobody writes to: an answer, not a hang.
+	mkfifo "$WORK/fifo"
+	check "config: nothing to read in $WORK/fifo" -f "$WORK/fifo"
+	rm -f "$WORK/fifo"
 	after=$(ls /tmp | sort)
 	[ "$before" = "$after" ] || fail "temp files left: $(comm -13 <(echo "$before") <(echo "$after"))"
 	pgrep -f "hearth.*__monitor|qemu-system.*$HEARTH_STATE_DIR" && fail "process left"
@@ -226,6 +236,30 @@ b = {x["name"]: x for x in json.load(sys.stdin)}
 q = b["qemu"]
 assert q["available"] and q["default"] and "pause_resume" in q["capabilities"], q
 assert "accel kvm" in q["reason"] or "accel tcg" in q["reason"], q'
+}
+
+# On a terminal `hearth logs` shows what the guest wrote with control
+# characters escaped (no screen clearing, no OSC 52 clipboard writes);
+# --raw and a pipe get the bytes.
+test_logs_escaped_on_a_tty() {
+	need_qemu
+	command -v script >/dev/null || skip "script (bsdutils) missing"
+	mkdir -p "$WORK/esc/etc/hearth"
+	printf '#!/bin/sh\nprintf "plain\\033[2Jcleared\\n"\nprintf "\\033]52;c;aGk=\\007osc\\n"\nexec sleep 60\n' \
+		>"$WORK/esc/etc/hearth/start"
+	chmod 755 "$WORK/esc/etc/hearth/start"
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/esc.ext4" "$WORK/esc" >/dev/null
+	"$HEARTH" run --rootfs "$WORK/esc.ext4" --name esc --memory 128 >/dev/null
+	wait_for "\"$HEARTH\" logs esc | grep -q osc" 20
+	local tty raw
+	tty=$(script -qc "$HEARTH logs esc" /dev/null)
+	echo "$tty" | grep -qF 'plain\x1b[2Jcleared' || fail "not escaped: $(echo "$tty" | grep -a plain | od -c | head -n 3)"
+	echo "$tty" | grep -qF '\x1b]52;c;aGk=\x07osc' || fail "OSC 52 not escaped"
+	! echo "$tty" | grep -q "$(printf '\033')" || fail "an escape byte reached the terminal"
+	raw=$(script -qc "$HEARTH logs --raw esc" /dev/null)
+	echo "$raw" | grep -q "$(printf 'plain\033\\[2J')" || fail "--raw escaped"
+	"$HEARTH" logs esc | grep -q "$(printf 'plain\033\\[2J')" || fail "a pipe got escaped bytes"
+	"$HEARTH" rm -f esc >/dev/null
 }
 
 # Each way a guest can end, said once in plain words by `hearth status`.
@@ -383,6 +417,7 @@ t test_concurrent_runs
 t test_auto_names_and_backends
 t test_no_kvm_host
 t test_status_texts
+t test_logs_escaped_on_a_tty
 t test_kvm_verdict_cache
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_cli_paths
