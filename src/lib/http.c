@@ -4,10 +4,16 @@
 #include <errno.h>
 #include <string.h>
 
+/* A collected answer larger than this is refused: neither a daemon nor a
+ * VMM answers a control call with more, and a hostile one must not fill
+ * our memory. (Logs and other streams go through on_data.) */
+#define BODY_MAX_BYTES (16u << 20)
+
 struct transfer {
 	const struct http_request *req;
 	struct strbuf body;
 	bool stopped;
+	bool too_big;
 };
 
 static size_t on_write(char *data, size_t size, size_t n, void *arg)
@@ -20,6 +26,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *arg)
 			return 0; /* curl aborts the transfer */
 		}
 		return len;
+	}
+	if (t->body.len + len > BODY_MAX_BYTES) {
+		t->too_big = true;
+		return 0; /* curl aborts the transfer */
 	}
 	strbuf_append(&t->body, data, len);
 	return len;
@@ -84,7 +94,10 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	CURLcode rc = curl_easy_perform(c);
 	int ret = 0;
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
+	if (t.too_big) {
+		ret = fail_runtime(err, "%s answered with more than %u MiB", req->socket_path, BODY_MAX_BYTES >> 20);
+		strbuf_release(&t.body);
+	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
 		ret = fail_runtime(err, "cannot reach %s: %s", req->socket_path, curl_easy_strerror(rc));
 		strbuf_release(&t.body);
 	} else {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#define QMP_LINE_MAX_BYTES (1 << 20)
 #define QMP_TIMEOUT_MS 5000
 
 struct qmp_conn {
@@ -41,6 +42,12 @@ static json_t *qmp_read(struct qmp_conn *c, struct hearth_error **err)
 		ssize_t n = read(c->fd, buf, sizeof(buf));
 		if (n <= 0) {
 			fail_runtime(err, "qmp: connection closed");
+			return NULL;
+		}
+		/* A QMP message is a line of a few KiB; a peer that never ends
+		 * one is not QEMU. */
+		if (c->in.len + (size_t)n > QMP_LINE_MAX_BYTES) {
+			fail_runtime(err, "qmp: a message longer than %d KiB", QMP_LINE_MAX_BYTES >> 10);
 			return NULL;
 		}
 		strbuf_append(&c->in, buf, (size_t)n);

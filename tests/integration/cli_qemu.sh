@@ -262,6 +262,34 @@ test_logs_escaped_on_a_tty() {
 	"$HEARTH" rm -f esc >/dev/null
 }
 
+# A QMP socket that never ends its line (not QEMU, or a hostile one in
+# its place): bounded, one line, the guest still removable.
+test_qmp_answer_bounded() {
+	need_qemu
+	"$HEARTH" run --rootfs "$HELLO" --name qh --memory 128 >/dev/null
+	local sock=$HEARTH_STATE_DIR/vms/qh/qmp.sock
+	rm -f "$sock"
+	python3 - "$sock" <<'PY' &
+import socket, sys
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen(4)
+while True:
+    c, _ = srv.accept()
+    try:
+        c.sendall(b"{" + b"x" * (2 << 20))
+    except OSError:
+        pass
+    c.close()
+PY
+	local pid=$! rc=0 out
+	wait_for "[ -S '$sock' ]" 10
+	out=$("$HEARTH" pause qh 2>&1) || rc=$?
+	kill $pid
+	[ $rc = 1 ] && [ "$out" = "hearth: error: qemu: qmp: a message longer than 1024 KiB" ] || fail "exit $rc: $out"
+	"$HEARTH" rm -f qh >/dev/null || fail "rm"
+}
+
 # Each way a guest can end, said once in plain words by `hearth status`.
 test_status_texts() {
 	need_qemu
@@ -416,6 +444,7 @@ t test_port_in_use
 t test_concurrent_runs
 t test_auto_names_and_backends
 t test_no_kvm_host
+t test_qmp_answer_bounded
 t test_status_texts
 t test_logs_escaped_on_a_tty
 t test_kvm_verdict_cache

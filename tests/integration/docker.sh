@@ -124,6 +124,33 @@ test_engine_unreachable() {
 	[ -z "$(ls "$HEARTH_STATE_DIR/vms")" ] || fail "state left"
 }
 
+# A socket that answers every call with 20 MB (hostile, or not an
+# Engine): refused past 16 MiB, one line, nothing kept in memory or left.
+test_engine_answer_bounded() {
+	local sock=$WORK/huge.sock
+	python3 - "$sock" <<'PY' &
+import socket, sys
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen(8)
+while True:
+    c, _ = srv.accept()
+    c.recv(65536)
+    body = b"x" * (20 << 20)
+    try:
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    except OSError:
+        pass
+    c.close()
+PY
+	local pid=$!
+	wait_for "[ -S '$sock' ]" 10
+	local out
+	out=$(DOCKER_HOST=unix://$sock "$HEARTH" backends 2>&1)
+	kill $pid
+	echo "$out" | grep -A1 '^docker' | grep -q "$sock answered with more than 16 MiB" || fail "backends: $out"
+}
+
 # An ext4 rootfs with a symlink, a device node, a name with spaces and a
 # 0400 file reaches the container intact through the libext2fs->tar import.
 test_import_keeps_special_files() {
@@ -169,6 +196,7 @@ t test_docker_full_life
 t test_unchanged_rootfs_not_reimported
 t test_docker_port_taken
 t test_engine_unreachable
+t test_engine_answer_bounded
 t test_import_keeps_special_files
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_docker_paths
