@@ -157,9 +157,9 @@ test_bad_input_leaves_nothing() {
 	check "run: unknown option or missing value: --cpus (see 'hearth run --help')" --rootfs "$HELLO" --cpus
 	# What the user gave is escaped: a newline never makes a second line.
 	check 'name: must match [a-z0-9][a-z0-9-]{0,62} (a\nb)' --rootfs "$HELLO" --name "$(printf 'a\nb')"
-	echo "x=1" >"$WORK/conf"
+	echo "x=1" >"$WORK/nl.conf"
 	check 'config_files: name must hold no control characters (a\nb)' --rootfs "$HELLO" \
-		--config-file "$(printf 'a\nb')=$WORK/conf"
+		--config-file "$(printf 'a\nb')=$WORK/nl.conf"
 	# A FIFO nobody writes to: an answer, not a hang.
 	mkfifo "$WORK/fifo"
 	check "config: nothing to read in $WORK/fifo" -f "$WORK/fifo"
