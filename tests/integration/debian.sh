@@ -8,13 +8,12 @@
 
 new_state
 WORK=$(mktemp -d /tmp/hearth-deb.XXXXXX)
-PROXY_PID=
 # The images this file's rootfs files became go with it.
 remove_images() {
 	docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E '^hearth/(debian|broken):' |
 		xargs -r docker rmi >/dev/null 2>&1 || true
 }
-trap '[ -z "$PROXY_PID" ] || kill $PROXY_PID 2>/dev/null; cleanup_state; remove_images; umount "$WORK/mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'cleanup_state; remove_images; umount "$WORK/mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
 DEB=$WORK/debian.ext4
 HELLO=$GUEST/hello.ext4
 BUILD=$(dirname "$0")/../debian/build.sh
@@ -236,6 +235,9 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 	PROXY_PID=$!
+	# The test runs in a subshell of its own: its exit, not the file's,
+	# must take the proxy down, whether it passes or fails.
+	trap 'kill $PROXY_PID 2>/dev/null' EXIT
 	wait_for "[ -S '$sock' ]" 10
 	# No image of it yet (test_debian_on_docker made one): it must import.
 	remove_images
@@ -248,7 +250,6 @@ PY
 	[ "$(hearth_images)" = "$before_images" ] || fail "an image was tagged: $(hearth_images)"
 	[ "$(dangling)" = "$before_dangling" ] || fail "a dangling image was left: $(dangling)"
 	kill $PROXY_PID
-	PROXY_PID=
 	# Straight to the Engine: imported (again) and running.
 	"$HEARTH" run --backend docker --rootfs "$DEB" --name cut >/dev/null || fail "retry"
 	"$HEARTH" rm -f cut >/dev/null
