@@ -237,7 +237,7 @@ PY
 	PROXY_PID=$!
 	# The test runs in a subshell of its own: its exit, not the file's,
 	# must take the proxy down, whether it passes or fails.
-	trap 'kill $PROXY_PID 2>/dev/null' EXIT
+	trap 'kill $PROXY_PID 2>/dev/null || true' EXIT
 	wait_for "[ -S '$sock' ]" 10
 	# No image of it yet (test_debian_on_docker made one): it must import.
 	remove_images
