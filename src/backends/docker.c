@@ -15,11 +15,12 @@
 #include "lib/monitor.h"
 #include "lib/state.h"
 
+#define API "/v1.41"
 #define API_MIN_MINOR 40 /* 1.40: Podman's compatible API, Docker 19.03 */
 #define DEFAULT_SOCKET "/var/run/docker.sock"
 
 /* The socket from DOCKER_HOST (unix:// only) or the default. */
-char *docker_socket(char **ret_why)
+static char *docker_socket(char **ret_why)
 {
 	const char *host = getenv("DOCKER_HOST");
 	if (!host || !*host)
@@ -30,23 +31,31 @@ char *docker_socket(char **ret_why)
 	return NULL;
 }
 
-/* One call to the Engine. Non-2xx answers become an error with the
- * Engine's own message; *RET_STATUS (may be NULL) gets the status. */
-int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
-	   struct hearth_error **err)
+int engine_send(struct http_request *req, const char *path, struct http_response *resp, struct hearth_error **err)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_free_ char *sock = docker_socket(&why);
 	if (!sock)
 		return fail_runtime(err, "docker: %s", why);
 	_cleanup_free_ char *full = xasprintf(API "%s", path);
-	struct http_request req = { .socket_path = sock, .method = method, .path = full, .body = body,
-				    .upload_fd = -1, .timeout_ms = 0 };
-	struct http_response resp = { 0 };
-	if (http_do(&req, &resp, err) < 0) {
+	req->socket_path = sock;
+	req->path = full;
+	int rc = http_do(req, resp, err);
+	req->socket_path = req->path = NULL;
+	if (rc < 0)
 		hearth_error_prefix(err, "docker: is dockerd running? ");
+	return rc;
+}
+
+/* One call to the Engine. Non-2xx answers become an error with the
+ * Engine's own message; *RET_STATUS (may be NULL) gets the status. */
+int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
+	   struct hearth_error **err)
+{
+	struct http_request req = { .method = method, .body = body, .upload_fd = -1 };
+	struct http_response resp = { 0 };
+	if (engine_send(&req, path, &resp, err) < 0)
 		return -1;
-	}
 	if (ret_status)
 		*ret_status = resp.status;
 	int rc = 0;
@@ -233,17 +242,13 @@ static bool container_ready(struct guest *g, const char *started)
 	_cleanup_free_ char *marker = NULL;
 	if (read_file_at(g->dirfd, "ready", 256, &marker, NULL) == 0 && strcmp(marker, started) == 0)
 		return true;
-	_cleanup_free_ char *why = NULL;
-	_cleanup_free_ char *sock = docker_socket(&why);
-	if (!sock)
-		return false;
-	_cleanup_free_ char *path = xasprintf(API "/containers/hearth-%s/logs?stdout=1&stderr=1", g->name);
+	_cleanup_free_ char *path = container_path(g->name, "/logs?stdout=1&stderr=1");
 	struct ready_scan scan = { .found = false };
-	struct http_request req = { .socket_path = sock, .method = "GET", .path = path, .upload_fd = -1,
-				    .on_data = scan_ready, .arg = &scan, .timeout_ms = 5000 };
+	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = scan_ready, .arg = &scan,
+				    .timeout_ms = 5000 };
 	struct http_response resp = { 0 };
 	struct hearth_error *e = NULL;
-	if (http_do(&req, &resp, &e) < 0)
+	if (engine_send(&req, path, &resp, &e) < 0)
 		hearth_error_free(e);
 	http_response_release(&resp);
 	if (scan.found && write_file_atomic_at(g->dirfd, "ready", started, strlen(started), 0600) < 0) {
@@ -385,20 +390,15 @@ static int demux_write(const char *data, size_t len, void *arg)
 
 static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err)
 {
-	_cleanup_free_ char *why = NULL;
-	_cleanup_free_ char *sock = docker_socket(&why);
-	if (!sock)
-		return fail_runtime(err, "docker: %s", why);
 	char tail[24] = "all";
 	if (lines)
 		snprintf(tail, sizeof(tail), "%llu", (unsigned long long)lines);
-	_cleanup_free_ char *path = xasprintf(API "/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d",
+	_cleanup_free_ char *path = xasprintf("/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d",
 					      g->name, tail, follow);
 	struct demux d = { .fd = fd };
-	struct http_request req = { .socket_path = sock, .method = "GET", .path = path, .upload_fd = -1,
-				    .on_data = demux_write, .arg = &d };
+	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux_write, .arg = &d };
 	struct http_response resp = { 0 };
-	if (http_do(&req, &resp, err) < 0)
+	if (engine_send(&req, path, &resp, err) < 0)
 		return -1;
 	int rc = 0;
 	if (resp.status == 404)

@@ -5,13 +5,13 @@
 #include <jansson.h>
 
 #include "backend.h"
+#include "lib/http.h"
 
-/* The Engine API version hearth speaks (Podman's compatible socket too). */
-#define API "/v1.41"
-
-/* The Engine's socket ($DOCKER_HOST unix://, else /var/run/docker.sock),
- * or NULL with *RET_WHY saying why not. */
-char *docker_socket(char **ret_why);
+/* Sends REQ (method, body or upload, callbacks filled in by the caller)
+ * to the Engine's socket, at PATH under the API version. A transport
+ * failure is an error; any HTTP status is left in RESP. */
+int engine_send(struct http_request *req, const char *path, struct http_response *resp,
+		struct hearth_error **err) WUR;
 
 /* One Engine call: METHOD PATH (below API) with an optional JSON BODY;
  * *RET gets the JSON answer, *RET_STATUS the HTTP status. Non-2xx is an

@@ -49,11 +49,8 @@ static bool hash_memo(const char *path, const struct stat *st, char *hash, size_
 	if (root < 0 || (mkdirat(root, "cache", 0700) < 0 && errno != EEXIST))
 		return false;
 	_cleanup_close_ int cache = openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	uint64_t h = 1469598103934665603ULL;
-	for (const char *p = path; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	char name[40];
-	snprintf(name, sizeof(name), "rootfs-%016llx", (unsigned long long)h);
+	snprintf(name, sizeof(name), "rootfs-%016llx", (unsigned long long)fnv1a(FNV_SEED, path, strlen(path)));
 	_cleanup_free_ char *id = file_identity(st);
 	if (store) {
 		_cleanup_free_ char *text = xasprintf("%s\n%s\n%s\n", path, id, hash);
@@ -87,9 +84,9 @@ static int content_hash(const char *path, char *out, size_t len, struct hearth_e
 		return fail_errno(err, "docker: %s: %s", path, strerror(errno));
 	if (hash_memo(path, &st, out, len, false))
 		return 0;
-	/* FNV-1a 64 over 8-byte words (identity, not security): a byte at a
-	 * time cost a start half a second per 250 MB of rootfs. */
-	uint64_t h = 1469598103934665603ULL;
+	/* FNV-1a 64 over 8-byte words, not fnv1a()'s bytes: a byte at a time
+	 * cost a start half a second per 250 MB of rootfs. */
+	uint64_t h = FNV_SEED;
 	const size_t bufsize = 1 << 17;
 	_cleanup_free_ uint64_t *buf = xmalloc(bufsize);
 	ssize_t n;
@@ -118,16 +115,11 @@ static int content_hash(const char *path, char *out, size_t len, struct hearth_e
 static int engine_import(const char *path, int body_fd, const atomic_bool *failed, char **ret_id,
 			 struct hearth_error **err)
 {
-	_cleanup_free_ char *why = NULL;
-	_cleanup_free_ char *sock = docker_socket(&why);
-	if (!sock)
-		return fail_runtime(err, "docker: %s", why);
-	_cleanup_free_ char *full = xasprintf(API "%s", path);
-	struct http_request req = { .socket_path = sock, .method = "POST", .path = full, .upload_fd = body_fd,
-				    .content_type = "application/x-tar", .upload_failed = failed };
+	struct http_request req = { .method = "POST", .upload_fd = body_fd, .content_type = "application/x-tar",
+				    .upload_failed = failed };
 	struct http_response resp = { 0 };
 	*ret_id = NULL;
-	if (http_do(&req, &resp, err) < 0)
+	if (engine_send(&req, path, &resp, err) < 0)
 		return -1;
 	int rc = 0;
 	char msg[512];
@@ -233,14 +225,9 @@ static int load_archive(const char *archive, const char *repo, const char *tag, 
 	_cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail_errno(err, "docker: open %s: %s", archive, strerror(errno));
-	_cleanup_free_ char *why = NULL;
-	_cleanup_free_ char *sock = docker_socket(&why);
-	if (!sock)
-		return fail_runtime(err, "docker: %s", why);
-	struct http_request req = { .socket_path = sock, .method = "POST", .path = API "/images/load?quiet=1",
-				    .upload_fd = fd, .content_type = "application/x-tar" };
+	struct http_request req = { .method = "POST", .upload_fd = fd, .content_type = "application/x-tar" };
 	struct http_response resp = { 0 };
-	if (http_do(&req, &resp, err) < 0)
+	if (engine_send(&req, "/images/load?quiet=1", &resp, err) < 0)
 		return -1;
 	/* {"stream":"Loaded image: NAME\n"} or "Loaded image ID: sha256:..." */
 	char loaded[256] = "";

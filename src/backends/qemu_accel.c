@@ -57,10 +57,7 @@ char *qemu_accel_key(const char *qemu, const char *kernel)
  * verdict, so several kernels and QEMUs keep their own. */
 static char *cache_name(const char *key)
 {
-	uint64_t h = 14695981039346656037ull;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return xasprintf("accel-%016llx", (unsigned long long)h);
+	return xasprintf("accel-%016llx", (unsigned long long)fnv1a(FNV_SEED, key, strlen(key)));
 }
 
 /* Trusted: owned by us or root and writable by nobody else. */

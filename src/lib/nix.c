@@ -143,11 +143,8 @@ static int read_output(struct hearth_build *b, struct hearth_error **err)
 /* The last build of each flake and profile, in the state cache. */
 static char *remember_key(const struct hearth_build *b)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a: a file name, not security */
-	for (const char *c = b->flake_ref; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-	for (const char *c = b->profile; *c; c++)
-		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	uint64_t h = fnv1a(FNV_SEED, b->flake_ref, strlen(b->flake_ref));
+	h = fnv1a(h, b->profile, strlen(b->profile));
 	return xasprintf("build-%016llx", (unsigned long long)h);
 }
 

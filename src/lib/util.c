@@ -347,3 +347,11 @@ void strv_free(struct strv *a)
 	free(a->v);
 	*a = (struct strv){ 0 };
 }
+
+uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}

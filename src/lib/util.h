@@ -102,6 +102,11 @@ void sleep_ms(long ms);
 
 bool str_has_prefix(const char *s, const char *prefix);
 
+/* FNV-1a, 64 bits, over LEN bytes of DATA, going on from H (first:
+ * FNV_SEED). For names and identity, never for security. */
+#define FNV_SEED 1469598103934665603ULL
+uint64_t fnv1a(uint64_t h, const void *data, size_t len);
+
 /* A growable, NULL-terminated argument vector that owns its strings:
  * the command lines hearth execs are built with it. */
 struct strv {
