@@ -255,7 +255,8 @@ static int agent_open(void)
 }
 
 /* In a container the agent channel is a unix socket in /run/hearth, a
- * directory the backend bind-mounts from the host. */
+ * directory private to the container (a tmpfs): the host reaches the
+ * socket through the container's root, and no host directory is writable. */
 #define CONTAINER_AGENT_DIR "/run/hearth"
 #define CONTAINER_AGENT_SOCK CONTAINER_AGENT_DIR "/agent.sock"
 

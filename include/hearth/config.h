@@ -42,6 +42,8 @@ struct hearth_file {
 	size_t size;
 	char *path;        /* host file the content comes from, or NULL */
 	unsigned mode;     /* permission bits, at most 0777 */
+	bool from_dir;     /* found in a directory, not named by the user:
+			    * never read through a symbolic link */
 };
 
 struct hearth_config {

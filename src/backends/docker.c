@@ -151,7 +151,6 @@ static json_t *container_spec(struct guest *g, const char *image)
 	json_t *binds = json_array(), *mounts = json_array();
 	json_array_append_new(binds, json_sprintf("%s/config:/mnt/config:ro", g->dir));
 	json_array_append_new(binds, json_sprintf("%s/secrets:/mnt/secrets:ro", g->dir));
-	json_array_append_new(binds, json_sprintf("%s/channel:/run/hearth", g->dir));
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		const struct hearth_volume *v = &cfg->volumes[i];
 		if (strchr(v->host, '/'))
@@ -160,9 +159,12 @@ static json_t *container_spec(struct guest *g, const char *image)
 			json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source", v->host,
 								"Target", v->guest, "ReadOnly", v->read_only));
 	}
-	json_t *host = json_pack("{s:I, s:I, s:o, s:o, s:o}", "NanoCpus", (json_int_t)cfg->cpus * 1000000000,
+	/* The agent's socket lives in the container's own tmpfs: the guest
+	 * gets no writable host directory; hearth reaches the socket through
+	 * the container's root (lib/agent.c). */
+	json_t *host = json_pack("{s:I, s:I, s:o, s:o, s:o, s:{s:s}}", "NanoCpus", (json_int_t)cfg->cpus * 1000000000,
 				 "Memory", (json_int_t)cfg->memory_mib << 20, "PortBindings", bindings, "Binds", binds,
-				 "Mounts", mounts);
+				 "Mounts", mounts, "Tmpfs", "/run/hearth", "mode=0700,size=1m");
 	return json_pack("{s:s, s:s, s:[s], s:[], s:o, s:o, s:o, s:o}", "Image", image, "Hostname", g->name,
 			 "Entrypoint", "/sbin/init", "Cmd", "Env", env, "Labels", labels, "ExposedPorts", exposed,
 			 "HostConfig", host);
@@ -187,10 +189,8 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	}
 	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
 	_cleanup_free_ char *sdir = xasprintf("%s/secrets", g->dir);
-	_cleanup_free_ char *chdir_ = xasprintf("%s/channel", g->dir);
 	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
-	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0 ||
-	    files_write_dir(chdir_, 0700, NULL, 0, err) < 0)
+	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
 		return -1;
 	_cleanup_free_ char *image = docker_ensure_image(g, err);
 	if (!image)
@@ -287,7 +287,8 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	free(rec->gateway);
 	rec->gateway = gw && *gw ? xstrdup(gw) : NULL;
 	free(rec->guest_channel);
-	rec->guest_channel = xasprintf("%s/channel/agent.sock", g->dir);
+	int pid = (int)json_integer_value(json_object_get(st, "Pid"));
+	rec->guest_channel = pid > 0 ? xasprintf("/proc/%d/root/run/hearth/agent.sock", pid) : NULL;
 	rec->exit_code = -1;
 	rec->stopped_at = 0;
 	if (!s)

@@ -1,9 +1,13 @@
 #include "agent.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #define AGENT_TIMEOUT_MS 3000
@@ -64,15 +68,48 @@ static int agent_exchange(int fd, const struct hearth_record *rec, const char *c
 	return 0;
 }
 
+/* PATH inside a container's root, "/proc/PID/root/REST": the guest owns
+ * every component of REST, so it is resolved inside that root (a link
+ * there cannot lead out to the host), checked to be a socket, and
+ * connected to through its descriptor, never by the name again. */
+static int connect_in_root(int fd, const char *path, struct sockaddr_un *sa)
+{
+	const char *rest = strstr(path + strlen("/proc/"), "/root/");
+	if (!rest)
+		return -1;
+	_cleanup_free_ char *root = xstrndup(path, (size_t)(rest - path) + strlen("/root"));
+	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -1;
+	struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int sock = (int)syscall(SYS_openat2, rootfd, rest + strlen("/root/"), &how, sizeof(how));
+	struct stat st;
+	if (sock < 0 || fstat(sock, &st) < 0)
+		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = ENOTSOCK;
+		return -1;
+	}
+	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d", sock);
+	return connect(fd, (struct sockaddr *)sa, sizeof(*sa));
+}
+
 int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err)
 {
 	const char *path = rec->guest_channel;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (!path || strlen(path) >= sizeof(sa.sun_path))
 		return fail_invalid(err, "%s: the guest has no agent channel", rec->name);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	int rc = -1;
+	if (fd >= 0 && str_has_prefix(path, "/proc/")) {
+		rc = connect_in_root(fd, path, &sa);
+	} else if (fd >= 0) {
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	if (rc < 0)
 		return fail_errno(err, "%s: agent %s: %s", rec->name, path, strerror(errno));
 	if (agent_exchange(fd, rec, cmd, ret_reply, err) < 0) {
 		hearth_error_prefix(err, "%s: agent %s: ", rec->name, cmd);

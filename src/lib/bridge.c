@@ -42,12 +42,28 @@ unsigned bridge_slots(const struct bridge_cfg *cfg)
 	return (1u << (32 - cfg->prefix)) - 3;
 }
 
+void net_tap_name(int slot, char name[IFNAMSIZ])
+{
+	/* A slot is below 2^24 (an IPv4 subnet): 7 digits at most. */
+	snprintf(name, IFNAMSIZ, "h%04xt%u", state_root_tag(), (unsigned)slot & 0xffffffu);
+}
+
+void net_tap_remove_slot(const char *recorded, int slot)
+{
+	char ours[IFNAMSIZ];
+	if (!recorded || slot < 0)
+		return;
+	net_tap_name(slot, ours);
+	if (strcmp(recorded, ours) == 0)
+		net_tap_remove(ours);
+}
+
 void net_plan_for_slot(const struct bridge_cfg *cfg, int slot, struct net_plan *plan)
 {
 	uint32_t net = ntohl(cfg->net.s_addr);
 	struct in_addr gw = { htonl(net + 1) }, guest = { htonl(net + 2 + (uint32_t)slot) };
 	*plan = (struct net_plan){ .br = *cfg, .slot = slot };
-	snprintf(plan->tap, sizeof(plan->tap), "h%04xt%d", state_root_tag(), slot);
+	net_tap_name(slot, plan->tap);
 	inet_ntop(AF_INET, &gw, plan->gateway, sizeof(plan->gateway));
 	inet_ntop(AF_INET, &guest, plan->addr, sizeof(plan->addr));
 	snprintf(plan->cidr, sizeof(plan->cidr), "%s/%u", plan->addr, cfg->prefix);

@@ -48,6 +48,14 @@ int net_plan_attach(const struct net_plan *plan, uid_t owner, struct hearth_erro
 /* Removes PLAN's TAP; quiet when it is gone already. */
 void net_tap_remove(const char *tap);
 
+/* The TAP name of SLOT in this state root. */
+void net_tap_name(int slot, char name[IFNAMSIZ]);
+
+/* Removes RECORDED (a name read from a record) only when it is the name
+ * hearth gives SLOT's TAP: a record is a file, and a file's word is not
+ * enough to delete a host's interface. */
+void net_tap_remove_slot(const char *recorded, int slot);
+
 /* Removes the bridge and its NAT rule. */
 int bridge_remove(const struct bridge_cfg *cfg, struct hearth_error **err) WUR;
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -173,11 +174,19 @@ int hearth_config_add_dir(struct hearth_config *cfg, bool secret, const char *di
 	while ((e = readdir(d)) && rc == 0) {
 		if (e->d_name[0] == '.')
 			continue;
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
+		/* A link is kept, to be refused by name at validation: whoever
+		 * can write DIR must not pull in a file that DIR's reader chose
+		 * not to name. */
 		struct stat st;
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
 			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
 		rc = hearth_config_add_file(cfg, secret, e->d_name, path, err);
+		struct hearth_file *files = secret ? cfg->secret_files : cfg->config_files;
+		size_t n = secret ? cfg->n_secret_files : cfg->n_config_files;
+		if (rc == 0)
+			files[n - 1].from_dir = true;
 	}
 	closedir(d);
 	return rc;

@@ -655,7 +655,7 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 		return -1;
 	int rc = ops->remove ? ops->remove(&g, err) : 0;
 	/* The monitor removes the TAP; one killed outright leaves it to us. */
-	net_tap_remove(g.rec->tap);
+	net_tap_remove_slot(g.rec->tap, g.rec->net_slot);
 	guest_release(&g);
 	if (rc < 0)
 		return -1;

@@ -93,12 +93,47 @@ static int restore_start(struct guest *g, const char *dir, struct hearth_error *
 	return ops->snapshot_restore(g, dir, err);
 }
 
+/* A snapshot is state that hearth acts on as root: the directory must be
+ * as private as the state root (the caller's, closed to others), or
+ * anyone who could write into it could choose what a restore runs. */
+static int snapshot_dir_trusted(const char *dir, struct hearth_error **err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return hearth_fail(err, HEARTH_ERR_INVALID, errno, "snapshot: %s (%s)", strerror(errno), dir);
+	if (st.st_uid != geteuid() || (st.st_mode & 022))
+		return fail_invalid(err, "snapshot: %s is not yours alone (uid %u, mode %04o); hearth restores only "
+				    "its own snapshots",
+				    dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* A restore runs nothing the snapshot names and reads no host file it
+ * names: the guest's config and secrets are the snapshot's own drive
+ * copies, so its file lists are dropped rather than read again (a
+ * tampered hearth.json could name any file), and a runner is refused. */
+static int snapshot_config_plain(struct hearth_config *cfg, const char *path, struct hearth_error **err)
+{
+	if (cfg->runner_dir)
+		return fail_invalid(err, "snapshot: %s: names a runner (%s); hearth never writes one", path,
+				    cfg->runner_dir);
+	struct hearth_config *empty = hearth_config_new();
+	SWAP(cfg->config_files, empty->config_files);
+	SWAP(cfg->n_config_files, empty->n_config_files);
+	SWAP(cfg->secret_files, empty->secret_files);
+	SWAP(cfg->n_secret_files, empty->n_secret_files);
+	hearth_config_free(empty);
+	return 0;
+}
+
 int hearth_snapshot_restore(const char *dir, const char *name, const struct hearth_run_options *opts,
 			    char **ret_name, struct hearth_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
+	if (snapshot_dir_trusted(dir, err) < 0)
+		return -1;
 	json_error_t jerr;
-	json_t *m = json_load_file(path, 0, &jerr);
+	json_t *m = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!m)
 		return fail_invalid(err, "snapshot: %s: %s", path, jerr.text);
 	int rc = -1;
@@ -118,7 +153,7 @@ int hearth_snapshot_restore(const char *dir, const char *name, const struct hear
 	char *text = json_dumps(json_object_get(m, "config"), 0);
 	cfg = text ? hearth_config_from_json(text, err) : NULL;
 	free(text);
-	if (!cfg)
+	if (!cfg || snapshot_config_plain(cfg, path, err) < 0)
 		goto out;
 	/* The new guest's disks are the snapshot's, not the image it once
 	 * booted from. */

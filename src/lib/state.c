@@ -29,36 +29,76 @@ char *hearth_state_root(void)
 	return xasprintf("%s/.local/state/hearth", home);
 }
 
+/* Whoever can write to the root can make a root-run hearth delete or
+ * overwrite anything (a planted symlink, a foreign lock), so the root is
+ * used only when it is the caller's own and closed to everyone else. */
+static int root_trusted(int fd, const char *root, struct hearth_error **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return fail_errno(err, "state: cannot stat %s: %s", root, strerror(errno));
+	if (st.st_uid != geteuid())
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, EPERM,
+				   "state: %s belongs to uid %u, not to you (uid %u); hearth uses only a state root of "
+				   "your own",
+				   root, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 022)
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, EPERM,
+				   "state: %s is writable by others (mode %04o); run chmod go-w on it", root,
+				   (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+static int subdir_ensure(int rootfd, const char *name, const char *root, struct hearth_error **err)
+{
+	struct stat st;
+	if (mkdirat(rootfd, name, 0700) < 0 && errno != EEXIST)
+		return fail_errno(err, "state: cannot create %s/%s: %s", root, name, strerror(errno));
+	if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail_errno(err, "state: cannot stat %s/%s: %s", root, name, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, EPERM,
+				   "state: %s/%s is not a directory of yours closed to others", root, name);
+	return 0;
+}
+
 int state_root_open(struct hearth_error **err)
 {
 	_cleanup_free_ char *root = hearth_state_root();
 	if (mkdir_p(root, 0700) < 0)
 		return fail_errno(err, "state: cannot create %s: %s", root, strerror(errno));
-	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return fail_errno(err, "state: cannot open %s: %s", root, strerror(errno));
-	if ((mkdirat(fd, "vms", 0700) < 0 && errno != EEXIST) || (mkdirat(fd, "cache", 0700) < 0 && errno != EEXIST)) {
-		int saved = errno;
-		close(fd);
-		return hearth_fail(err, HEARTH_ERR_RUNTIME, saved, "state: cannot create %s/vms: %s", root,
-				   strerror(saved));
-	}
-	return fd;
+	if (root_trusted(fd, root, err) < 0 || subdir_ensure(fd, "vms", root, err) < 0 ||
+	    subdir_ensure(fd, "cache", root, err) < 0)
+		return -1;
+	return steal_fd(&fd);
 }
+
+/* Every holder of a hearth lock holds it for milliseconds (no daemon
+ * call happens under one), so a wait this long means a stuck or hostile
+ * holder: say so instead of hanging every command behind it. */
+#define LOCK_WAIT_MS 10000
 
 static int lock_file(int dirfd, const char *name, struct hearth_error **err)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return fail_errno(err, "state: cannot open lock %s: %s", name, strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int saved = errno;
-			close(fd);
-			return hearth_fail(err, HEARTH_ERR_RUNTIME, saved, "state: lock %s: %s", name, strerror(saved));
-		}
+	int64_t deadline = now_ms() + LOCK_WAIT_MS;
+	long pause_ms = 1;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return fail_errno(err, "state: lock %s: %s", name, strerror(errno));
+		if (now_ms() > deadline)
+			return hearth_fail(err, HEARTH_ERR_RUNTIME, EWOULDBLOCK,
+					   "state: lock %s is held by another process for over %d s (fuser -v it)",
+					   name, LOCK_WAIT_MS / 1000);
+		sleep_ms(pause_ms);
+		pause_ms = pause_ms < 50 ? pause_ms * 2 : 50;
 	}
-	return fd;
+	return steal_fd(&fd);
 }
 
 int state_lock(int rootfd, struct hearth_error **err)
@@ -107,7 +147,7 @@ static int cmp_names(const void *a, const void *b)
 
 int state_list_names(int rootfd, char ***ret, size_t *ret_n, struct hearth_error **err)
 {
-	int fd = openat(rootfd, "vms", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(rootfd, "vms", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return fail_errno(err, "state: cannot open vms: %s", strerror(errno));
 	DIR *d = fdopendir(fd);
@@ -141,10 +181,10 @@ void names_free(char **names, size_t n)
 
 int state_vm_remove(int rootfd, const char *name, struct hearth_error **err)
 {
-	(void)rootfd;
-	_cleanup_free_ char *path = state_vm_path(name);
-	if (rm_rf(path) < 0)
-		return fail_errno(err, "state: cannot remove %s: %s", path, strerror(errno));
+	/* By descriptor, never following a link: nothing outside vms/ goes. */
+	_cleanup_close_ int vms = openat(rootfd, "vms", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (vms < 0 || !hearth_name_valid(name) || rm_rf_at(vms, name) < 0)
+		return fail_errno(err, "state: cannot remove vms/%s: %s", name, strerror(errno));
 	return 0;
 }
 

@@ -252,7 +252,7 @@ fail:;
 	return -1;
 }
 
-static int rm_rf_at(int parent, const char *name)
+int rm_rf_at(int parent, const char *name)
 {
 	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
 		return 0;

@@ -16,6 +16,12 @@
 
 #define WUR __attribute__((warn_unused_result))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SWAP(a, b)                 \
+	do {                       \
+		__typeof__(a) swap_ = (a); \
+		(a) = (b);          \
+		(b) = swap_;        \
+	} while (0)
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -91,6 +97,9 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
 
 /* Removes PATH and everything below it without following symlinks. */
 int rm_rf(const char *path);
+/* The same for NAME under directory PARENT: with PARENT an fd that was
+ * opened without following links, nothing outside it can go. */
+int rm_rf_at(int parent, const char *name);
 
 /* Creates PATH and its parents with MODE. */
 int mkdir_p(const char *path, mode_t mode) WUR;

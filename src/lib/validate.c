@@ -2,6 +2,8 @@
  * the offending value, so the CLI can print one clear line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -104,6 +106,10 @@ static int check_volumes(const struct hearth_config *cfg, struct hearth_error **
 						    v->host);
 		} else if (!volume_name_valid(v->host)) {
 			return fail_invalid(err, "volumes: not a path nor a volume name [A-Za-z0-9_.-] (%s)", v->host);
+		} else if (strcmp(v->host, "hearth-config") == 0 || strcmp(v->host, "hearth-secrets") == 0) {
+			/* A volume's drive carries its name as label: these two
+			 * are how the guest finds its config and secrets. */
+			return fail_invalid(err, "volumes: name is reserved for hearth (%s)", v->host);
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->volumes[j].guest, v->guest) == 0)
@@ -112,19 +118,54 @@ static int check_volumes(const struct hearth_config *cfg, struct hearth_error **
 	return 0;
 }
 
+/* Whom hearth acts for: the real user, or under sudo the user behind
+ * it. A file goes to a guest only if that user could read it: running
+ * hearth as root must not turn into reading what its caller may not. */
+static bool invoker_may_read(const struct stat *st)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	const char *sudo_uid = getenv("SUDO_UID");
+	uint64_t v;
+	if (uid == 0 && sudo_uid && parse_u64(sudo_uid, 1, UINT32_MAX - 1, &v) == 0) {
+		uid = (uid_t)v;
+		const char *sudo_gid = getenv("SUDO_GID");
+		gid = sudo_gid && parse_u64(sudo_gid, 0, UINT32_MAX - 1, &v) == 0 ? (gid_t)v : (gid_t)-1;
+	}
+	if (uid == 0)
+		return true;
+	if (st->st_uid == uid)
+		return st->st_mode & S_IRUSR;
+	bool member = st->st_gid == gid;
+	struct passwd *pw = getpwuid(uid);
+	gid_t groups[256];
+	int n = ARRAY_SIZE(groups);
+	if (!member && pw && getgrouplist(pw->pw_name, gid, groups, &n) >= 0)
+		for (int i = 0; i < n && !member; i++)
+			member = groups[i] == st->st_gid;
+	return st->st_mode & (member ? S_IRGRP : S_IROTH);
+}
+
 static int load_file_content(struct hearth_file *f, const char *field, struct hearth_error **err)
 {
 	if (!f->path)
 		return 0;
 	/* One open, then fstat and read on that fd: what is checked is what
 	 * is read. O_NONBLOCK so a FIFO fails the check instead of hanging. */
-	_cleanup_close_ int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (f->from_dir ? O_NOFOLLOW : 0);
+	_cleanup_close_ int fd = open(f->path, flags);
+	if (fd < 0 && errno == ELOOP && f->from_dir)
+		return fail_invalid(err, "%s: %s: a symbolic link in the directory; name its target itself (%s)", field,
+				    f->name, f->path);
 	if (fd < 0)
 		return hearth_fail(err, HEARTH_ERR_INVALID, errno, "%s: %s: %s (%s)", field, f->name, strerror(errno),
 				   f->path);
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return fail_invalid(err, "%s: %s: not a regular file (%s)", field, f->name, f->path);
+	if (!invoker_may_read(&st))
+		return hearth_fail(err, HEARTH_ERR_INVALID, EACCES, "%s: %s: you may not read it (%s)", field, f->name,
+				   f->path);
 	if (st.st_size > HEARTH_FILES_MAX_BYTES)
 		return fail_invalid(err, "%s: %s: larger than %d bytes (%s)", field, f->name, HEARTH_FILES_MAX_BYTES,
 				    f->path);
@@ -148,9 +189,11 @@ static int check_files(struct hearth_file *files, size_t n, const char *field, s
 	for (size_t i = 0; i < n; i++) {
 		struct hearth_file *f = &files[i];
 		const char *name = f->name;
+		/* lost+found is the drive's own; .hearth carries volumes.json. */
 		if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-		    strcmp(name, ".hearth") == 0 || strlen(name) > 255)
-			return fail_invalid(err, "%s: name must be one path component, not ., .. or .hearth (%s)",
+		    strcmp(name, ".hearth") == 0 || strcmp(name, "lost+found") == 0 || strlen(name) > 255)
+			return fail_invalid(err,
+					    "%s: name must be one path component, not ., .., .hearth or lost+found (%s)",
 					    field, name);
 		for (const unsigned char *c = (const unsigned char *)name; *c; c++)
 			if (*c < 0x20 || *c == 0x7f)
@@ -168,6 +211,26 @@ static int check_files(struct hearth_file *files, size_t n, const char *field, s
 		if (total > HEARTH_FILES_MAX_BYTES)
 			return fail_invalid(err, "%s: more than %d bytes in all (at %s)", field, HEARTH_FILES_MAX_BYTES,
 					    name);
+	}
+	return 0;
+}
+
+/* The runner is a program hearth runs, as root when hearth is root: it
+ * must be as trusted as hearth itself, i.e. owned by the caller or
+ * root and changeable by nobody else, down from the runner directory. */
+static int check_runner_trusted(const char *dir, struct hearth_error **err)
+{
+	static const char *const below[] = { "", "/bin", "/bin/microvm-run" };
+	for (size_t i = 0; i < ARRAY_SIZE(below); i++) {
+		_cleanup_free_ char *path = xasprintf("%s%s", dir, below[i]);
+		struct stat st;
+		if (stat(path, &st) < 0)
+			continue; /* the backend says what is missing */
+		if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022))
+			return fail_invalid(err,
+					    "runner_dir: %s is owned by uid %u or writable by others (mode %04o); "
+					    "hearth runs only what you or root control",
+					    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	}
 	return 0;
 }
@@ -191,6 +254,8 @@ int hearth_config_validate(struct hearth_config *cfg, struct hearth_error **err)
 		struct stat st;
 		if (cfg->runner_dir[0] != '/' || stat(cfg->runner_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 			return fail_invalid(err, "runner_dir: not an absolute path to a directory (%s)", cfg->runner_dir);
+		if (check_runner_trusted(cfg->runner_dir, err) < 0)
+			return -1;
 	}
 	if (cfg->cpus < 1 || cfg->cpus > HEARTH_CPUS_MAX)
 		return fail_invalid(err, "cpus: must be 1..%d (%u)", HEARTH_CPUS_MAX, cfg->cpus);

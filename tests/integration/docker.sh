@@ -53,10 +53,16 @@ test_docker_full_life() {
 import json, sys
 g = [x for x in json.load(sys.stdin) if x["name"] == "dlife"][0]
 assert g["backend"] == "docker" and g["status"] == "running" and g["guest_ip"], g'
-	# The agent channel: a unix socket bind-mounted into the container.
-	local chan
-	chan=$(status_field dlife guest_channel)
-	[ "$( (echo ping; sleep 1) | socat -t 1 - "UNIX-CONNECT:$chan")" = pong ] || fail "no pong on $chan"
+	# The agent channel: a socket in the container's own tmpfs, reached
+	# through its root; no host directory is mounted writable.
+	"$HEARTH" ping dlife | grep -q "^pong from dlife" || fail "no pong: $("$HEARTH" ping dlife 2>&1)"
+	docker inspect hearth-dlife --format '{{range .Mounts}}{{.Source}}:{{.Destination}}:{{.RW}} {{end}}' |
+		tr ' ' '\n' >"$WORK/mounts"
+	grep -Eq ':/mnt/config:false$' "$WORK/mounts" && grep -Eq ':/mnt/secrets:false$' "$WORK/mounts" ||
+		fail "mounts: $(cat "$WORK/mounts")"
+	grep "^$HEARTH_STATE_DIR" "$WORK/mounts" | grep -q ':true$' &&
+		fail "a state directory is writable by the guest: $(cat "$WORK/mounts")"
+	[ ! -e "$HEARTH_STATE_DIR/vms/dlife/channel" ] || fail "a channel directory on the host"
 	# -f keeps following while the guest runs.
 	local rc=0
 	timeout 2 "$HEARTH" logs -f dlife >"$WORK/follow" || rc=$?
@@ -179,6 +185,24 @@ $got"
 	docker rmi "$(docker images -q hearth/special)" >/dev/null
 }
 
+# A guest that swaps its agent socket for a link to a host socket does
+# not get hearth to connect there: the name resolves inside its root.
+test_agent_link_stays_inside() {
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dlink --memory 128 >/dev/null
+	local host_sock=/tmp/hearth-host-sock.$$
+	socat "UNIX-LISTEN:$host_sock,fork" SYSTEM:'echo pong' &
+	local socat_pid=$!
+	wait_for "[ -S $host_sock ]" 5
+	docker exec hearth-dlink sh -c "rm /run/hearth/agent.sock && ln -s $host_sock /run/hearth/agent.sock"
+	local rc=0 out
+	out=$("$HEARTH" ping dlink 2>&1) || rc=$?
+	kill $socat_pid
+	rm -f "$host_sock"
+	[ $rc = 1 ] || fail "ping through a link: exit $rc: $out"
+	echo "$out" | grep -q "Socket operation on non-socket" || fail "error: $out"
+	"$HEARTH" rm -f dlink >/dev/null
+}
+
 test_valgrind_docker_paths() {
 	need_docker
 	command -v valgrind >/dev/null || skip "valgrind missing"
@@ -198,6 +222,7 @@ t test_docker_port_taken
 t test_engine_unreachable
 t test_engine_answer_bounded
 t test_import_keeps_special_files
+t test_agent_link_stays_inside
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_docker_paths
 report

@@ -111,6 +111,96 @@ static void test_concurrent_allocation(void **state)
 	assert_int_equal(race(10, true), 0); /* already taken by the first race */
 }
 
+/* What the lock is for: a choice made from what the others hold (a
+ * bridge slot, a port) and written later. Each child counts the guests,
+ * waits a little, and takes the count as its slot; only the lock keeps
+ * two children from seeing the same count. mkdirat cannot decide it. */
+static void test_lock_serialises_choices(void **state)
+{
+	(void)state;
+	enum { N = 8 };
+	int root = state_root_open(NULL);
+	assert_true(root >= 0);
+	char **before;
+	size_t base;
+	assert_int_equal(state_list_names(root, &before, &base, NULL), 0);
+	names_free(before, base);
+	pid_t pids[N];
+	for (int i = 0; i < N; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char **names;
+			size_t n;
+			char name[32];
+			snprintf(name, sizeof(name), "slot-taker-%d", i);
+			int lock = state_lock(root, NULL);
+			if (lock < 0 || state_list_names(root, &names, &n, NULL) < 0)
+				_exit(1);
+			names_free(names, n);
+			sleep_ms(20);
+			int vm = state_vm_create(root, name, NULL);
+			struct hearth_record rec = { .name = name, .backend = "qemu", .net_slot = (int)n };
+			_exit(vm >= 0 && record_write(vm, &rec, NULL) == 0 ? 0 : 1);
+		}
+	}
+	bool seen[N] = { false };
+	for (int i = 0; i < N; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	for (int i = 0; i < N; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "slot-taker-%d", i);
+		int vm = state_vm_open(root, name, NULL);
+		struct hearth_record *rec = NULL;
+		assert_int_equal(record_read(vm, &rec, NULL), 0);
+		/* The root held the earlier tests' guests: slots count from there. */
+		assert_in_range(rec->net_slot, base, base + N - 1);
+		assert_false(seen[rec->net_slot - base]);
+		seen[rec->net_slot - base] = true;
+		hearth_record_free(rec);
+		close(vm);
+	}
+	close(root);
+}
+
+/* A holder that never lets go (stuck or hostile) costs a bounded wait
+ * and a clear error, not a hang. */
+static void test_lock_wait_bounded(void **state)
+{
+	(void)state;
+	int root = state_root_open(NULL);
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t holder = fork();
+	if (holder == 0) {
+		int lock = state_lock(root, NULL);
+		(void)!write(ready[1], "x", 1);
+		pause();
+		_exit(lock < 0);
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	struct hearth_error *err = NULL;
+	int64_t t0 = now_ms();
+	int got = state_lock(root, &err);
+	int64_t waited = now_ms() - t0;
+	kill(holder, SIGKILL); /* before any assertion can leave the test */
+	waitpid(holder, NULL, 0);
+	assert_int_equal(got, -1);
+	assert_in_range(waited, 9000, 15000);
+	assert_non_null(strstr(err->message, "lock lock is held by another process"));
+	hearth_error_free(err);
+	/* Released by the holder's death: taken at once. */
+	int lock = state_lock(root, NULL);
+	assert_true(lock >= 0);
+	close(lock);
+	close(ready[0]);
+	close(ready[1]);
+	close(root);
+}
+
 static void test_name_generation(void **state)
 {
 	(void)state;
@@ -194,7 +284,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_root_permissions),  cmocka_unit_test(test_record_round_trip),
-		cmocka_unit_test(test_concurrent_allocation), cmocka_unit_test(test_name_generation),
+		cmocka_unit_test(test_concurrent_allocation), cmocka_unit_test(test_lock_serialises_choices),
+		cmocka_unit_test(test_lock_wait_bounded), cmocka_unit_test(test_name_generation),
 		cmocka_unit_test(test_names_valid),       cmocka_unit_test(test_pid_identity),
 		cmocka_unit_test(test_atomic_write),
 	};
