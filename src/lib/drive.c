@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "proc.h"
@@ -48,31 +50,84 @@ int files_write_dir(const char *dir, mode_t dir_mode, const struct hearth_file *
 	return 0;
 }
 
-static int run_mke2fs(const char *image, const char *label, const char *src, uint64_t size_kib,
+/* What goes into a drive, written into STAGE (an empty directory). */
+struct stage {
+	const char *dir;
+	const char *label;
+	const struct hearth_file *files;
+	size_t n;
+	const char *extra_json;
+	uint64_t tmpfs_bytes; /* > 0: STAGE is first made a private tmpfs */
+};
+
+static int stage_fill(const struct stage *st, struct hearth_error **err)
+{
+	_cleanup_close_ int sfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sfd < 0)
+		return fail_errno(err, "drive: open %s: %s", st->dir, strerror(errno));
+	for (size_t i = 0; i < st->n; i++)
+		if (stage_file(sfd, st->files[i].name, st->files[i].content, st->files[i].size, st->files[i].mode,
+			       err) < 0)
+			return -1;
+	if (st->extra_json) {
+		if (mkdirat(sfd, ".hearth", 0755) < 0)
+			return fail_errno(err, "drive: mkdir .hearth: %s", strerror(errno));
+		if (stage_file(sfd, ".hearth/volumes.json", st->extra_json, strlen(st->extra_json), 0444, err) < 0)
+			return -1;
+	}
+	/* The config root is world-readable; the secrets root stays 0700. */
+	if (fchmod(sfd, strcmp(st->label, SECRETS_LABEL) == 0 ? 0700 : 0755) < 0)
+		return fail_errno(err, "drive: chmod %s: %s", st->dir, strerror(errno));
+	return 0;
+}
+
+/* In mke2fs's child, as root: the staging directory becomes a tmpfs in a
+ * mount namespace of the child's own, so the copies live in memory only
+ * and vanish with the child, however the command that ran it ends. */
+static int stage_in_private_tmpfs(void *arg)
+{
+	const struct stage *st = arg;
+	char opts[64];
+	snprintf(opts, sizeof(opts), "mode=0700,size=%llu", (unsigned long long)st->tmpfs_bytes);
+	struct hearth_error *err = NULL;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", st->dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0) {
+		dprintf(2, "private tmpfs for %s: %s\n", st->dir, strerror(errno));
+		return -1;
+	}
+	if (stage_fill(st, &err) < 0) {
+		dprintf(2, "%s\n", err->message);
+		hearth_error_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int run_mke2fs(const char *image, const char *label, const struct stage *st, uint64_t size_kib,
 		      struct hearth_error **err)
 {
 	char size[32];
 	snprintf(size, sizeof(size), "%lluk", (unsigned long long)size_kib);
-	char *argv[16];
-	int i = 0;
-	argv[i++] = "mke2fs";
-	argv[i++] = "-q";
-	argv[i++] = "-F";
-	argv[i++] = "-t";
-	argv[i++] = "ext4";
-	argv[i++] = "-L";
-	argv[i++] = (char *)label;
-	argv[i++] = "-E";
-	argv[i++] = "root_owner=0:0";
-	if (src) {
-		argv[i++] = "-d";
-		argv[i++] = (char *)src;
+	struct strv argv = { 0 };
+	strv_add(&argv, xstrdup("mke2fs"));
+	strv_add(&argv, xstrdup("-q"));
+	strv_add(&argv, xstrdup("-F"));
+	strv_add(&argv, xstrdup("-t"));
+	strv_add(&argv, xstrdup("ext4"));
+	strv_add(&argv, xstrdup("-L"));
+	strv_add(&argv, xstrdup(label));
+	strv_add(&argv, xstrdup("-E"));
+	strv_add(&argv, xstrdup("root_owner=0:0"));
+	if (st) {
+		strv_add(&argv, xstrdup("-d"));
+		strv_add(&argv, xstrdup(st->dir));
 	}
-	argv[i++] = (char *)image;
-	argv[i++] = size;
-	argv[i] = NULL;
+	strv_add(&argv, xstrdup(image));
+	strv_add(&argv, xstrdup(size));
 	_cleanup_free_ char *out = NULL;
-	int rc = proc_run(argv, 60000, &out, err);
+	bool hooked = st && st->tmpfs_bytes > 0;
+	int rc = proc_run_hook(argv.v, 60000, &out, hooked ? stage_in_private_tmpfs : NULL, (void *)st, err);
+	strv_free(&argv);
 	if (rc < 0)
 		return -1;
 	if (rc != 0) {
@@ -89,32 +144,17 @@ int drive_build_files(const char *dir, const char *image, const char *label, con
 	_cleanup_free_ char *img = xasprintf("%s/%s", dir, image);
 	if (!mkdtemp(stage)) /* 0700 */
 		return fail_errno(err, "drive: mkdtemp in %s: %s", dir, strerror(errno));
-	int rc = -1, ifd = -1;
-	int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0) {
-		fail_errno(err, "drive: open %s: %s", stage, strerror(errno));
-		goto out;
-	}
-	uint64_t total = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (stage_file(sfd, files[i].name, files[i].content, files[i].size, files[i].mode, err) < 0)
-			goto out;
+	uint64_t total = extra_json ? strlen(extra_json) : 0;
+	for (size_t i = 0; i < n; i++)
 		total += files[i].size;
-	}
-	if (extra_json) {
-		if (mkdirat(sfd, ".hearth", 0755) < 0) {
-			fail_errno(err, "drive: mkdir .hearth: %s", strerror(errno));
-			goto out;
-		}
-		_cleanup_free_ char *rel = xstrdup(".hearth/volumes.json");
-		if (stage_file(sfd, rel, extra_json, strlen(extra_json), 0444, err) < 0)
-			goto out;
-	}
-	/* The config root is world-readable; the secrets root stays 0700. */
-	if (strcmp(label, SECRETS_LABEL) != 0 && fchmod(sfd, 0755) < 0) {
-		fail_errno(err, "drive: chmod %s: %s", stage, strerror(errno));
+	/* Root stages in memory (see stage_in_private_tmpfs); anyone else on
+	 * disk, in the guest's own 0700 directory, removed right after. */
+	struct stage st = { .dir = stage, .label = label, .files = files, .n = n, .extra_json = extra_json,
+			    .tmpfs_bytes = geteuid() == 0 ? total + (n + 2) * 4096 + (1 << 20) : 0 };
+	int rc = -1;
+	_cleanup_close_ int ifd = -1;
+	if (st.tmpfs_bytes == 0 && stage_fill(&st, err) < 0)
 		goto out;
-	}
 	ifd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (ifd < 0) {
 		fail_errno(err, "drive: create %s: %s", img, strerror(errno));
@@ -122,14 +162,10 @@ int drive_build_files(const char *dir, const char *image, const char *label, con
 	}
 	/* Room for the content at 1 KiB blocks plus a generous margin. */
 	uint64_t size_kib = 4096 + (total / 1024) * 2 + n * 8;
-	rc = run_mke2fs(img, label, stage, size_kib, err);
+	rc = run_mke2fs(img, label, &st, size_kib, err);
 	if (rc < 0)
 		unlink(img);
 out:
-	if (ifd >= 0)
-		close(ifd);
-	if (sfd >= 0)
-		close(sfd);
 	rm_rf(stage);
 	return rc;
 }

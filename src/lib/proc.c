@@ -63,6 +63,12 @@ char *proc_find_program(const char *prog)
 
 int proc_run(char *const argv[], int timeout_ms, char **ret_output, struct hearth_error **err)
 {
+	return proc_run_hook(argv, timeout_ms, ret_output, NULL, NULL, err);
+}
+
+int proc_run_hook(char *const argv[], int timeout_ms, char **ret_output, int (*hook)(void *arg), void *arg,
+		  struct hearth_error **err)
+{
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0)
 		return fail_errno(err, "pipe: %s", strerror(errno));
@@ -76,6 +82,8 @@ int proc_run(char *const argv[], int timeout_ms, char **ret_output, struct heart
 		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
 			_exit(127);
+		if (hook && hook(arg) < 0)
+			_exit(127); /* the hook said why on stderr */
 		execvp(argv[0], argv);
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

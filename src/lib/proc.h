@@ -21,6 +21,11 @@ bool proc_alive(pid_t pid, uint64_t start);
  * or -1 with *err set when it could not be run. */
 int proc_run(char *const argv[], int timeout_ms, char **ret_output, struct hearth_error **err) WUR;
 
+/* proc_run, with HOOK(ARG) run in the child just before the exec; a
+ * hook that fails prints why to stderr and returns -1. */
+int proc_run_hook(char *const argv[], int timeout_ms, char **ret_output, int (*hook)(void *arg), void *arg,
+		  struct hearth_error **err) WUR;
+
 /* Locates PROG on PATH; returns a malloc'd absolute path or NULL. */
 char *proc_find_program(const char *prog);
 
