@@ -19,6 +19,7 @@ enum hearth_status {
 	HEARTH_STATUS_PAUSED,
 	HEARTH_STATUS_STOPPED,
 	HEARTH_STATUS_FAILED,
+	HEARTH_STATUS_BROKEN, /* its state files cannot be read: see reason */
 };
 
 /* "starting", "running", ...; the names `hearth ps --json` prints. */
@@ -48,6 +49,8 @@ struct hearth_record {
 	char *tap;
 	char *mac;
 	int vsock_cid;        /* the guest's vsock CID, 0 when it has none */
+	int creator_pid;      /* the command starting it, until the start is */
+	uint64_t creator_start; /* handed to the monitor; 0 after */
 };
 
 /* The vsock port hearth-init's agent listens on. */

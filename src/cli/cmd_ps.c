@@ -111,8 +111,10 @@ int cmd_ps(int argc, char **argv)
 			if (cfg && cfg->revision_hash)
 				snprintf(build, sizeof(build), "%.20s@%.8s", cfg->profile ? cfg->profile : "default",
 					 cfg->revision_hash);
+			/* A broken guest has no ports to show, and a reason to. */
+			const char *last = r->status == HEARTH_STATUS_BROKEN ? r->reason : ports.buf;
 			printf("%-24s %-12s %-9s %4s %7s %-14s %-20s %s\n", r->name, r->backend,
-			       hearth_status_name(r->status), cpus, mem, ip, build, ports.buf);
+			       hearth_status_name(r->status), cpus, mem, ip, build, last);
 			strbuf_release(&ports);
 		}
 		hearth_config_free(cfg);

@@ -2,6 +2,7 @@
  * state lock, start, readiness, reconciliation with live processes,
  * stop, pause/resume, removal. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -60,13 +61,95 @@ static void mark_monitor_gone(struct hearth_record *rec, void *arg)
 		record_set_status(rec, HEARTH_STATUS_FAILED, "monitor process exited unexpectedly");
 }
 
-/* A record whose monitor is gone reads as failed, never as running. The
- * monitor of a guest being started may not have written its pid yet. */
-static int record_reconciled(int vmfd, struct hearth_record **ret, struct hearth_error **err)
+static int read_config_at(int vmfd, struct hearth_config **ret, struct hearth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	if (read_file_at(vmfd, "config.json", 16 << 20, &text, NULL) < 0)
+		return fail_errno(err, "state: cannot read config.json: %s", strerror(errno));
+	*ret = hearth_config_from_json(text, err);
+	if (!*ret)
+		hearth_error_prefix(err, "state: config.json: ");
+	return *ret ? 0 : -1;
+}
+
+static void mark_start_cut(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	if (rec->status == HEARTH_STATUS_STARTING && rec->creator_pid > 0) {
+		record_set_status(rec, HEARTH_STATUS_FAILED,
+				  "start interrupted: the command starting it ended before handing it over");
+		rec->creator_pid = 0;
+	}
+}
+
+/* A start whose command died (kill -9, a crash) before it handed the
+ * guest over: its VMM, if any ran, is killed (the monitor then records
+ * the end), its TAP and staging copies go, and it reads as failed, so
+ * that stop, rm and the port it asked for all work again. */
+static int repair_cut_start(int vmfd, struct hearth_record *rec, struct hearth_error **err)
+{
+	if (rec->vmm_pid > 0 && proc_alive(rec->vmm_pid, rec->vmm_start))
+		kill(rec->vmm_pid, SIGKILL);
+	if (rec->monitor_pid <= 0)
+		net_tap_remove_slot(rec->tap, rec->net_slot);
+	DIR *d = fdopendir(dup(vmfd));
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (str_has_prefix(e->d_name, ".stage-"))
+			rm_rf_at(vmfd, e->d_name);
+	if (d)
+		closedir(d);
+	return record_update(vmfd, mark_start_cut, NULL, err);
+}
+
+/* A guest whose state files cannot be read is shown, as broken with the
+ * reason, rather than hidden; rm removes it. */
+static struct hearth_record *record_broken(const char *name, const char *why)
+{
+	struct hearth_record *rec = xcalloc(1, sizeof(*rec));
+	rec->name = xstrdup(name);
+	rec->backend = xstrdup("unknown");
+	rec->status = HEARTH_STATUS_BROKEN;
+	rec->reason = xasprintf("broken state: %s", why);
+	rec->exit_code = -1;
+	rec->net_slot = -1;
+	return rec;
+}
+
+/* A directory made moments ago may not have its record yet. */
+#define CREATING_GRACE_S 10
+
+/* NAME's record, reconciled with what really runs: a record whose
+ * monitor is gone reads as failed, never as running (the monitor of a
+ * guest being started may not have written its pid yet); one that cannot
+ * be read reads as broken. Fails only for a guest still being created. */
+static int record_reconciled(int vmfd, const char *name, struct hearth_record **ret, struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
-	if (record_read(vmfd, &rec, err) < 0)
-		return -1;
+	struct hearth_error *bad = NULL;
+	if (record_read(vmfd, &rec, &bad) < 0) {
+		struct stat st;
+		bool young = fstat(vmfd, &st) == 0 && now_unix() - st.st_mtime < CREATING_GRACE_S;
+		if (bad->code == ENOENT && young) {
+			*err = bad;
+			return -1;
+		}
+		*ret = record_broken(name, bad->message);
+		hearth_error_free(bad);
+		return 0;
+	}
+	struct hearth_config *cfg = NULL;
+	_cleanup_free_ char *why = NULL;
+	if (strcmp(rec->name, name) != 0)
+		why = xasprintf("record.json names another guest (%s)", rec->name);
+	else if (read_config_at(vmfd, &cfg, &bad) < 0)
+		why = steal(bad->message);
+	hearth_config_free(cfg);
+	hearth_error_free(bad);
+	if (why) {
+		hearth_record_free(rec);
+		*ret = record_broken(name, why);
+		return 0;
+	}
 	const struct hearth_backend_ops *ops = backend_find(rec->backend);
 	if (ops && ops->refresh) {
 		/* The backend's daemon knows; the record holds no copy to drift. */
@@ -80,11 +163,15 @@ static int record_reconciled(int vmfd, struct hearth_record **ret, struct hearth
 		*ret = rec;
 		return 0;
 	}
-	if (status_active(rec->status) && rec->monitor_pid > 0 &&
-	    !proc_alive(rec->monitor_pid, rec->monitor_start)) {
+	bool cut = rec->status == HEARTH_STATUS_STARTING && rec->creator_pid > 0 &&
+		   !proc_alive(rec->creator_pid, rec->creator_start);
+	bool gone = status_active(rec->status) && rec->monitor_pid > 0 &&
+		    !proc_alive(rec->monitor_pid, rec->monitor_start);
+	if (cut || gone) {
+		int rc = cut ? repair_cut_start(vmfd, rec, err) : record_update(vmfd, mark_monitor_gone, NULL, err);
 		hearth_record_free(rec);
 		rec = NULL;
-		if (record_update(vmfd, mark_monitor_gone, NULL, err) < 0 || record_read(vmfd, &rec, err) < 0)
+		if (rc < 0 || record_read(vmfd, &rec, err) < 0)
 			return -1;
 	}
 	*ret = rec;
@@ -100,14 +187,6 @@ static int vm_open_by_name(const char *name, struct hearth_error **err)
 	return state_vm_open(rootfd, name, err);
 }
 
-static int read_config_at(int vmfd, struct hearth_config **ret, struct hearth_error **err)
-{
-	_cleanup_free_ char *text = NULL;
-	if (read_file_at(vmfd, "config.json", 16 << 20, &text, NULL) < 0)
-		return fail_errno(err, "state: cannot read config.json: %s", strerror(errno));
-	*ret = hearth_config_from_json(text, err);
-	return *ret ? 0 : -1;
-}
 
 static bool ports_clash(const struct hearth_config *a, const struct hearth_config *b, const struct hearth_port **which)
 {
@@ -140,7 +219,7 @@ static size_t live_guests(int rootfd, struct live_guest **ret, struct hearth_err
 		struct hearth_error *ignored = NULL;
 		int vmfd = state_vm_open(rootfd, names[i], &ignored);
 		struct hearth_record *rec = NULL;
-		if (vmfd >= 0 && record_reconciled(vmfd, &rec, &ignored) == 0 && status_active(rec->status)) {
+		if (vmfd >= 0 && record_reconciled(vmfd, names[i], &rec, &ignored) == 0 && status_active(rec->status)) {
 			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
 		}
 		if (vmfd >= 0)
@@ -249,6 +328,8 @@ static int guest_create(int rootfd, struct hearth_config *cfg, const char *backe
 		.started_at = now_unix(),
 		.network = (char *)network,
 		.net_slot = -1,
+		.creator_pid = getpid(),
+		.creator_start = proc_start_time(getpid()),
 	};
 	if (plan) {
 		struct bridge_cfg bc;
@@ -331,6 +412,15 @@ static int network_choose(const struct hearth_backend_ops *ops, const char *want
 	return fail_invalid(err, "network: want user, bridge or none (%s)", want);
 }
 
+/* The start is handed over: from here the monitor (or the daemon)
+ * answers for the guest, whatever becomes of this process. */
+static void clear_creator(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	rec->creator_pid = 0;
+	rec->creator_start = 0;
+}
+
 static void set_failed(struct hearth_record *rec, void *arg)
 {
 	record_set_status(rec, HEARTH_STATUS_FAILED, arg);
@@ -381,6 +471,8 @@ int guest_run_internal(struct hearth_config *cfg, const struct hearth_run_option
 	if (rc == 0)
 		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);
 	g.cfg = NULL; /* the caller's, not ours to free */
+	if (rc == 0)
+		rc = record_update(vmfd, clear_creator, NULL, err);
 	if (rc < 0) {
 		if (bridged)
 			net_tap_remove(plan.tap);
@@ -437,7 +529,7 @@ int hearth_guest_wait_ready(const char *name, int timeout_s, struct hearth_error
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
 	for (;;) {
 		struct hearth_record *rec = NULL;
-		if (record_reconciled(vmfd, &rec, err) < 0)
+		if (record_reconciled(vmfd, name, &rec, err) < 0)
 			return -1;
 		enum hearth_status st = rec->status;
 		_cleanup_free_ char *reason = rec->reason ? xstrdup(rec->reason) : NULL;
@@ -466,7 +558,7 @@ int hearth_guest_get(const char *name, struct hearth_record **ret, struct hearth
 	_cleanup_close_ int vmfd = vm_open_by_name(name, err);
 	if (vmfd < 0)
 		return -1;
-	return record_reconciled(vmfd, ret, err);
+	return record_reconciled(vmfd, name, ret, err);
 }
 
 int hearth_guest_list(struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err)
@@ -484,7 +576,7 @@ int hearth_guest_list(struct hearth_record ***ret, size_t *ret_n, struct hearth_
 		struct hearth_error *e = NULL;
 		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &e);
 		/* A guest being created or removed right now is skipped. */
-		if (vmfd >= 0 && record_reconciled(vmfd, &recs[got], &e) == 0)
+		if (vmfd >= 0 && record_reconciled(vmfd, names[i], &recs[got], &e) == 0)
 			got++;
 		hearth_error_free(e);
 	}
@@ -515,7 +607,17 @@ int guest_open(const char *name, struct guest *g, const struct hearth_backend_op
 		return -1;
 	g->name = xstrdup(name);
 	g->dir = state_vm_path(name);
-	if (record_reconciled(g->dirfd, &g->rec, err) < 0 || read_config_at(g->dirfd, &g->cfg, err) < 0) {
+	if (record_reconciled(g->dirfd, name, &g->rec, err) < 0) {
+		guest_release(g);
+		return -1;
+	}
+	if (g->rec->status == HEARTH_STATUS_BROKEN) {
+		int rc = fail_runtime(err, "%s: %s (hearth rm %s removes it)", name, g->rec->reason, name);
+		guest_release(g);
+		return rc;
+	}
+	if (read_config_at(g->dirfd, &g->cfg, err) < 0) {
+		hearth_error_prefix(err, "%s: ", name);
 		guest_release(g);
 		return -1;
 	}
@@ -644,6 +746,7 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 	if (hearth_guest_get(name, &rec, err) < 0)
 		return -1;
 	bool active = status_active(rec->status);
+	bool broken = rec->status == HEARTH_STATUS_BROKEN;
 	hearth_record_free(rec);
 	if (active && !force)
 		return fail_invalid(err, "%s: guest is running; stop it first or use -f", name);
@@ -651,14 +754,17 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 		return -1;
 	struct guest g;
 	const struct hearth_backend_ops *ops;
-	if (guest_open(name, &g, &ops, err) < 0)
-		return -1;
-	int rc = ops->remove ? ops->remove(&g, err) : 0;
-	/* The monitor removes the TAP; one killed outright leaves it to us. */
-	net_tap_remove_slot(g.rec->tap, g.rec->net_slot);
-	guest_release(&g);
-	if (rc < 0)
-		return -1;
+	/* A broken guest's files say nothing to act on: only they go. */
+	if (!broken) {
+		if (guest_open(name, &g, &ops, err) < 0)
+			return -1;
+		int rc = ops->remove ? ops->remove(&g, err) : 0;
+		/* The monitor removes the TAP; one killed outright leaves it to us. */
+		net_tap_remove_slot(g.rec->tap, g.rec->net_slot);
+		guest_release(&g);
+		if (rc < 0)
+			return -1;
+	}
 	_cleanup_close_ int rootfd = state_root_open(err);
 	if (rootfd < 0)
 		return -1;

@@ -190,7 +190,7 @@ int state_vm_remove(int rootfd, const char *name, struct hearth_error **err)
 
 const char *hearth_status_name(enum hearth_status s)
 {
-	static const char *const names[] = { "starting", "running", "paused", "stopped", "failed" };
+	static const char *const names[] = { "starting", "running", "paused", "stopped", "failed", "broken" };
 	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
 }
 
@@ -253,6 +253,8 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	json_t *slot = json_object_get(o, "net_slot");
 	rec->net_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1;
 	rec->vsock_cid = (int)json_integer_value(json_object_get(o, "vsock_cid"));
+	rec->creator_pid = (int)json_integer_value(json_object_get(o, "creator_pid"));
+	rec->creator_start = (uint64_t)json_integer_value(json_object_get(o, "creator_start"));
 	json_t *st = json_object_get(o, "status");
 	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
 		rec->status = HEARTH_STATUS_FAILED;
@@ -266,9 +268,9 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	rec->stopped_at = json_integer_value(json_object_get(o, "stopped_at"));
 	rec->stop_requested = json_is_true(json_object_get(o, "stop_requested"));
 	json_decref(o);
-	if (!rec->name || !rec->backend) {
+	if (!rec->name || !rec->backend || !hearth_name_valid(rec->name)) {
 		hearth_record_free(rec);
-		return fail_runtime(err, "state: record.json: missing name or backend");
+		return fail_runtime(err, "state: record.json: no valid name or backend");
 	}
 	*ret = rec;
 	return 0;
@@ -300,6 +302,10 @@ int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error 
 	json_object_set_new(o, "mac", json_string_or_null(rec->mac));
 	if (rec->vsock_cid > 0)
 		json_object_set_new(o, "vsock_cid", json_integer(rec->vsock_cid));
+	if (rec->creator_pid > 0) {
+		json_object_set_new(o, "creator_pid", json_integer(rec->creator_pid));
+		json_object_set_new(o, "creator_start", json_integer((json_int_t)rec->creator_start));
+	}
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	int rc = write_file_atomic_at(vmfd, "record.json", text, strlen(text), 0600);

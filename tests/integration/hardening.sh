@@ -148,6 +148,65 @@ test_reserved_names() {
 	[ -z "$(ls "$HEARTH_STATE_DIR/vms")" ] || fail "state left"
 }
 
+# 12. kill -9 of the CLI in the middle of a start (here: while mke2fs
+# builds the secrets drive, slowed by a wrapper): the next command sees
+# a failed guest, the port is free again, no staging copy of the secret
+# is left, and rm works.
+test_cli_killed_mid_start() {
+	need_qemu
+	mkdir -p "$WORK/slow"
+	printf '#!/bin/sh
+touch %s/in-mke2fs
+sleep 3
+exec /sbin/mke2fs "$@"
+' "$WORK" >"$WORK/slow/mke2fs"
+	chmod 755 "$WORK/slow/mke2fs"
+	echo hunter2-cut >"$WORK/cut-secret"
+	local port
+	port=$(free_port)
+	PATH=$WORK/slow:$PATH "$HEARTH" run --rootfs "$HELLO" --name cut -p "$port:80" \
+		--secret-file "token=$WORK/cut-secret" >/dev/null 2>&1 &
+	local cli=$!
+	wait_for "[ -e $WORK/in-mke2fs ]" 10
+	kill -9 $cli
+	wait $cli 2>/dev/null || true
+	[ "$("$HEARTH" status cut)" = "failed: start interrupted: the command starting it ended before handing it over" ] ||
+		fail "status: $("$HEARTH" status cut)"
+	ls -A "$HEARTH_STATE_DIR/vms/cut" | grep -q '^.stage-' && fail "staging left: $(ls -A "$HEARTH_STATE_DIR/vms/cut")"
+	grep -rqs hunter2-cut "$HEARTH_STATE_DIR" && fail "the secret is in the state directory"
+	"$HEARTH" run --rootfs "$HELLO" --name after -p "$port:80" --no-wait >/dev/null || fail "port still held"
+	"$HEARTH" rm -f after cut >/dev/null || fail "rm"
+	sleep 3 # the orphaned wrapper's mke2fs ends on its own
+	[ ! -e "$HEARTH_STATE_DIR/vms/cut" ] || fail "state left"
+}
+
+# 13. State files that cannot be read: the guest shows as broken with
+# the reason, and rm removes it.
+test_broken_state_shown_and_removable() {
+	need_qemu
+	local n
+	for n in trunc garbage misnamed badconf; do
+		"$HEARTH" run --rootfs "$HELLO" --name $n --no-wait >/dev/null
+		"$HEARTH" stop $n >/dev/null
+	done
+	head -c 20 "$HEARTH_STATE_DIR/vms/trunc/record.json" >"$WORK/t" && cp "$WORK/t" "$HEARTH_STATE_DIR/vms/trunc/record.json"
+	printf '\x00\xff garbage' >"$HEARTH_STATE_DIR/vms/garbage/record.json"
+	sed -i 's/"name": "misnamed"/"name": "other"/' "$HEARTH_STATE_DIR/vms/misnamed/record.json"
+	: >"$HEARTH_STATE_DIR/vms/badconf/config.json"
+	"$HEARTH" ps -a >"$WORK/ps"
+	for n in trunc garbage misnamed badconf; do
+		grep -Eq "^$n +unknown +broken .*broken state: " "$WORK/ps" || fail "$n: $(cat "$WORK/ps")"
+	done
+	grep -q 'record.json names another guest (other)' "$WORK/ps" || fail "misnamed: $(cat "$WORK/ps")"
+	"$HEARTH" status badconf | grep -q '^broken: broken state: state: config.json: ' ||
+		fail "status: $("$HEARTH" status badconf)"
+	refused 1 "trunc: broken state: " "$HEARTH" stop trunc
+	"$HEARTH" rm -f trunc garbage misnamed badconf || fail "rm -f"
+	[ -z "$(ls "$HEARTH_STATE_DIR/vms")" ] || fail "left: $(ls "$HEARTH_STATE_DIR/vms")"
+}
+
+t test_cli_killed_mid_start
+t test_broken_state_shown_and_removable
 t test_state_root_trusted
 t test_lock_holder_bounded
 t test_config_dir_links_refused
