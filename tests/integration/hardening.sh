@@ -155,11 +155,7 @@ test_reserved_names() {
 test_cli_killed_mid_start() {
 	need_qemu
 	mkdir -p "$WORK/slow"
-	printf '#!/bin/sh
-touch %s/in-mke2fs
-sleep 3
-exec /sbin/mke2fs "$@"
-' "$WORK" >"$WORK/slow/mke2fs"
+	printf '#!/bin/sh\ntouch %s/in-mke2fs\nsleep 3\nexec %s "$@"\n' "$WORK" "$(command -v mke2fs)" >"$WORK/slow/mke2fs"
 	chmod 755 "$WORK/slow/mke2fs"
 	echo hunter2-cut >"$WORK/cut-secret"
 	local port
