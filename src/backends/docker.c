@@ -31,17 +31,28 @@ static char *docker_socket(char **ret_why)
 	return NULL;
 }
 
+/* Set once a call found the Engine silent: later calls of this process
+ * fail at once rather than wait out the same silence again. */
+static bool engine_silent;
+
 int engine_send(struct http_request *req, const char *path, struct http_response *resp, struct hearth_error **err)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_free_ char *sock = docker_socket(&why);
 	if (!sock)
 		return fail_runtime(err, "docker: %s", why);
+	if (engine_silent)
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, ETIMEDOUT, "docker: the Engine at %s did not answer", sock);
 	_cleanup_free_ char *full = xasprintf(API "%s", path);
 	req->socket_path = sock;
 	req->path = full;
+	/* Uploads are bounded by the stall limit of http_do; calls by time. */
+	if (!req->timeout_ms && req->upload_fd < 0)
+		req->timeout_ms = ENGINE_CALL_MS;
 	int rc = http_do(req, resp, err);
 	req->socket_path = req->path = NULL;
+	if (rc < 0 && (*err)->code == ETIMEDOUT)
+		engine_silent = true;
 	if (rc < 0)
 		hearth_error_prefix(err, "docker: is dockerd running? ");
 	return rc;
@@ -52,7 +63,13 @@ int engine_send(struct http_request *req, const char *path, struct http_response
 int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
 	   struct hearth_error **err)
 {
-	struct http_request req = { .method = method, .body = body, .upload_fd = -1 };
+	return engine_timed(method, path, body, ret, ret_status, 0, err);
+}
+
+int engine_timed(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
+		 int timeout_ms, struct hearth_error **err)
+{
+	struct http_request req = { .method = method, .body = body, .upload_fd = -1, .timeout_ms = timeout_ms };
 	struct http_response resp = { 0 };
 	if (engine_send(&req, path, &resp, err) < 0)
 		return -1;
@@ -263,7 +280,7 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	json_t *c = NULL;
 	long status = 0;
 	struct hearth_error *e = NULL;
-	if (engine("GET", path, NULL, &c, &status, &e) < 0) {
+	if (engine_timed("GET", path, NULL, &c, &status, ENGINE_QUICK_MS, &e) < 0) {
 		if (status != 404) {
 			*err = e;
 			return -1;
@@ -331,7 +348,8 @@ static int docker_stop(struct guest *g, int timeout_s, struct hearth_error **err
 		if (engine("POST", unpause, NULL, NULL, NULL, &e) < 0)
 			hearth_error_free(e);
 	}
-	return engine("POST", stop, NULL, NULL, NULL, err);
+	/* The Engine answers once the container is down: T and then some. */
+	return engine_timed("POST", stop, NULL, NULL, NULL, timeout_s * 1000 + ENGINE_CALL_MS, err);
 }
 
 static int docker_pause(struct guest *g, struct hearth_error **err)

@@ -19,6 +19,16 @@ int engine_send(struct http_request *req, const char *path, struct http_response
 int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
 	   struct hearth_error **err) WUR;
 
+/* Every call has a deadline: an Engine (or anything on its socket) that
+ * accepts and never answers costs this long, once per process. */
+#define ENGINE_CALL_MS 15000
+/* Reading a container's state, which ps and status do for each guest. */
+#define ENGINE_QUICK_MS 5000
+
+/* engine() with its own deadline (0: ENGINE_CALL_MS). */
+int engine_timed(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
+		 int timeout_ms, struct hearth_error **err) WUR;
+
 /* The image for G's rootfs as "repo:tag", imported or loaded once per
  * content (docker_image.c). */
 char *docker_ensure_image(struct guest *g, struct hearth_error **err);

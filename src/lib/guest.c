@@ -207,6 +207,19 @@ struct live_guest {
 	int vmfd;
 };
 
+static bool daemon_guest(int vmfd)
+{
+	struct hearth_record *rec = NULL;
+	struct hearth_error *e = NULL;
+	if (record_read(vmfd, &rec, &e) < 0) {
+		hearth_error_free(e);
+		return false;
+	}
+	const struct hearth_backend_ops *ops = backend_find(rec->backend);
+	hearth_record_free(rec);
+	return ops && ops->refresh;
+}
+
 static size_t live_guests(int rootfd, struct live_guest **ret, struct hearth_error **err)
 {
 	char **names;
@@ -219,6 +232,13 @@ static size_t live_guests(int rootfd, struct live_guest **ret, struct hearth_err
 		struct hearth_error *ignored = NULL;
 		int vmfd = state_vm_open(rootfd, names[i], &ignored);
 		struct hearth_record *rec = NULL;
+		/* No daemon is asked under the lock (it may hang): a daemon's
+		 * guest has no slot, and the daemon guards its own ports (the
+		 * bind probe of check_ports sees them held). */
+		if (vmfd >= 0 && daemon_guest(vmfd)) {
+			close(vmfd);
+			continue;
+		}
 		if (vmfd >= 0 && record_reconciled(vmfd, names[i], &rec, &ignored) == 0 && status_active(rec->status)) {
 			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
 		}

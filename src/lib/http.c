@@ -8,6 +8,8 @@
  * VMM answers a control call with more, and a hostile one must not fill
  * our memory. (Logs and other streams go through on_data.) */
 #define BODY_MAX_BYTES (16u << 20)
+/* A transfer with no byte moving for this long is abandoned. */
+#define STALL_S 30
 
 struct transfer {
 	const struct http_request *req;
@@ -73,6 +75,10 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (req->timeout_ms)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	/* Whatever the call, a peer that stops moving bytes is given up on. */
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
 	if (req->body) {
 		json = json_dumps(req->body, JSON_COMPACT);
 		headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -96,6 +102,9 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 	int ret = 0;
 	if (t.too_big) {
 		ret = fail_runtime(err, "%s answered with more than %u MiB", req->socket_path, BODY_MAX_BYTES >> 20);
+		strbuf_release(&t.body);
+	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+		ret = hearth_fail(err, HEARTH_ERR_RUNTIME, ETIMEDOUT, "%s did not answer in time", req->socket_path);
 		strbuf_release(&t.body);
 	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
 		ret = fail_runtime(err, "cannot reach %s: %s", req->socket_path, curl_easy_strerror(rc));

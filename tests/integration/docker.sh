@@ -185,6 +185,40 @@ $got"
 	docker rmi "$(docker images -q hearth/special)" >/dev/null
 }
 
+# 14. An Engine socket that accepts and never answers: ps ends within
+# the call's deadline with the guest failed and the reason, and an
+# unrelated QEMU start (ports, so it reads the other guests under the
+# state lock) is not held up at all.
+test_engine_silent() {
+	need_docker
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dsilent --memory 128 >/dev/null
+	local sock=$WORK/silent.sock
+	python3 - "$sock" <<'PY' &
+import socket, sys, time
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen(64)
+held = []
+while True:
+    c, _ = srv.accept()
+    held.append(c)
+PY
+	local pid=$!
+	wait_for "[ -S '$sock' ]" 10
+	local t0=$SECONDS out
+	out=$(DOCKER_HOST=unix://$sock timeout 30 "$HEARTH" ps -a 2>&1) || fail "ps: exit $?: $out"
+	[ $((SECONDS - t0)) -le 8 ] || fail "ps took $((SECONDS - t0)) s"
+	echo "$out" | grep -Eq '^dsilent +docker +failed' || fail "ps: $out"
+	DOCKER_HOST=unix://$sock "$HEARTH" status dsilent | grep -q "did not answer" ||
+		fail "status: $(DOCKER_HOST=unix://$sock "$HEARTH" status dsilent)"
+	t0=$SECONDS
+	DOCKER_HOST=unix://$sock timeout 30 "$HEARTH" run --backend qemu --rootfs "$HELLO" --name qbeside \
+		-p "$(free_port):80" --no-wait >/dev/null || fail "qemu run beside a silent Engine"
+	[ $((SECONDS - t0)) -le 4 ] || fail "the qemu start waited $((SECONDS - t0)) s"
+	kill $pid
+	"$HEARTH" rm -f qbeside dsilent >/dev/null
+}
+
 # A guest that swaps its agent socket for a link to a host socket does
 # not get hearth to connect there: the name resolves inside its root.
 test_agent_link_stays_inside() {
@@ -223,6 +257,7 @@ t test_engine_unreachable
 t test_engine_answer_bounded
 t test_import_keeps_special_files
 t test_agent_link_stays_inside
+t test_engine_silent
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_docker_paths
 report
