@@ -182,6 +182,12 @@ static json_t *container_spec(struct guest *g, const char *image)
 	json_t *host = json_pack("{s:I, s:I, s:o, s:o, s:o, s:{s:s}}", "NanoCpus", (json_int_t)cfg->cpus * 1000000000,
 				 "Memory", (json_int_t)cfg->memory_mib << 20, "PortBindings", bindings, "Binds", binds,
 				 "Mounts", mounts, "Tmpfs", "/run/hearth", "mode=0700,size=1m");
+	/* The console log is bounded as a VM's is: two files of the cap. */
+	char cap[32];
+	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)console_log_max());
+	json_object_set_new(host, "LogConfig",
+			    json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size", cap, "max-file",
+				      "2"));
 	return json_pack("{s:s, s:s, s:[s], s:[], s:o, s:o, s:o, s:o}", "Image", image, "Hostname", g->name,
 			 "Entrypoint", "/sbin/init", "Cmd", "Env", env, "Labels", labels, "ExposedPorts", exposed,
 			 "HostConfig", host);

@@ -682,10 +682,11 @@ int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err
 	int rc = 0;
 	if (!status_active(g.rec->status))
 		goto out;
-	if (record_update(g.dirfd, set_stop_requested, NULL, err) < 0) {
-		rc = -1;
-		goto out;
-	}
+	/* On a full disk the note cannot be written: the stop goes on
+	 * (the status then says how it ended, not that it was asked). */
+	struct hearth_error *unwritten = NULL;
+	if (record_update(g.dirfd, set_stop_requested, NULL, &unwritten) < 0)
+		hearth_error_free(unwritten);
 	if (ops->stop) {
 		rc = ops->stop(&g, timeout_s, err);
 		goto out;
@@ -816,6 +817,12 @@ static off_t tail_offset(int fd, uint64_t n)
 	return 0;
 }
 
+static bool log_has_lines(int dirfd, const char *name, uint64_t n)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd >= 0 && tail_offset(fd, n) > 0;
+}
+
 static int copy_fd(int from, int to)
 {
 	char buf[8192];
@@ -855,9 +862,12 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 		guest_release(&g);
 		return rc;
 	}
-	static const char *const console[] = { "console.log", NULL };
+	/* The monitor rotates the console log into console.log.1. */
+	static const char *const console[] = { "console.log.1", "console.log", NULL };
 	static const char *const vmm[] = { "hypervisor.log", NULL };
 	const char *const *files = !hypervisor ? console : ops->hypervisor_logs ? ops->hypervisor_logs : vmm;
+	if (!hypervisor && lines > 0 && log_has_lines(g.dirfd, "console.log", lines))
+		files++; /* the newest generation has them all */
 	int log = -1;
 	for (; *files; files++) {
 		/* Every file but the last is printed whole; the last is followed. */

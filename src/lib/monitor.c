@@ -22,6 +22,8 @@ struct monitor {
 	const struct monitor_spec *spec;
 	int dirfd;
 	int console_fd;
+	uint64_t console_size; /* bytes in console.log */
+	uint64_t console_max;  /* past this, console.log becomes console.log.1 */
 	pid_t vmm;
 	char line[4096]; /* the console line being assembled */
 	size_t line_len;
@@ -168,13 +170,40 @@ static void scan_line(struct monitor *m)
 	m->line_len = 0;
 }
 
+uint64_t console_log_max(void)
+{
+	const char *env = getenv("HEARTH_CONSOLE_LOG_MAX");
+	uint64_t v;
+	if (env && parse_size(env, 1, &v) == 0 && v >= 4096)
+		return v;
+	return CONSOLE_LOG_MAX_DEFAULT;
+}
+
+/* A guest may write to its console without end: the log is kept to two
+ * generations of at most console_max bytes each. */
+static void console_rotate(struct monitor *m)
+{
+	if (renameat(m->dirfd, "console.log", m->dirfd, "console.log.1") < 0)
+		return;
+	int fd = openat(m->dirfd, "console.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+			0600);
+	if (fd < 0)
+		return; /* writes go on to the old file, now console.log.1 */
+	dup2(fd, m->console_fd);
+	close(fd);
+	m->console_size = 0;
+}
+
 static void console_chunk(struct monitor *m, const char *buf, size_t n)
 {
-	for (size_t off = 0; off < n;) {
+	if (m->console_size + n > m->console_max)
+		console_rotate(m);
+	for (size_t off = 0; off < n && m->console_size < m->console_max + sizeof(m->line);) {
 		ssize_t w = write(m->console_fd, buf + off, n - off);
 		if (w <= 0)
-			break;
+			break; /* a full disk costs log lines, never the guest */
 		off += (size_t)w;
+		m->console_size += (uint64_t)w;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] == '\n' || m->line_len == sizeof(m->line) - 1)
@@ -195,6 +224,10 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	int hvlog = openat(m.dirfd, "hypervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	m.console_fd = openat(m.dirfd, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	m.console_max = console_log_max();
+	struct stat cst;
+	if (m.console_fd >= 0 && fstat(m.console_fd, &cst) == 0)
+		m.console_size = (uint64_t)cst.st_size;
 	int con[2], execfail[2];
 	if (m.dirfd < 0 || devnull < 0 || hvlog < 0 || m.console_fd < 0 || pipe2(con, O_CLOEXEC) < 0 ||
 	    pipe2(execfail, O_CLOEXEC) < 0) {

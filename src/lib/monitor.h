@@ -29,6 +29,12 @@ struct monitor_spec {
 /* The hypervisor runs with DIR as its working directory, so runners that
  * make their sockets "here" make them in the guest's state directory. */
 
+/* The cap of a guest's console log, per generation (two are kept):
+ * $HEARTH_CONSOLE_LOG_MAX (bytes, or with K/M/G, at least 4096), else
+ * CONSOLE_LOG_MAX_DEFAULT. */
+#define CONSOLE_LOG_MAX_DEFAULT (16ULL << 20)
+uint64_t console_log_max(void);
+
 /* Starts the monitor, which starts the hypervisor. Returns once the
  * hypervisor has been exec'd (or failed to be, with *err set). The
  * record must exist already; the monitor fills in the pids. */

@@ -201,6 +201,60 @@ test_broken_state_shown_and_removable() {
 	[ -z "$(ls "$HEARTH_STATE_DIR/vms")" ] || fail "left: $(ls "$HEARTH_STATE_DIR/vms")"
 }
 
+# A copy of the hello guest whose workload is the script $1.
+guest_running() {
+	local img=$WORK/$2.ext4
+	cp "$HELLO" "$img"
+	debugfs -w -R "rm /etc/hearth/start" "$img" >/dev/null 2>&1
+	debugfs -w -R "write $1 /etc/hearth/start" "$img" >/dev/null 2>&1
+	debugfs -w -R "sif /etc/hearth/start mode 0100755" "$img" >/dev/null 2>&1
+	echo "$img"
+}
+
+# 9. A guest flooding its console: the log is kept to two generations
+# of the cap, and logs reads across both.
+test_console_flood_bounded() {
+	need_qemu
+	printf '#!/bin/sh\nwhile :; do echo flood-0123456789-0123456789-0123456789-0123456789; done\n' >"$WORK/flood.sh"
+	local img
+	img=$(guest_running "$WORK/flood.sh" flood)
+	HEARTH_CONSOLE_LOG_MAX=64K "$HEARTH" run --rootfs "$img" --name flood >/dev/null
+	local d=$HEARTH_STATE_DIR/vms/flood
+	wait_for "[ -e $d/console.log.1 ]" 60
+	sleep 2
+	local a b
+	a=$(stat -c %s "$d/console.log")
+	b=$(stat -c %s "$d/console.log.1")
+	[ "$a" -le $((64 * 1024 + 4096)) ] && [ "$b" -le $((64 * 1024 + 4096)) ] || fail "sizes $a and $b"
+	"$HEARTH" logs flood | grep -c flood-0123 >"$WORK/n"
+	[ "$(cat "$WORK/n")" -gt 1000 ] || fail "logs read $(cat "$WORK/n") lines"
+	[ "$("$HEARTH" logs -n 3 flood | awk 'END { print NR }')" = 3 ] || fail "logs -n 3" # the last may be partial
+	"$HEARTH" rm -f flood >/dev/null
+}
+
+# 9. A full disk under the state root: stop and rm still work, and
+# nothing of the guest keeps running.
+test_full_disk_stop_and_rm() {
+	need_qemu
+	local root=$WORK/small
+	mkdir -m 700 "$root"
+	mount -t tmpfs -o size=40m,mode=700 tmpfs "$root"
+	HEARTH_STATE_DIR=$root "$HEARTH" run --rootfs "$HELLO" --name full >/dev/null || { umount "$root"; fail "run"; }
+	local vmm
+	vmm=$(HEARTH_STATE_DIR=$root status_field full vmm_pid)
+	dd if=/dev/zero of="$root/filler" bs=1M count=100 2>/dev/null || true
+	local rc=0
+	HEARTH_STATE_DIR=$root "$HEARTH" stop full 2>"$WORK/err" || rc=$?
+	HEARTH_STATE_DIR=$root "$HEARTH" rm -f full 2>>"$WORK/err" || rc=$?
+	local alive=0
+	! kill -0 "$vmm" 2>/dev/null || alive=1
+	umount "$root"
+	[ $rc = 0 ] || fail "stop or rm on a full disk: $(cat "$WORK/err")"
+	[ $alive = 0 ] || fail "the VMM runs on"
+}
+
+t test_console_flood_bounded
+t test_full_disk_stop_and_rm
 t test_cli_killed_mid_start
 t test_broken_state_shown_and_removable
 t test_state_root_trusted
