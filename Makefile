@@ -98,20 +98,32 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libhearth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libhearth.a -lcmocka $(LIBS)
 
-# libFuzzer targets for every parser, built with clang into build-fuzz/.
+# libFuzzer targets for every parser, built with clang into build-fuzz/:
+# the library is compiled once with the fuzzer's instrumentation.
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' \
-	-DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' -Iinclude -Isrc -Iguest
-FUZZ_LIB := src/lib/config.c src/lib/config_json.c src/lib/util.c src/lib/validate.c
-FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes build-fuzz/fuzz_config_json build-fuzz/fuzz_specs
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' \
+	-DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' -Iinclude -Isrc -Iguest $(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+GUEST_FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes
+LIB_FUZZERS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(filter-out tests/fuzz/fuzz_guest_params.c \
+	tests/fuzz/fuzz_volumes.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZERS := $(GUEST_FUZZERS) $(LIB_FUZZERS)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build-fuzz/libhearth.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
 
 build-fuzz/fuzz_guest_params: tests/fuzz/fuzz_guest_params.c guest/params.c
 build-fuzz/fuzz_volumes: tests/fuzz/fuzz_volumes.c guest/volumes.c
-build-fuzz/fuzz_config_json: tests/fuzz/fuzz_config_json.c $(FUZZ_LIB)
-build-fuzz/fuzz_specs: tests/fuzz/fuzz_specs.c $(FUZZ_LIB)
-$(FUZZERS):
+$(GUEST_FUZZERS):
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -ljansson
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson
+
+$(LIB_FUZZERS): build-fuzz/%: tests/fuzz/%.c build-fuzz/libhearth.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 fuzz: $(FUZZERS)
 

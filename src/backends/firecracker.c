@@ -37,17 +37,28 @@ char *fc_binary_or_fail(struct hearth_error **err)
 	return fc;
 }
 
+/* One number of a version, at most 5 digits (sscanf's %u would wrap). */
+static const char *version_part(const char *p, unsigned *ret)
+{
+	size_t n = strspn(p, "0123456789");
+	if (n == 0 || n > 5)
+		return NULL;
+	*ret = 0;
+	for (size_t i = 0; i < n; i++)
+		*ret = *ret * 10 + (unsigned)(p[i] - '0');
+	return p + n;
+}
+
 int fc_version_parse(const char *text, struct fc_version *v)
 {
 	const char *p = text ? strstr(text, "Firecracker v") : NULL;
 	if (!p)
 		return -1;
 	p += strlen("Firecracker v");
-	char tail;
-	int n = sscanf(p, "%u.%u.%u%c", &v->major, &v->minor, &v->patch, &tail);
-	if (n < 3 || (n == 4 && tail != '\n' && tail != '-' && tail != ' ' && tail != '\r'))
+	if (!(p = version_part(p, &v->major)) || *p++ != '.' || !(p = version_part(p, &v->minor)) || *p++ != '.' ||
+	    !(p = version_part(p, &v->patch)))
 		return -1;
-	return 0;
+	return *p == '\0' || strchr("\n- \r", *p) ? 0 : -1;
 }
 
 int fc_version_of(const char *fc, struct fc_version *v, struct hearth_error **err)

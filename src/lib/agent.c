@@ -45,7 +45,7 @@ static int send_all(int fd, const char *s, struct hearth_error **err)
 	return 0;
 }
 
-static int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
+int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
 			  struct hearth_error **err)
 {
 	int64_t deadline = now_ms() + AGENT_TIMEOUT_MS;

@@ -14,4 +14,8 @@
  * not answer is an error within a few seconds, never a hang. */
 int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err) WUR;
 
+/* The exchange itself over a connected FD (the caller's to close). */
+int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
+		   struct hearth_error **err) WUR;
+
 #endif

@@ -90,6 +90,20 @@ static int qmp_call(struct qmp_conn *c, const char *command, json_t *args, json_
 	}
 }
 
+int qmp_execute_fd(int fd, const char *command, json_t *args, json_t **ret, struct hearth_error **err)
+{
+	struct qmp_conn c = { .fd = fd };
+	int rc = -1;
+	json_t *greeting = qmp_read(&c, err);
+	if (!greeting || qmp_call(&c, "qmp_capabilities", NULL, NULL, err) < 0)
+		json_decref(args);
+	else
+		rc = qmp_call(&c, command, args, ret, err);
+	json_decref(greeting);
+	strbuf_release(&c.in);
+	return rc;
+}
+
 int qmp_execute(const char *path, const char *command, json_t *args, json_t **ret, struct hearth_error **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -98,27 +112,10 @@ int qmp_execute(const char *path, const char *command, json_t *args, json_t **re
 		return fail_runtime(err, "qmp: socket path too long (%s)", path);
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	struct qmp_conn c = { .fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0) };
-	int rc = -1;
-	if (c.fd < 0 || connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fail_errno(err, "qmp: connect %s: %s", path, strerror(errno));
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		json_decref(args);
-		goto out;
+		return fail_errno(err, "qmp: connect %s: %s", path, strerror(errno));
 	}
-	json_t *greeting = qmp_read(&c, err);
-	if (!greeting) {
-		json_decref(args);
-		goto out;
-	}
-	json_decref(greeting);
-	if (qmp_call(&c, "qmp_capabilities", NULL, NULL, err) < 0) {
-		json_decref(args);
-		goto out;
-	}
-	rc = qmp_call(&c, command, args, ret, err);
-out:
-	if (c.fd >= 0)
-		close(c.fd);
-	strbuf_release(&c.in);
-	return rc;
+	return qmp_execute_fd(fd, command, args, ret, err);
 }

@@ -11,4 +11,7 @@
  * its "return" value in *RET (may be NULL; json_decref it). */
 int qmp_execute(const char *path, const char *command, json_t *args, json_t **ret, struct hearth_error **err) WUR;
 
+/* The same over a connected FD (the caller's to close). */
+int qmp_execute_fd(int fd, const char *command, json_t *args, json_t **ret, struct hearth_error **err) WUR;
+
 #endif

@@ -234,6 +234,11 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	_cleanup_free_ char *text = NULL;
 	if (read_file_at(vmfd, "record.json", 1 << 20, &text, NULL) < 0)
 		return fail_errno(err, "state: cannot read record.json: %s", strerror(errno));
+	return record_parse(text, ret, err);
+}
+
+int record_parse(const char *text, struct hearth_record **ret, struct hearth_error **err)
+{
 	json_error_t jerr;
 	json_t *o = json_loads(text, 0, &jerr);
 	if (!o)

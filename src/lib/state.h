@@ -35,6 +35,8 @@ int state_vm_remove(int rootfd, const char *name, struct hearth_error **err) WUR
 
 /* The run record (record.json) of a guest directory. */
 int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err) WUR;
+/* The record in TEXT (record.json's content). */
+int record_parse(const char *text, struct hearth_record **ret, struct hearth_error **err) WUR;
 int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error **err) WUR;
 
 /* Read-modify-write of the record under the guest's own lock. */
