@@ -93,6 +93,38 @@ static int nat_rule(const struct bridge_cfg *cfg, const char *op)
 	return proc_run(argv, 10000, NULL, NULL) == 0 ? 0 : -1;
 }
 
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+/* Kept on the bridge itself (its alias), so the note lives exactly as
+ * long as the bridge, in the bridge's own network namespace. */
+#define FORWARD_NOTE "hearth: ip_forward was 0"
+
+static char *ifalias_path(const struct bridge_cfg *cfg)
+{
+	return xasprintf("/sys/class/net/%s/ifalias", cfg->name);
+}
+
+/* Turns forwarding on for NAT, noting on the bridge when it was off, so
+ * that network rm puts back what hearth changed. */
+static int forwarding_on(const struct bridge_cfg *cfg, struct hearth_error **err)
+{
+	_cleanup_free_ char *was = NULL;
+	if (read_file_at(AT_FDCWD, IP_FORWARD, 16, &was, NULL) < 0)
+		return fail_errno(err, "network: %s: %s", IP_FORWARD, strerror(errno));
+	if (was[0] != '0')
+		return 0;
+	_cleanup_free_ char *alias = ifalias_path(cfg);
+	if (write_proc(alias, FORWARD_NOTE, err) < 0)
+		return -1;
+	return write_proc(IP_FORWARD, "1", err);
+}
+
+static bool forwarding_noted(const struct bridge_cfg *cfg)
+{
+	_cleanup_free_ char *alias = ifalias_path(cfg);
+	_cleanup_free_ char *note = NULL;
+	return read_file_at(AT_FDCWD, alias, 256, &note, NULL) == 0 && str_has_prefix(note, FORWARD_NOTE);
+}
+
 static int bridge_ensure(const struct bridge_cfg *cfg, struct hearth_error **err)
 {
 	struct in_addr gw = { htonl(ntohl(cfg->net.s_addr) + 1) };
@@ -101,7 +133,7 @@ static int bridge_ensure(const struct bridge_cfg *cfg, struct hearth_error **err
 		return -1;
 	if (!cfg->nat)
 		return 0;
-	if (write_proc("/proc/sys/net/ipv4/ip_forward", "1", err) < 0)
+	if (forwarding_on(cfg, err) < 0)
 		return -1;
 	int rc = nat_rule(cfg, "-C");
 	if (rc == -2)
@@ -135,8 +167,11 @@ void net_tap_remove(const char *tap)
 
 int bridge_remove(const struct bridge_cfg *cfg, struct hearth_error **err)
 {
+	bool restore = forwarding_noted(cfg);
 	while (nat_rule(cfg, "-C") == 0)
 		if (nat_rule(cfg, "-D") < 0)
 			return fail_runtime(err, "network: iptables could not delete the NAT rule for %s", cfg->name);
-	return nl_link_delete(cfg->name, err);
+	if (nl_link_delete(cfg->name, err) < 0)
+		return -1;
+	return restore ? write_proc(IP_FORWARD, "0", err) : 0;
 }

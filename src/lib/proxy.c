@@ -11,6 +11,13 @@
 #define TCP_BUF 65536
 #define UDP_IDLE_MS 60000
 #define UDP_MAX_FLOWS 256
+/* One client (an address) gets a share, not the whole port. */
+#define UDP_MAX_FLOWS_PER_CLIENT 32
+#define TCP_MAX_CONNS 1024
+#define TCP_MAX_CONNS_PER_CLIENT 128
+/* Out of descriptors: the listener rests this long instead of spinning
+ * on a connection it cannot take. */
+#define EMFILE_PAUSE_MS 100
 
 enum ep_kind { EP_TCP_LISTEN, EP_UDP_LISTEN, EP_TCP_SIDE, EP_UDP_FLOW };
 
@@ -33,6 +40,8 @@ struct listener {
 	struct sockaddr_in guest;
 	struct ep *flows;
 	size_t n_flows;
+	size_t n_conns;
+	int64_t resume_ms; /* > 0: out of the epoll set until then */
 	struct listener *next;
 };
 
@@ -45,6 +54,8 @@ struct tcp_conn {
 	bool hup[2];    /* the side hung up: it takes no more bytes */
 	bool parked[2]; /* out of the epoll set (a hung-up side waiting for its buffer to drain) */
 	bool connecting;
+	struct listener *l;
+	struct in_addr client;
 	struct tcp_conn *next, *prev;
 };
 
@@ -120,6 +131,7 @@ static void conn_close(struct proxy *p, struct tcp_conn *c)
 		p->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	c->l->n_conns--;
 	free(c);
 }
 
@@ -148,12 +160,38 @@ static void conn_rearm(struct proxy *p, struct tcp_conn *c)
 	}
 }
 
+static size_t conns_of(const struct proxy *p, const struct listener *l, struct in_addr client)
+{
+	size_t n = 0;
+	for (const struct tcp_conn *c = p->conns; c; c = c->next)
+		n += c->l == l && c->client.s_addr == client.s_addr;
+	return n;
+}
+
+static void listener_rest(struct proxy *p, struct listener *l)
+{
+	epoll_ctl(p->epfd, EPOLL_CTL_DEL, l->ep.fd, NULL);
+	l->resume_ms = mono_ms() + EMFILE_PAUSE_MS;
+}
+
 static void tcp_accept(struct proxy *p, struct listener *l)
 {
-	int cfd = accept4(l->ep.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	int cfd = accept4(l->ep.fd, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			listener_rest(p, l);
 		return;
+	}
+	/* Over a limit: closed at once, so the client hears so now. */
+	if (l->n_conns >= TCP_MAX_CONNS || conns_of(p, l, from.sin_addr) >= TCP_MAX_CONNS_PER_CLIENT) {
+		close(cfd);
+		return;
+	}
 	int gfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (gfd < 0 && (errno == EMFILE || errno == ENFILE))
+		listener_rest(p, l);
 	if (gfd < 0 || (connect(gfd, (struct sockaddr *)&l->guest, sizeof(l->guest)) < 0 && errno != EINPROGRESS)) {
 		close(cfd);
 		if (gfd >= 0)
@@ -162,6 +200,9 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 	}
 	struct tcp_conn *c = xcalloc(1, sizeof(*c));
 	c->connecting = true;
+	c->l = l;
+	c->client = from.sin_addr;
+	l->n_conns++;
 	for (int s = 0; s < 2; s++) {
 		c->side[s] = (struct ep){ .kind = EP_TCP_SIDE, .fd = s ? gfd : cfd, .conn = c, .side = s };
 		c->buf[s] = xmalloc(TCP_BUF);
@@ -260,7 +301,10 @@ static void udp_from_client(struct proxy *p, struct listener *l)
 	while (f && (f->peer.sin_addr.s_addr != from.sin_addr.s_addr || f->peer.sin_port != from.sin_port))
 		f = f->next;
 	if (!f) {
-		if (l->n_flows >= UDP_MAX_FLOWS)
+		size_t mine = 0;
+		for (const struct ep *o = l->flows; o; o = o->next)
+			mine += o->peer.sin_addr.s_addr == from.sin_addr.s_addr;
+		if (l->n_flows >= UDP_MAX_FLOWS || mine >= UDP_MAX_FLOWS_PER_CLIENT)
 			return;
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -335,17 +379,29 @@ void proxy_dispatch(struct proxy *p)
 			break;
 	}
 	udp_expire(p);
+	int64_t now = mono_ms();
+	for (struct listener *l = p->listeners; l; l = l->next)
+		if (l->resume_ms > 0 && now >= l->resume_ms) {
+			l->resume_ms = 0;
+			ep_watch(p, &l->ep, EPOLLIN, EPOLL_CTL_ADD);
+		}
 }
 
 int proxy_timeout_ms(const struct proxy *p)
 {
 	int64_t now = mono_ms(), next = -1;
-	for (const struct listener *l = p->listeners; l; l = l->next)
+	for (const struct listener *l = p->listeners; l; l = l->next) {
+		if (l->resume_ms > 0) {
+			int64_t left = l->resume_ms - now;
+			if (next < 0 || left < next)
+				next = left < 0 ? 0 : left;
+		}
 		for (const struct ep *f = l->flows; f; f = f->next) {
 			int64_t left = f->last_ms + UDP_IDLE_MS - now;
 			if (next < 0 || left < next)
 				next = left < 0 ? 0 : left;
 		}
+	}
 	return (int)next;
 }
 

@@ -165,12 +165,21 @@ test_bad_network_mode() {
 test_nat_rule_in_namespace() {
 	need_ns
 	command -v iptables >/dev/null || skip "iptables missing"
+	in_ns sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
 	HEARTH_NAT=1 in_ns "$HEARTH" run --rootfs "$HELLO" --name natted --network bridge --memory 256 --cpus 1 >/dev/null
 	in_ns iptables -t nat -S POSTROUTING | grep -q -- '-s 10.77.0.0/24 ! -o hearth0 .*MASQUERADE' ||
 		fail "no NAT rule: $(in_ns iptables -t nat -S POSTROUTING)"
 	[ "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "forwarding off"
 	in_ns "$HEARTH" rm -f natted >/dev/null
 	in_ns "$HEARTH" network rm
+	# hearth turned forwarding on: back off, as it was.
+	[ "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || fail "forwarding left on"
+	# Already on before hearth: left on.
+	in_ns sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+	HEARTH_NAT=1 in_ns "$HEARTH" run --rootfs "$HELLO" --name natted2 --network bridge --memory 256 --no-wait >/dev/null
+	in_ns "$HEARTH" rm -f natted2 >/dev/null
+	in_ns "$HEARTH" network rm
+	[ "$(in_ns cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "forwarding turned off though hearth had not turned it on"
 	! in_ns iptables -t nat -S POSTROUTING | grep -q hearth || fail "NAT rule left"
 	! in_ns ip link show hearth0 2>/dev/null || fail "bridge left"
 }
@@ -225,6 +234,87 @@ PY
 	in_ns "$HEARTH" rm -f unruly >/dev/null
 }
 
+# 10. Limits: one client gets at most 128 connections and 32 udp flows
+# of a port, others still get in; out of descriptors, the monitor rests
+# instead of spinning, and serves again once they are back.
+test_proxy_limits() {
+	need_ns
+	peer_image
+	in_ns "$HEARTH" run --rootfs "$WORK/peer.ext4" --name limits --network bridge -p 18096:9000 \
+		-p 15355:5353/udp --memory 256 --cpus 1 >/dev/null
+	wait_for "[ \"\$(udp_ask 15355 hi)\" = 'echo: hi' ]" 60
+	local mon
+	mon=$(status_field limits monitor_pid)
+	in_ns python3 - <<'PY' || fail "limits per client"
+import socket, time
+held = []
+for _ in range(140):
+    held.append(socket.create_connection(("127.0.0.1", 18096), timeout=5))
+time.sleep(0.5)
+closed = 0
+for s in held[128:]:
+    s.settimeout(2)
+    try:
+        closed += s.recv(1) == b""
+    except ConnectionResetError:
+        closed += 1
+assert closed == 12, closed
+# Another client address is served meanwhile (the port echoes).
+o = socket.create_connection(("127.0.0.1", 18096), timeout=5, source_address=("127.0.0.2", 0))
+o.sendall(b"other\n")
+assert o.recv(100) == b"other\n"
+# udp: 40 source ports of one address, 32 flows in all answered
+socks = []
+for i in range(40):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(2)
+    u.sendto(b"f%d" % i, ("127.0.0.1", 15355))
+    socks.append(u)
+got = 0
+for u in socks:
+    try:
+        u.recvfrom(100)
+        got += 1
+    except socket.timeout:
+        pass
+assert got == 31, got  # the wait_for above holds the 32nd flow
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(3)
+u.bind(("127.0.0.2", 0))
+u.sendto(b"x", ("127.0.0.1", 15355))
+assert u.recvfrom(100)[0] == b"echo: x"
+PY
+	# Out of descriptors: 40 more connections than the monitor may open.
+	prlimit --pid "$mon" --nofile=40: # the soft limit: no CAP_SYS_RESOURCE needed
+	in_ns python3 - <<'PY' &
+import socket, time
+held = []
+for _ in range(60):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", 18096), timeout=2))
+    except OSError:
+        pass
+time.sleep(4)
+PY
+	local holder=$!
+	sleep 1
+	local before after
+	before=$(awk '{print $14 + $15}' "/proc/$mon/stat")
+	sleep 2
+	after=$(awk '{print $14 + $15}' "/proc/$mon/stat")
+	wait $holder
+	[ $((after - before)) -lt 40 ] || fail "the monitor spins out of descriptors: $((after - before)) ticks in 2 s"
+	prlimit --pid "$mon" --nofile=1024:
+	in_ns python3 - <<'PY' || fail "not served after descriptors came back"
+import socket
+o = socket.create_connection(("127.0.0.1", 18096), timeout=5)
+o.sendall(b"back\n")
+assert o.recv(100) == b"back\n"
+PY
+	in_ns "$HEARTH" rm -f limits >/dev/null
+}
+
+t test_proxy_limits
 t test_two_guests_talk_and_publish
 t test_taken_port_leaves_nothing
 t test_killed_monitor_tap_removed_by_rm
