@@ -14,10 +14,10 @@
 # Usage: bench/soak.sh [cycles|kills|race ...]   (default: all three)
 set -u
 cd "$(dirname "$0")/.."
-. bench/lib.sh 2>/dev/null || true
 B=${HEARTH_BUILD:-build}
-HEARTH=$(pwd)/$B/hearth
-HELLO=$(pwd)/$B/guest/hello.ext4
+case "$B" in /*) ;; *) B=$(pwd)/$B ;; esac
+HEARTH=$B/hearth
+HELLO=$B/guest/hello.ext4
 CYCLES=${CYCLES:-1000}
 WORKERS=${WORKERS:-4}
 KILLS=${KILLS:-200}

@@ -104,7 +104,8 @@ report() {
 
 # A network namespace of this test file ($NS, made on first use by
 # netns_up, with lo up); in_ns runs a command in it. cleanup_ns removes
-# every guest of this file's state root, then the namespace and the root.
+# every guest of this file's state root, then the namespace, then any
+# guest outside it and the root.
 NS=hearth-t$$
 in_ns() {
 	ip netns exec "$NS" "$@"
@@ -125,5 +126,5 @@ cleanup_ns() {
 		done
 		ip netns del "$NS"
 	fi
-	rm -rf "$HEARTH_STATE_DIR"
+	cleanup_state # guests started outside the namespace, then the root
 }

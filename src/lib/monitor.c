@@ -57,13 +57,21 @@ static void close_other_fds(const int *keep, size_t n)
 		close(fds[i]);
 }
 
+struct pids {
+	pid_t vmm;
+	bool abandoned; /* the start was given up meanwhile */
+};
+
 static void set_pids(struct hearth_record *rec, void *arg)
 {
-	pid_t vmm = *(pid_t *)arg;
+	struct pids *p = arg;
 	rec->monitor_pid = getpid();
 	rec->monitor_start = proc_start_time(getpid());
-	rec->vmm_pid = vmm;
-	rec->vmm_start = proc_start_time(vmm);
+	rec->vmm_pid = p->vmm;
+	rec->vmm_start = proc_start_time(p->vmm);
+	/* The command that started us died and the next one marked the
+	 * start failed before our pids were here to be killed. */
+	p->abandoned = rec->status != HEARTH_STATUS_STARTING;
 }
 
 static void set_running(struct hearth_record *rec, void *arg)
@@ -292,11 +300,14 @@ static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_f
 	}
 	close(execfail[0]);
 	struct hearth_error *err = NULL;
-	if (record_update(m.dirfd, set_pids, &m.vmm, &err) < 0) {
+	struct pids pids = { .vmm = m.vmm };
+	if (record_update(m.dirfd, set_pids, &pids, &err) < 0) {
 		dprintf(status_fd, "%s", err->message);
 		kill(m.vmm, SIGKILL);
 		_exit(1);
 	}
+	if (pids.abandoned)
+		kill(m.vmm, SIGKILL); /* reaped and cleaned up below, as any end */
 	if (write(status_fd, "ok", 2) < 0)
 		fprintf(stderr, "hearth-monitor: status pipe: %s\n", strerror(errno));
 	close(status_fd);

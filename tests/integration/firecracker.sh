@@ -328,6 +328,38 @@ test_fc_snapshot_and_restore() {
 		fail "old release restore: exit $rc: $out"
 	[ -z "$(ls "$WORK/root3/vms" 2>/dev/null)" ] || fail "state left by the refused restore"
 	assert_nothing_left
+	# A snapshot is acted on only as hearth wrote it (#17): a directory
+	# others can write to, or a hearth.json naming a runner, is refused;
+	# file paths in it are never read (the drives are the snapshot's).
+	chmod 777 "$WORK/snap"
+	rc=0
+	out=$(HEARTH_STATE_DIR=$WORK/root4 in_ns "$HEARTH" snapshot restore "$WORK/snap" --name snap-d 2>&1) || rc=$?
+	chmod 700 "$WORK/snap"
+	[ $rc = 2 ] && echo "$out" | grep -q "snapshot: $WORK/snap is not yours alone (uid 0, mode 0777)" ||
+		fail "open snapshot dir: exit $rc: $out"
+	cp "$WORK/snap/hearth.json" "$WORK/hearth.json.orig"
+	python3 - "$WORK/snap/hearth.json" <<-'PY'
+		import json, sys
+		m = json.load(open(sys.argv[1]))
+		m["config"]["runner_dir"] = "/tmp"
+		json.dump(m, open(sys.argv[1], "w"))
+	PY
+	rc=0
+	out=$(HEARTH_STATE_DIR=$WORK/root4 in_ns "$HEARTH" snapshot restore "$WORK/snap" --name snap-d 2>&1) || rc=$?
+	[ $rc = 2 ] && echo "$out" | grep -q "names a runner (/tmp); hearth never writes one" || fail "runner: exit $rc: $out"
+	cp "$WORK/hearth.json.orig" "$WORK/snap/hearth.json"
+	python3 - "$WORK/snap/hearth.json" <<-'PY'
+		import json, sys
+		m = json.load(open(sys.argv[1]))
+		m["config"]["secret_files"] = [{"name": "shadow", "mode": "0400", "path": "/etc/shadow"}]
+		json.dump(m, open(sys.argv[1], "w"))
+	PY
+	HEARTH_STATE_DIR=$WORK/root4 in_ns "$HEARTH" snapshot restore "$WORK/snap" --name snap-d >/dev/null ||
+		fail "restore of a snapshot naming a file"
+	HEARTH_STATE_DIR=$WORK/root4 "$HEARTH" inspect snap-d | grep -q shadow && fail "the named file was taken in"
+	HEARTH_STATE_DIR=$WORK/root4 in_ns "$HEARTH" rm -f snap-d >/dev/null
+	cp "$WORK/hearth.json.orig" "$WORK/snap/hearth.json"
+	assert_nothing_left
 	rc=0
 	out=$("$HEARTH" snapshot create nosuch "$WORK/snap2" 2>&1) || rc=$?
 	[ $rc = 1 ] && [ "$out" = "hearth: error: no such guest (nosuch)" ] || fail "exit $rc: $out"

@@ -6,7 +6,7 @@
 new_state
 WORK=$(mktemp -d /tmp/hearth-hard.XXXXXX)
 chmod 755 "$WORK" # a neighbour (nobody) must reach what tests give it
-trap 'cleanup_ns; cleanup_state; rm -rf "$WORK"' EXIT
+trap 'cleanup_state; cleanup_ns; rm -rf "$WORK"' EXIT # guests first: cleanup_ns removes the root
 HELLO=$GUEST/hello.ext4
 
 need_qemu() {
