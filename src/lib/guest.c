@@ -817,10 +817,24 @@ static off_t tail_offset(int fd, uint64_t n)
 	return 0;
 }
 
-static bool log_has_lines(int dirfd, const char *name, uint64_t n)
+/* Lines in FD, a last one without its newline counted too. */
+static uint64_t fd_lines(int fd)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd >= 0 && tail_offset(fd, n) > 0;
+	char buf[65536], last = '\n';
+	uint64_t n = 0;
+	ssize_t r;
+	for (off_t off = 0; (r = pread(fd, buf, sizeof(buf), off)) > 0; off += r) {
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+		last = buf[r - 1];
+	}
+	return n + (last != '\n');
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
 static int copy_fd(int from, int to)
@@ -866,41 +880,96 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 	static const char *const console[] = { "console.log.1", "console.log", NULL };
 	static const char *const vmm[] = { "hypervisor.log", NULL };
 	const char *const *files = !hypervisor ? console : ops->hypervisor_logs ? ops->hypervisor_logs : vmm;
-	if (!hypervisor && lines > 0 && log_has_lines(g.dirfd, "console.log", lines))
-		files++; /* the newest generation has them all */
-	int log = -1;
-	for (; *files; files++) {
-		/* Every file but the last is printed whole; the last is followed. */
-		if (log >= 0)
-			close(log);
-		log = openat(g.dirfd, *files, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (log < 0) {
-			if (errno == ENOENT)
-				continue;
+	/* Opened newest first: a rotation meanwhile shows as the same file
+	 * under two names, read once. */
+	int fds[4] = { -1, -1, -1, -1 };
+	size_t n = 0;
+	while (files[n] && n < ARRAY_SIZE(fds))
+		n++;
+	for (size_t i = n; i-- > 0;) {
+		fds[i] = openat(g.dirfd, files[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fds[i] < 0 && errno != ENOENT) {
 			int rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
+			for (size_t j = i + 1; j < n; j++)
+				close(fds[j]);
 			guest_release(&g);
 			return rc;
 		}
-		if ((lines > 0 && lseek(log, tail_offset(log, lines), SEEK_SET) < 0) || copy_fd(log, fd) < 0) {
-			int rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
-			close(log);
-			guest_release(&g);
-			return rc;
+		if (fds[i] >= 0 && i + 1 < n && fds[i + 1] >= 0 && same_file(fds[i], fds[i + 1])) {
+			close(fds[i]);
+			fds[i] = -1;
 		}
 	}
+	/* The last LINES span the files: what a newer one lacks comes from
+	 * the end of the one before it. Every file but the last is printed
+	 * whole up to there; the last is followed. */
+	uint64_t want[4] = { 0 };
+	for (size_t i = n, left = lines; i-- > 0;) {
+		want[i] = left;
+		if (lines > 0 && fds[i] >= 0) {
+			uint64_t have = fd_lines(fds[i]);
+			left = have >= left ? 0 : left - have;
+		}
+	}
+	int log = -1, rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (lines > 0 && want[i] == 0) {
+			if (i + 1 < n) {
+				close(fds[i]);
+				continue;
+			}
+		}
+		if (log >= 0)
+			close(log);
+		log = fds[i];
+		if (rc == 0 && ((lines > 0 && lseek(log, tail_offset(log, want[i]), SEEK_SET) < 0) || copy_fd(log, fd) < 0))
+			rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
+	}
+	if (rc < 0) {
+		if (log >= 0)
+			close(log);
+		guest_release(&g);
+		return rc;
+	}
+	const char *newest = n ? files[n - 1] : NULL;
+	int dirfd = g.dirfd;
+	g.dirfd = -1; /* kept for following rotations */
 	guest_release(&g);
-	if (log < 0)
+	if (log < 0) {
+		close(dirfd);
 		return 0;
+	}
 	while (follow) {
 		bool active = guest_active(name);
 		sleep_ms(200);
 		if (copy_fd(log, fd) < 0) {
 			close(log);
+			close(dirfd);
 			return fail_errno(err, "logs: %s", strerror(errno));
 		}
+		/* Rotated: what we hold is the older file now, read to its end;
+		 * the new one goes on from its start. */
+		int cur = openat(dirfd, newest, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (cur >= 0 && !same_file(cur, log)) {
+			/* Written up to the rotation, not past it: drain it. */
+			if (copy_fd(log, fd) < 0) {
+				close(cur);
+				close(log);
+				close(dirfd);
+				return fail_errno(err, "logs: %s", strerror(errno));
+			}
+			close(log);
+			log = cur;
+			continue;
+		}
+		if (cur >= 0)
+			close(cur);
 		if (!active)
 			break;
 	}
 	close(log);
+	close(dirfd);
 	return 0;
 }
