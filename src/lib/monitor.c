@@ -99,7 +99,9 @@ static char *last_error_line(int dirfd, const char *file)
 	 * cause; later ones ("exiting with error") are its consequences. */
 	char *found = NULL;
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		if (strstr(line, "successfully"))
+		/* Not "exiting successfully": firecracker says so after a KVM
+		 * internal error too. */
+		if (strstr(line, "request was executed successfully"))
 			found = NULL;
 		else if (!found && (strstr(line, "ERROR") || strstr(line, "rror")))
 			found = line;
@@ -146,8 +148,14 @@ static void set_final(struct hearth_record *rec, void *arg)
 		status = HEARTH_STATUS_FAILED;
 		reason = xstrdup("guest kernel panic (see hearth logs)");
 	} else {
+		/* A VMM may log its own error and still exit 0 (firecracker
+		 * after a KVM internal error, seen here): that error is the
+		 * reason, where there is one. */
 		status = HEARTH_STATUS_FAILED;
-		reason = xasprintf("guest reset before hearth-init %s", m->ready ? "finished" : "was ready");
+		_cleanup_free_ char *why = m->spec->vmm_log ? last_error_line(m->dirfd, m->spec->vmm_log) : NULL;
+		reason = why ? xasprintf("%s ended before hearth-init %s: %s", vmm, m->ready ? "finished" : "was ready",
+					 why)
+			     : xasprintf("guest reset before hearth-init %s", m->ready ? "finished" : "was ready");
 	}
 	record_set_status(rec, status, reason);
 }
