@@ -13,28 +13,50 @@
 #define AGENT_TIMEOUT_MS 3000
 #define LINE_MAX_BYTES 256
 
-/* Reads one line (up to LINE_MAX_BYTES) from FD before DEADLINE. */
+/* Reads one line (up to LINE_MAX_BYTES) from FD before DEADLINE, and
+ * not a byte past it: what follows the line is the next exchange's (the
+ * vsock "OK" line comes right before the agent's answer). Peeks, then
+ * takes exactly the line. */
 static int read_line(int fd, int64_t deadline, char **ret, struct hearth_error **err)
 {
-	char buf[LINE_MAX_BYTES];
-	size_t len = 0;
+	struct strbuf sb = { 0 };
+	strbuf_append(&sb, "", 0);
+	int rc = 0;
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		struct pollfd p = { fd, POLLIN, 0 };
-		if (left <= 0 || poll(&p, 1, (int)left) != 1)
-			return fail_runtime(err, "no answer within %d s", AGENT_TIMEOUT_MS / 1000);
-		ssize_t n = read(fd, buf + len, 1);
-		if (n < 0)
-			return fail_errno(err, "read: %s", strerror(errno));
-		if (n == 0)
-			return fail_runtime(err, "closed without an answer");
-		if (buf[len] == '\n') {
-			*ret = xstrndup(buf, len);
+		if (left <= 0 || poll(&p, 1, (int)left) != 1) {
+			rc = fail_runtime(err, "no answer within %d s", AGENT_TIMEOUT_MS / 1000);
+			break;
+		}
+		char buf[LINE_MAX_BYTES];
+		ssize_t n = recv(fd, buf, sizeof(buf) - sb.len, MSG_PEEK);
+		if (n < 0) {
+			rc = fail_errno(err, "read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			rc = fail_runtime(err, "closed without an answer");
+			break;
+		}
+		char *nl = memchr(buf, '\n', (size_t)n);
+		size_t take = nl ? (size_t)(nl - buf) + 1 : (size_t)n;
+		if (recv(fd, buf, take, 0) != (ssize_t)take) {
+			rc = fail_errno(err, "read: %s", strerror(errno));
+			break;
+		}
+		strbuf_append(&sb, buf, nl ? take - 1 : take);
+		if (nl) {
+			*ret = steal(sb.buf);
 			return 0;
 		}
-		if (++len == sizeof(buf))
-			return fail_runtime(err, "answer longer than %d bytes", LINE_MAX_BYTES);
+		if (sb.len >= LINE_MAX_BYTES - 1) {
+			rc = fail_runtime(err, "answer longer than %d bytes", LINE_MAX_BYTES);
+			break;
+		}
 	}
+	strbuf_release(&sb);
+	return rc;
 }
 
 static int send_all(int fd, const char *s, struct hearth_error **err)
