@@ -13,6 +13,7 @@
 #include "lib/http.h"
 #include "lib/json.h"
 #include "lib/monitor.h"
+#include "lib/proc.h"
 #include "lib/state.h"
 
 #define API "/v1.41"
@@ -322,6 +323,11 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 				  NULL);
 	} else if (strcmp(s, "paused") == 0) {
 		record_set_status(rec, HEARTH_STATUS_PAUSED, NULL);
+	} else if (strcmp(s, "created") == 0 && rec->creator_pid > 0 &&
+		   !proc_alive(rec->creator_pid, rec->creator_start)) {
+		/* Created, never started: the command starting it died between. */
+		record_set_status(rec, HEARTH_STATUS_FAILED,
+				  "start interrupted: the command starting it ended before handing it over");
 	} else if (strcmp(s, "created") == 0 || strcmp(s, "restarting") == 0) {
 		record_set_status(rec, HEARTH_STATUS_STARTING, NULL);
 	} else if (json_is_true(json_object_get(st, "OOMKilled"))) {

@@ -219,6 +219,58 @@ PY
 	"$HEARTH" rm -f qbeside dsilent >/dev/null
 }
 
+# 12. kill -9 of the CLI between the container's create and its start
+# (held there by a proxy on the Engine's socket): the next command sees a
+# failed guest, not one starting forever, and rm -f removes the container.
+test_cli_killed_between_create_and_start() {
+	need_docker
+	local sock=$WORK/hold.sock
+	python3 - "$sock" <<'PY' &
+import socket, sys, threading
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sys.argv[1])
+srv.listen(8)
+def serve(c):
+    d = socket.socket(socket.AF_UNIX)
+    d.connect("/var/run/docker.sock")
+    def down():
+        while True:
+            try:
+                b = d.recv(65536)
+            except OSError:
+                break
+            if not b:
+                break
+            c.sendall(b)
+    threading.Thread(target=down, daemon=True).start()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        if b.startswith(b"POST") and b"/start" in b.split(b"\r\n", 1)[0]:
+            threading.Event().wait()  # held: the start never reaches the Engine
+        d.sendall(b)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+	local proxy=$!
+	wait_for "[ -S '$sock' ]" 10
+	DOCKER_HOST=unix://$sock "$HEARTH" run --backend docker --rootfs "$HELLO" --name dheld --memory 128 \
+		>/dev/null 2>&1 &
+	local cli=$!
+	wait_for "[ \"\$(docker inspect -f '{{.State.Status}}' hearth-dheld 2>/dev/null)\" = created ]" 60
+	kill -9 $cli
+	wait $cli 2>/dev/null || true
+	kill $proxy
+	local st
+	st=$("$HEARTH" status dheld)
+	[ "$st" = "failed: start interrupted: the command starting it ended before handing it over" ] ||
+		fail "status: $st"
+	"$HEARTH" rm -f dheld >/dev/null || fail "rm -f"
+	! docker inspect hearth-dheld >/dev/null 2>&1 || fail "container left"
+}
+
 # A guest that swaps its agent socket for a link to a host socket does
 # not get hearth to connect there: the name resolves inside its root.
 test_agent_link_stays_inside() {
@@ -258,6 +310,7 @@ t test_engine_answer_bounded
 t test_import_keeps_special_files
 t test_agent_link_stays_inside
 t test_engine_silent
+t test_cli_killed_between_create_and_start
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_docker_paths
 report
