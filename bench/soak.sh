@@ -25,10 +25,11 @@ PARALLEL=${PARALLEL:-50}
 export HEARTH_STATE_DIR
 HEARTH_STATE_DIR=$(mktemp -d /tmp/hearth-soak.XXXXXX)
 NS=hearth-soak$$
+ERRS=$(mktemp -d /tmp/hearth-soak-errs.XXXXXX)
 trap 'for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do "$HEARTH" rm -f "$n" >/dev/null 2>&1; done
       ip netns list | grep -qw "$NS" && { for n in $(ls "$HEARTH_STATE_DIR/vms" 2>/dev/null); do
         ip netns exec "$NS" "$HEARTH" rm -f "$n" >/dev/null 2>&1; done; ip netns del "$NS"; }
-      rm -rf "$HEARTH_STATE_DIR"' EXIT
+      rm -rf "$HEARTH_STATE_DIR" "$ERRS"' EXIT
 
 say() { printf '%s\n' "$*"; }
 "$HEARTH" ps >/dev/null # the root and its vms/, before anything is counted
@@ -38,8 +39,9 @@ leftovers() {
 	local procs taps tmp bytes
 	procs=$(pgrep -fc "qemu-system.*$HEARTH_STATE_DIR|hearth.*__monitor" || true)
 	taps=$(ip -o link show type tun 2>/dev/null | wc -l)
-	tmp=$(ls -A /tmp | grep -vc '^hearth-soak' || true)
-	bytes=$(du -sb "$HEARTH_STATE_DIR/vms" | cut -f1) # cache/ is shared, not a guest's
+	tmp=$(( $(ls -A /tmp /var/tmp | grep -vc '^hearth-soak' || true) ))
+	# Beyond the live guests': cache/ is shared, keeper's console grows.
+	bytes=$(du -sb --exclude=keeper "$HEARTH_STATE_DIR/vms" | cut -f1)
 	echo "$procs $taps $tmp $bytes"
 }
 
@@ -66,11 +68,13 @@ cycles() {
 			bad=0
 			for i in $(seq 1 "$per"); do
 				n=soak-$w-$i
-				"$HEARTH" run --backend "$backend" --rootfs "$HELLO" --name "$n" --memory 128 >/dev/null 2>&1 &&
-					"$HEARTH" stop "$n" >/dev/null 2>&1 && "$HEARTH" rm "$n" >/dev/null 2>&1 || {
+				"$HEARTH" run --backend "$backend" --rootfs "$HELLO" --name "$n" --memory 128 >/dev/null 2>"$ERRS/$n" &&
+					"$HEARTH" stop "$n" >/dev/null 2>>"$ERRS/$n" && "$HEARTH" rm "$n" >/dev/null 2>>"$ERRS/$n" || {
 					bad=$((bad + 1))
+					"$HEARTH" status "$n" >>"$ERRS/$n" 2>&1
 					"$HEARTH" rm -f "$n" >/dev/null 2>&1
 				}
+				[ -s "$ERRS/$n" ] || rm -f "$ERRS/$n"
 			done
 			exit $((bad > 250 ? 250 : bad))
 		) &
@@ -87,6 +91,8 @@ cycles() {
 	[ "$backend" != docker ] || containers=$(docker ps -aq --filter label=hearth.managed=true \
 		--filter "name=hearth-soak-" | wc -l)
 	"$HEARTH" rm -f keeper >/dev/null
+	for e in $(ls "$ERRS" | head -n 3); do say "  failed $e: $(tr '\n' ' ' <"$ERRS/$e")"; done
+	rm -f "$ERRS"/*
 	say "cycles $backend: $((per * WORKERS)) in $secs s ($WORKERS at a time), $fails failed;" \
 		"left: processes $((p1 - p0)), TAPs $((t1 - t0)), temp files $((f1 - f0)), state bytes $((b1 - b0))," \
 		"containers $containers; long-lived monitor fds $fds0 -> $fds1"
