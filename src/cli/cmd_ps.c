@@ -13,10 +13,12 @@ static const struct option ps_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Up, or broken: a guest whose state cannot be read may still run, and
+ * wants the user's eye either way. */
 static bool shown(const struct hearth_record *r, bool all)
 {
 	return all || r->status == HEARTH_STATUS_STARTING || r->status == HEARTH_STATUS_RUNNING ||
-	       r->status == HEARTH_STATUS_PAUSED;
+	       r->status == HEARTH_STATUS_PAUSED || r->status == HEARTH_STATUS_BROKEN;
 }
 
 static void ports_text(const struct hearth_config *cfg, struct strbuf *sb)
@@ -69,7 +71,7 @@ int cmd_ps(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			puts("usage: hearth ps [-a|--all] [--json]\n\nList running guests; -a adds stopped and failed ones.");
+			puts("usage: hearth ps [-a|--all] [--json]\n\nList running (and broken) guests; -a adds stopped and failed ones.");
 			return 0;
 		default:
 			return cli_bad_option("ps");

@@ -194,6 +194,8 @@ test_broken_state_shown_and_removable() {
 		grep -Eq "^$n +unknown +broken .*broken state: " "$WORK/ps" || fail "$n: $(cat "$WORK/ps")"
 	done
 	grep -q 'record.json names another guest (other)' "$WORK/ps" || fail "misnamed: $(cat "$WORK/ps")"
+	# Without -a too: a broken guest wants the user's eye.
+	[ "$("$HEARTH" ps | grep -c ' broken ')" = 4 ] || fail "ps: $("$HEARTH" ps)"
 	"$HEARTH" status badconf | grep -q '^broken: broken state: state: config.json: ' ||
 		fail "status: $("$HEARTH" status badconf)"
 	refused 1 "trunc: broken state: " "$HEARTH" stop trunc
