@@ -221,7 +221,12 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	struct strv a = { 0 };
 	build_argv(g, qemu, accel, kernel, &a);
 	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
-	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu" };
+	/* snapshot=on keeps the rootfs's writes in a temporary file that
+	 * QEMU deletes on a clean exit only: in the guest's own directory, a
+	 * QEMU killed outright leaves it where rm finds it, not in /var/tmp. */
+	_cleanup_free_ char *tmpdir = xasprintf("TMPDIR=%s", g->dir);
+	char *env[] = { tmpdir, NULL };
+	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu", .env = env };
 	vm_monitor_bridge(&spec, g);
 	int rc = monitor_launch(&spec, err);
 	strv_free(&a);
