@@ -45,6 +45,12 @@ leftovers() {
 	echo "$procs $taps $tmp $bytes"
 }
 
+# True while PID runs: a zombie (killed, not yet reaped by init) does not.
+running() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 fds_of() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 # Fields of `hearth status NAME --json`, space-separated, "-" for none.
@@ -108,6 +114,7 @@ kills() {
 		delay=$(shuf -n1 -i 0-1500)
 		"$HEARTH" run --rootfs "$HELLO" --name "$n" --memory 128 >/dev/null 2>&1 &
 		local cli=$!
+		disown $cli # its kill is expected, not a job to report
 		sleep "$(printf '0.%03d' "$delay")"
 		local pid=$cli
 		if [ "$what" != cli ]; then
@@ -122,7 +129,7 @@ kills() {
 			sleep 0.1
 			local st vmm alive=0
 			read -r st vmm <<<"$(status_json "$n" status vmm_pid)"
-			[ "${vmm:-0}" != 0 ] && [ "$vmm" != - ] && kill -0 "$vmm" 2>/dev/null && alive=1
+			[ "${vmm:-0}" != 0 ] && [ "$vmm" != - ] && running "$vmm" && alive=1
 			case $st in
 			running) [ $alive = 1 ] && ok=1 ;;
 			failed | stopped) [ $alive = 0 ] && ok=1 ;;
