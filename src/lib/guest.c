@@ -431,6 +431,9 @@ int hearth_guest_remove(const char *name, bool force, struct hearth_error **err)
 	if (!broken) {
 		if (guest_open(name, &g, &ops, err) < 0)
 			return -1;
+		/* A monitor still recording the end (its VMM just died) would
+		 * write into the directory being removed. */
+		wait_monitor_gone(g.rec, now_ms() + 5000);
 		int rc = ops->remove ? ops->remove(&g, err) : 0;
 		/* The monitor removes the TAP; one killed outright leaves it to us. */
 		net_tap_remove_slot(g.rec->tap, g.rec->net_slot);

@@ -181,9 +181,17 @@ void names_free(char **names, size_t n)
 
 int state_vm_remove(int rootfd, const char *name, struct hearth_error **err)
 {
-	/* By descriptor, never following a link: nothing outside vms/ goes. */
+	/* By descriptor, never following a link: nothing outside vms/ goes.
+	 * Renamed first to a name no guest can have, so that the guest leaves
+	 * every listing at once instead of reading as broken while its files
+	 * go one by one. */
 	_cleanup_close_ int vms = openat(rootfd, "vms", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (vms < 0 || !hearth_name_valid(name) || rm_rf_at(vms, name) < 0)
+	if (vms < 0 || !hearth_name_valid(name))
+		return fail_errno(err, "state: cannot remove vms/%s: %s", name, strerror(errno));
+	char gone[96];
+	snprintf(gone, sizeof(gone), ".removing-%s-%d", name, (int)getpid());
+	const char *victim = renameat(vms, name, vms, gone) == 0 ? gone : name;
+	if (rm_rf_at(vms, victim) < 0)
 		return fail_errno(err, "state: cannot remove vms/%s: %s", name, strerror(errno));
 	return 0;
 }
