@@ -131,6 +131,7 @@ kills() {
 			read -r st vmm <<<"$(status_json "$n" status vmm_pid)"
 			[ "${vmm:-0}" != 0 ] && [ "$vmm" != - ] && running "$vmm" && alive=1
 			case $st in
+			'') [ ! -e "$HEARTH_STATE_DIR/vms/$n" ] && ok=1 ;; # killed before it made anything
 			running) [ $alive = 1 ] && ok=1 ;;
 			failed | stopped) [ $alive = 0 ] && ok=1 ;;
 			starting) [ "$what" = cli ] && [ $alive = 1 ] && ok=1 ;; # handed over, still booting
@@ -140,7 +141,7 @@ kills() {
 		[ $ok = 1 ] || { untrue=$((untrue + 1)); say "  untrue: $n after kill -9 of the $what at ${delay} ms: $st, vmm alive $alive"; }
 		kill -9 "$cli" 2>/dev/null # a CLI still waiting for readiness
 		wait "$cli" 2>/dev/null
-		"$HEARTH" rm -f "$n" >/dev/null 2>&1 || slow=$((slow + 1))
+		"$HEARTH" rm -f "$n" >/dev/null 2>&1 || [ ! -e "$HEARTH_STATE_DIR/vms/$n" ] || slow=$((slow + 1))
 	done
 	sleep 1
 	read -r p1 t1 f1 b1 <<<"$(leftovers)"

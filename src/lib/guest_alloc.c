@@ -192,23 +192,6 @@ int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, con
 	live_guests_free(live, n_live);
 	if (rc < 0)
 		return -1;
-	int vmfd = state_vm_create(rootfd, cfg->name, err);
-	if (vmfd < 0)
-		return -1;
 	_cleanup_free_ char *json = hearth_config_to_json(cfg, 0);
-	if (write_file_atomic_at(vmfd, "config.json", json, strlen(json), 0600) < 0) {
-		fail_errno(err, "state: cannot write config.json: %s", strerror(errno));
-		goto fail;
-	}
-	if (record_write(vmfd, &rec, err) < 0)
-		goto fail;
-	return vmfd;
-fail:
-	close(vmfd);
-	{
-		struct hearth_error *ignored = NULL;
-		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
-			hearth_error_free(ignored);
-	}
-	return -1;
+	return state_vm_create(rootfd, cfg->name, json, &rec, err);
 }

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -106,18 +108,67 @@ int state_lock(int rootfd, struct hearth_error **err)
 	return lock_file(rootfd, "lock", err);
 }
 
-int state_vm_create(int rootfd, const char *name, struct hearth_error **err)
+/* ".new-NAME-PID": a guest's directory while it is being filled. */
+#define NEW_PREFIX ".new-"
+
+/* Directories of creations whose process died half-way (kill -9). */
+static void remove_stale_new(int vms)
 {
-	_cleanup_free_ char *rel = xasprintf("vms/%s", name);
-	if (mkdirat(rootfd, rel, 0700) < 0) {
-		if (errno == EEXIST)
-			return fail_invalid(err, "name: already in use (%s)", name);
-		return fail_errno(err, "state: cannot create %s: %s", rel, strerror(errno));
+	int fd = dup(vms);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
 	}
-	int fd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return fail_errno(err, "state: cannot open %s: %s", rel, strerror(errno));
-	return fd;
+	for (struct dirent *e; (e = readdir(d));) {
+		const char *dash = strrchr(e->d_name, '-');
+		uint64_t pid;
+		if (str_has_prefix(e->d_name, NEW_PREFIX) && dash && parse_u64(dash + 1, 1, INT32_MAX, &pid) == 0 &&
+		    kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			rm_rf_at(vms, e->d_name);
+	}
+	closedir(d);
+}
+
+int state_vm_create(int rootfd, const char *name, const char *config_json, const struct hearth_record *rec,
+		    struct hearth_error **err)
+{
+	_cleanup_close_ int vms = openat(rootfd, "vms", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (vms < 0)
+		return fail_errno(err, "state: cannot open vms: %s", strerror(errno));
+	if (faccessat(vms, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return fail_invalid(err, "name: already in use (%s)", name);
+	remove_stale_new(vms);
+	/* Filled under a name no guest can have, then renamed: a guest
+	 * appears whole or not at all, whenever the command dies. */
+	char tmp[96];
+	snprintf(tmp, sizeof(tmp), NEW_PREFIX "%s-%d", name, (int)getpid());
+	rm_rf_at(vms, tmp);
+	if (mkdirat(vms, tmp, 0700) < 0)
+		return fail_errno(err, "state: cannot create vms/%s: %s", tmp, strerror(errno));
+	_cleanup_close_ int fd = openat(vms, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		fail_errno(err, "state: cannot open vms/%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (config_json && write_file_atomic_at(fd, "config.json", config_json, strlen(config_json), 0600) < 0) {
+		fail_errno(err, "state: cannot write config.json: %s", strerror(errno));
+		goto fail;
+	}
+	if (rec && record_write(fd, rec, err) < 0)
+		goto fail;
+	if (renameat2(vms, tmp, vms, name, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			fail_invalid(err, "name: already in use (%s)", name);
+		else
+			fail_errno(err, "state: cannot create vms/%s: %s", name, strerror(errno));
+		goto fail;
+	}
+	return steal_fd(&fd);
+fail:
+	rm_rf_at(vms, tmp);
+	return -1;
 }
 
 int state_vm_open(int rootfd, const char *name, struct hearth_error **err)

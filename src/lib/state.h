@@ -13,9 +13,12 @@ int state_root_open(struct hearth_error **err) WUR;
  * returned fd to release it. */
 int state_lock(int rootfd, struct hearth_error **err) WUR;
 
-/* Creates vms/NAME (0700); fails with "name already in use" if it
- * exists. Returns its fd. Call under state_lock. */
-int state_vm_create(int rootfd, const char *name, struct hearth_error **err) WUR;
+/* Creates vms/NAME (0700) with CONFIG_JSON as config.json and REC as
+ * record.json (either may be NULL), appearing whole or not at all; fails
+ * with "name already in use" if it exists. Returns its fd. Call under
+ * state_lock. */
+int state_vm_create(int rootfd, const char *name, const char *config_json, const struct hearth_record *rec,
+		    struct hearth_error **err) WUR;
 
 /* Opens vms/NAME; a HEARTH_ERR_NOT_FOUND error when there is none. */
 int state_vm_open(int rootfd, const char *name, struct hearth_error **err) WUR;

@@ -51,7 +51,7 @@ static void test_record_round_trip(void **state)
 	(void)state;
 	struct hearth_error *err = NULL;
 	int root = state_root_open(&err);
-	int vm = state_vm_create(root, "rec", &err);
+	int vm = state_vm_create(root, "rec", NULL, NULL, &err);
 	assert_true(vm >= 0);
 	struct hearth_record rec = { .name = "rec", .backend = "qemu", .status = HEARTH_STATUS_PAUSED,
 				     .reason = "why", .exit_code = 3, .monitor_pid = 42, .monitor_start = 77,
@@ -70,7 +70,7 @@ static void test_record_round_trip(void **state)
 	assert_string_equal(back->guest_ip, "10.0.2.15/24");
 	hearth_record_free(back);
 	/* Same name again: refused with a clear error. */
-	assert_int_equal(state_vm_create(root, "rec", &err), -1);
+	assert_int_equal(state_vm_create(root, "rec", NULL, NULL, &err), -1);
 	assert_non_null(strstr(err->message, "name: already in use (rec)"));
 	hearth_error_free(err);
 	close(vm);
@@ -89,7 +89,7 @@ static int race(int n, bool same_name)
 			char name[32];
 			snprintf(name, sizeof(name), same_name ? "contested" : "racer-%d", i);
 			int lock = state_lock(root, NULL);
-			int vm = state_vm_create(root, name, NULL);
+			int vm = state_vm_create(root, name, NULL, NULL, NULL);
 			close(lock);
 			_exit(vm >= 0 ? 0 : 1);
 		}
@@ -138,7 +138,7 @@ static void test_lock_serialises_choices(void **state)
 				_exit(1);
 			names_free(names, n);
 			sleep_ms(20);
-			int vm = state_vm_create(root, name, NULL);
+			int vm = state_vm_create(root, name, NULL, NULL, NULL);
 			struct hearth_record rec = { .name = name, .backend = "qemu", .net_slot = (int)n };
 			_exit(vm >= 0 && record_write(vm, &rec, NULL) == 0 ? 0 : 1);
 		}
@@ -198,6 +198,33 @@ static void test_lock_wait_bounded(void **state)
 	close(lock);
 	close(ready[0]);
 	close(ready[1]);
+	close(root);
+}
+
+/* A creation cut short (kill -9 between mkdir and rename) leaves only a
+ * hidden directory, never listed, and the next creation removes it. */
+static void test_cut_creation_invisible(void **state)
+{
+	(void)state;
+	int root = state_root_open(NULL);
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char stale[64];
+	snprintf(stale, sizeof(stale), "vms/.new-ghost-%d", (int)dead);
+	assert_int_equal(mkdirat(root, stale, 0700), 0);
+	char **names;
+	size_t n;
+	assert_int_equal(state_list_names(root, &names, &n, NULL), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_null(strstr(names[i], "ghost"));
+	names_free(names, n);
+	int vm = state_vm_create(root, "after-ghost", "{}", NULL, NULL);
+	assert_true(vm >= 0);
+	assert_int_equal(faccessat(root, stale, F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	assert_int_equal(faccessat(vm, "config.json", F_OK, 0), 0);
+	close(vm);
 	close(root);
 }
 
@@ -285,7 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_root_permissions),  cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_concurrent_allocation), cmocka_unit_test(test_lock_serialises_choices),
-		cmocka_unit_test(test_lock_wait_bounded), cmocka_unit_test(test_name_generation),
+		cmocka_unit_test(test_lock_wait_bounded), cmocka_unit_test(test_cut_creation_invisible), cmocka_unit_test(test_name_generation),
 		cmocka_unit_test(test_names_valid),       cmocka_unit_test(test_pid_identity),
 		cmocka_unit_test(test_atomic_write),
 	};
