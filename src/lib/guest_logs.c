@@ -145,6 +145,7 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 		return rc;
 	}
 	const char *newest = n ? files[n - 1] : NULL;
+	const char *older = n > 1 ? files[n - 2] : NULL;
 	int dirfd = g.dirfd;
 	g.dirfd = -1; /* kept for following rotations */
 	guest_release(&g);
@@ -160,19 +161,27 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 			close(dirfd);
 			return fail_errno(err, "logs: %s", strerror(errno));
 		}
-		/* Rotated: what we hold is the older file now, read to its end;
-		 * the new one goes on from its start. */
+		/* Rotated: what we hold is the older file now, written up to
+		 * the rotation and not past it: read to its end. Rotated twice
+		 * since we looked: the generation between is read whole too.
+		 * The new one goes on from its start. */
 		int cur = openat(dirfd, newest, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (cur >= 0 && !same_file(cur, log)) {
-			/* Written up to the rotation, not past it: drain it. */
-			if (copy_fd(log, fd) < 0) {
-				close(cur);
+			int between = older ? openat(dirfd, older, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+			if (between >= 0 && (same_file(between, log) || same_file(between, cur))) {
+				close(between);
+				between = -1;
+			}
+			int bad = copy_fd(log, fd) < 0 || (between >= 0 && copy_fd(between, fd) < 0);
+			if (between >= 0)
+				close(between);
+			close(log);
+			log = cur;
+			if (bad) {
 				close(log);
 				close(dirfd);
 				return fail_errno(err, "logs: %s", strerror(errno));
 			}
-			close(log);
-			log = cur;
 			continue;
 		}
 		if (cur >= 0)
