@@ -6,10 +6,9 @@
 
 #include "guest_internal.h"
 
-/* Offset where the last N lines of FD begin. */
-static off_t tail_offset(int fd, uint64_t n)
+/* Offset where the last N lines of FD's first END bytes begin. */
+static off_t tail_offset(int fd, uint64_t n, off_t end)
 {
-	off_t end = lseek(fd, 0, SEEK_END);
 	off_t pos = end;
 	uint64_t seen = 0;
 	char buf[4096];
@@ -48,18 +47,26 @@ static bool same_file(int a, int b)
 	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
-static int copy_fd(int from, int to)
+/* Copies FROM (from its offset) to TO, at most LIMIT bytes. */
+static int copy_upto(int from, int to, uint64_t limit)
 {
 	char buf[8192];
 	ssize_t n;
-	while ((n = read(from, buf, sizeof(buf))) > 0)
+	while (limit > 0 && (n = read(from, buf, limit < sizeof(buf) ? (size_t)limit : sizeof(buf))) > 0) {
+		limit -= (uint64_t)n;
 		for (ssize_t off = 0; off < n;) {
 			ssize_t w = write(to, buf + off, (size_t)(n - off));
 			if (w < 0)
 				return -1;
 			off += w;
 		}
-	return n < 0 ? -1 : 0;
+	}
+	return limit > 0 && n < 0 ? -1 : 0;
+}
+
+static int copy_fd(int from, int to)
+{
+	return copy_upto(from, to, UINT64_MAX);
 }
 
 static bool guest_active(const char *name)
@@ -135,7 +142,11 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 		if (log >= 0)
 			close(log);
 		log = fds[i];
-		if (rc == 0 && ((lines > 0 && lseek(log, tail_offset(log, want[i]), SEEK_SET) < 0) || copy_fd(log, fd) < 0))
+		/* As the file is now: a guest writing on adds nothing to the
+		 * last N lines (follow reads on from here). */
+		off_t end = lseek(log, 0, SEEK_END);
+		off_t from = lines > 0 ? tail_offset(log, want[i], end) : 0;
+		if (rc == 0 && (end < 0 || lseek(log, from, SEEK_SET) < 0 || copy_upto(log, fd, (uint64_t)(end - from)) < 0))
 			rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
 	}
 	if (rc < 0) {
