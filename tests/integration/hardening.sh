@@ -214,21 +214,23 @@ guest_running() {
 }
 
 # 9. A guest flooding its console: the log is kept to two generations
-# of the cap, and logs reads across both.
+# of the cap, and logs reads across both. (A cap this small rotates a few
+# times a second; a follower slower than two generations a look would
+# lose one, which a real cap of MiBs never comes near.)
 test_console_flood_bounded() {
 	need_qemu
 	printf '#!/bin/sh\ni=0\nwhile :; do i=$((i + 1)); echo "flood-0123456789-0123456789 $i"; done\n' >"$WORK/flood.sh"
 	local img
 	img=$(guest_running "$WORK/flood.sh" flood)
 	trap '"$HEARTH" rm -f flood >/dev/null 2>&1 || true' EXIT # this test's subshell, passed or failed
-	HEARTH_CONSOLE_LOG_MAX=64K "$HEARTH" run --rootfs "$img" --name flood >/dev/null
+	HEARTH_CONSOLE_LOG_MAX=256K "$HEARTH" run --rootfs "$img" --name flood >/dev/null
 	local d=$HEARTH_STATE_DIR/vms/flood
 	wait_for "[ -e $d/console.log.1 ]" 60
 	sleep 2
 	local a b
 	a=$(stat -c %s "$d/console.log")
 	b=$(stat -c %s "$d/console.log.1")
-	[ "$a" -le $((64 * 1024 + 4096)) ] && [ "$b" -le $((64 * 1024 + 4096)) ] || fail "sizes $a and $b"
+	[ "$a" -le $((256 * 1024 + 4096)) ] && [ "$b" -le $((256 * 1024 + 4096)) ] || fail "sizes $a and $b"
 	"$HEARTH" logs flood | grep -c flood-0123 >"$WORK/n" || true
 	[ "$(cat "$WORK/n")" -gt 1000 ] || fail "logs read $(cat "$WORK/n") lines"
 	# logs -f goes on across rotations: no line lost, none twice.
