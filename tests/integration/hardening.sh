@@ -241,8 +241,12 @@ test_console_flood_bounded() {
 	wait_for "[ \"\$(stat -c %i $d/console.log)\" != $ino ]" 50
 	sleep 1
 	kill $follower
+	# (A kernel line may cut a flood line in two: its head then stands
+	# alone, a prefix of the number due, and counts as that line.)
 	tr -d '\r' <"$WORK/followed" | awk '$1 == "flood-0123456789-0123456789" && $2 ~ /^[0-9]+$/ {
-		if (prev && $2 != prev + 1) { print "gap after " prev ": " $2; bad = 1 }
+		due = prev + 1
+		if (prev && $2 != due && index(due "", $2 "") == 1) { prev = due; next }
+		if (prev && $2 != due) { print "gap after " prev ": " $2; bad = 1 }
 		prev = $2; n++ }
 		END { if (n < 100) { print "only " n " lines"; bad = 1 } exit bad }' >"$WORK/gaps" ||
 		fail "logs -f across a rotation: $(head -3 "$WORK/gaps")"
