@@ -189,51 +189,7 @@ test_import_cut_by_the_engine() {
 	need_docker
 	need_debian
 	local sock=$WORK/cut.sock
-	python3 - "$sock" <<'PY' &
-import os, socket, sys, threading
-path = sys.argv[1]
-srv = socket.socket(socket.AF_UNIX)
-srv.bind(path)
-srv.listen(8)
-def serve(c):
-    d = socket.socket(socket.AF_UNIX)
-    d.connect("/var/run/docker.sock")
-    cut = [False]
-    def up():
-        sent = 0
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            if b.startswith(b"POST") and b"/images/create" in b:
-                cut[0] = True
-            sent += len(b)
-            if cut[0] and sent > (1 << 20):
-                break
-            d.sendall(b)
-        for s in (c, d):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-    def down():
-        while True:
-            try:
-                b = d.recv(65536)
-            except OSError:
-                break
-            if not b:
-                break
-            try:
-                c.sendall(b)
-            except OSError:
-                break
-    threading.Thread(target=down, daemon=True).start()
-    up()
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
+	python3 "$(dirname "$0")/../engine_proxy.py" "$sock" cut-import &
 	PROXY_PID=$!
 	# The test runs in a subshell of its own: its exit, not the file's,
 	# must take the proxy down, whether it passes or fails.

@@ -225,35 +225,7 @@ PY
 test_cli_killed_between_create_and_start() {
 	need_docker
 	local sock=$WORK/hold.sock
-	python3 - "$sock" <<'PY' &
-import socket, sys, threading
-srv = socket.socket(socket.AF_UNIX)
-srv.bind(sys.argv[1])
-srv.listen(8)
-def serve(c):
-    d = socket.socket(socket.AF_UNIX)
-    d.connect("/var/run/docker.sock")
-    def down():
-        while True:
-            try:
-                b = d.recv(65536)
-            except OSError:
-                break
-            if not b:
-                break
-            c.sendall(b)
-    threading.Thread(target=down, daemon=True).start()
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        if b.startswith(b"POST") and b"/start" in b.split(b"\r\n", 1)[0]:
-            threading.Event().wait()  # held: the start never reaches the Engine
-        d.sendall(b)
-while True:
-    c, _ = srv.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
+	python3 "$(dirname "$0")/../engine_proxy.py" "$sock" hold-start &
 	local proxy=$!
 	wait_for "[ -S '$sock' ]" 10
 	DOCKER_HOST=unix://$sock "$HEARTH" run --backend docker --rootfs "$HELLO" --name dheld --memory 128 \
