@@ -18,14 +18,17 @@ PKGS := jansson libcurl libarchive ext2fs com_err libmnl
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' \
-	-DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
+DEFS := -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' -DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' \
+	-DHEARTH_LIBEXECDIR='"$(PREFIX)/libexec/hearth"'
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) $(DEFS) -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
 LIBS := $(shell pkg-config --libs $(PKGS))
 
-LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/backends/*.c)
+LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/backends/*.c) $(wildcard src/core/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+MONITOR_SRC := $(wildcard src/monitor/*.c)
+MONITOR_OBJ := $(MONITOR_SRC:%.c=$(B)/obj/%.o)
 GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -34,7 +37,7 @@ GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
 FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
+all: $(B)/hearth $(B)/hearth-monitor $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,7 +47,7 @@ $(B)/obj/%.o: %.c
 $(B)/prefix.stamp: FORCE
 	@mkdir -p $(B)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
-$(B)/obj/src/lib/guest.o: $(B)/prefix.stamp
+$(B)/obj/src/lib/ctx.o: $(B)/prefix.stamp
 
 $(B)/libhearth.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -55,6 +58,15 @@ $(B)/libhearth.so: $(LIB_OBJ)
 $(B)/hearth: $(CLI_OBJ) $(B)/libhearth.a
 	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(B)/libhearth.a $(LIBS)
 
+# The CLI again, linked against the shared library, which exports the
+# public API only: it fails to link if the CLI reaches past that API.
+$(B)/hearth-shared: $(CLI_OBJ) $(B)/libhearth.so
+	$(CC) $(SAN) -o $@ $(CLI_OBJ) -L$(B) -l:libhearth.so -Wl,-rpath,'$$ORIGIN' $(shell pkg-config --libs jansson)
+
+# Each guest's monitor: a program of its own, exec'd by libhearth.
+$(B)/hearth-monitor: $(MONITOR_OBJ) $(B)/libhearth.a
+	$(CC) $(SAN) -o $@ $(MONITOR_OBJ) $(B)/libhearth.a $(LIBS)
+
 $(B)/hearth.pc: Makefile
 	@mkdir -p $(B)
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libhearth\nDescription: start isolated guests on QEMU, Firecracker, Docker\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lhearth\nCflags: -I$${includedir}\n' \
@@ -62,9 +74,9 @@ $(B)/hearth.pc: Makefile
 
 # hearth-init is static: a guest image need not carry a libc for it. It is
 # never sanitized, since it runs inside the guest.
-$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h)
+$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h) include/hearth/contract.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ guest/init.c $(GUEST_LIB_SRC) -l:libjansson.a
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Os -static -o $@ guest/init.c $(GUEST_LIB_SRC) -l:libjansson.a
 	strip $@
 
 $(GUEST)/vmlinux $(GUEST)/bzImage &: kernel/build.sh kernel/microvm.config
@@ -101,8 +113,8 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libhearth.a
 # libFuzzer targets for every parser, built with clang into build-fuzz/:
 # the library is compiled once with the fuzzer's instrumentation.
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' \
-	-DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' -Iinclude -Isrc -Iguest $(shell pkg-config --cflags $(PKGS))
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined $(DEFS) -Iinclude -Isrc -Iguest \
+	$(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 GUEST_FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes
 LIB_FUZZERS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(filter-out tests/fuzz/fuzz_guest_params.c \
@@ -143,7 +155,9 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/hearth \
 		$(DESTDIR)$(PREFIX)/share/hearth $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/libexec/hearth
 	install -m 0755 $(B)/hearth $(DESTDIR)$(PREFIX)/bin/hearth
+	install -m 0755 $(B)/hearth-monitor $(DESTDIR)$(PREFIX)/libexec/hearth/hearth-monitor
 	install -m 0644 $(B)/libhearth.a $(DESTDIR)$(PREFIX)/lib/libhearth.a
 	install -m 0755 $(B)/libhearth.so $(DESTDIR)$(PREFIX)/lib/libhearth.so.0
 	ln -sf libhearth.so.0 $(DESTDIR)$(PREFIX)/lib/libhearth.so

@@ -25,15 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hearth/contract.h"
+
 #include "disks.h"
 #include "net.h"
 #include "params.h"
 #include "volumes.h"
 
-#define CONFIG_LABEL "hearth-config"
-#define SECRETS_LABEL "hearth-secrets"
-#define VOLUMES_JSON "/mnt/config/.hearth/volumes.json"
-#define AGENT_PORT_NAME "hearth.agent"
+#define VOLUMES_JSON HEARTH_CONFIG_MOUNT "/" HEARTH_VOLUMES_JSON
 
 static struct guest_params params;
 static bool in_container;
@@ -41,7 +40,19 @@ static struct guest_volume volumes[GUEST_VOLUMES_MAX];
 static int nvolumes;
 static bool config_mounted, secrets_mounted;
 
-static void say(const char *fmt, ...)
+/* A console line; the contract's lines go out whole, others get the
+ * "hearth-init: " prefix from say(). */
+__attribute__((format(printf, 1, 2))) static void line(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -244,7 +255,7 @@ static int agent_open(void)
 		if (read_small_file(path, name, sizeof(name)) < 0)
 			continue;
 		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, AGENT_PORT_NAME) != 0)
+		if (strcmp(name, HEARTH_AGENT_PORT_NAME) != 0)
 			continue;
 		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
 		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -257,19 +268,17 @@ static int agent_open(void)
 /* In a container the agent channel is a unix socket in /run/hearth, a
  * directory private to the container (a tmpfs): the host reaches the
  * socket through the container's root, and no host directory is writable. */
-#define CONTAINER_AGENT_DIR "/run/hearth"
-#define CONTAINER_AGENT_SOCK CONTAINER_AGENT_DIR "/agent.sock"
 
 static int agent_listen(void)
 {
 	struct stat st;
-	if (stat(CONTAINER_AGENT_DIR, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (stat(HEARTH_CONTAINER_AGENT_DIR, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -1; /* no channel given */
-	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = CONTAINER_AGENT_SOCK };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = HEARTH_CONTAINER_AGENT_SOCK };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	unlink(CONTAINER_AGENT_SOCK);
+	unlink(HEARTH_CONTAINER_AGENT_SOCK);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		error("agent: %s: %s", CONTAINER_AGENT_SOCK, strerror(errno));
+		error("agent: %s: %s", HEARTH_CONTAINER_AGENT_SOCK, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -280,16 +289,15 @@ static int agent_listen(void)
 /* In a VM without a virtio-serial agent port (Firecracker), the agent
  * listens on vsock port 52; the host reaches it through the VMM's
  * socket ("CONNECT 52"). */
-#define AGENT_VSOCK_PORT 52
 
 static int vsock_listen(void)
 {
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = AGENT_VSOCK_PORT, .svm_cid = VMADDR_CID_ANY };
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = HEARTH_AGENT_VSOCK_PORT, .svm_cid = VMADDR_CID_ANY };
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1; /* no vsock in this kernel */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		error("agent: vsock port %d: %s", AGENT_VSOCK_PORT, strerror(errno));
+		error("agent: vsock port %d: %s", HEARTH_AGENT_VSOCK_PORT, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -492,8 +500,8 @@ int main(int argc, char **argv)
 		if (params.name[0] && sethostname(params.name, strlen(params.name)) < 0)
 			error("sethostname %s: %s", params.name, strerror(errno));
 		failed |= setup_network();
-		failed |= mount_labelled(CONFIG_LABEL, "/mnt/config", 0755, &config_mounted);
-		failed |= mount_labelled(SECRETS_LABEL, "/mnt/secrets", 0700, &secrets_mounted);
+		failed |= mount_labelled(HEARTH_CONFIG_LABEL, HEARTH_CONFIG_MOUNT, 0755, &config_mounted);
+		failed |= mount_labelled(HEARTH_SECRETS_LABEL, HEARTH_SECRETS_MOUNT, 0700, &secrets_mounted);
 		failed |= mount_volumes();
 	}
 	if (failed) {
@@ -505,7 +513,7 @@ int main(int argc, char **argv)
 	pid_t workload = workload_start(cmd);
 	if (workload < 0)
 		power_off(1);
-	say("ready");
+	line(HEARTH_READY_LINE);
 
 	int agent = in_container ? agent_listen() : agent_open();
 	int vsock = in_container ? -1 : vsock_listen();
@@ -529,7 +537,7 @@ int main(int argc, char **argv)
 				}
 			}
 			if (reap(workload, &code)) {
-				say("exit %d", code);
+				line(HEARTH_EXIT_LINE "%d", code);
 				bool again = params.restart == GUEST_RESTART_ALWAYS ||
 					     (params.restart == GUEST_RESTART_ON_FAILURE && code != 0);
 				if (!stopping && again && restarts < params.restart_max) {
@@ -554,6 +562,6 @@ int main(int argc, char **argv)
 		}
 	}
 	workload_stop(workload, &code);
-	say("exit %d", code);
+	line(HEARTH_EXIT_LINE "%d", code);
 	power_off(code);
 }

@@ -1,5 +1,7 @@
 #include "params.h"
 
+#include "hearth/contract.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -90,22 +92,22 @@ static int set_ip(struct guest_params *p, const char *v, char *err, size_t errle
 
 static int apply(struct guest_params *p, const char *key, const char *v, char *err, size_t errlen)
 {
-	if (strcmp(key, "hearth.name") == 0) {
+	if (strcmp(key, HEARTH_PARAM_NAME) == 0) {
 		if (!name_valid(v)) {
 			snprintf(err, errlen, "hearth.name: not a valid name (%.64s)", v);
 			return -1;
 		}
 		snprintf(p->name, sizeof(p->name), "%s", v);
-	} else if (strcmp(key, "hearth.ip") == 0) {
+	} else if (strcmp(key, HEARTH_PARAM_IP) == 0) {
 		return set_ip(p, v, err, errlen);
-	} else if (strcmp(key, "hearth.gw") == 0) {
+	} else if (strcmp(key, HEARTH_PARAM_GW) == 0) {
 		if (!ipv4_valid(v)) {
 			snprintf(err, errlen, "hearth.gw: not an IPv4 address (%.40s)", v);
 			return -1;
 		}
 		snprintf(p->gw, sizeof(p->gw), "%s", v);
 		p->has_gw = true;
-	} else if (strcmp(key, "hearth.restart") == 0) {
+	} else if (strcmp(key, HEARTH_PARAM_RESTART) == 0) {
 		if (strcmp(v, "no") == 0)
 			p->restart = GUEST_RESTART_NO;
 		else if (strcmp(v, "on-failure") == 0)
@@ -116,19 +118,19 @@ static int apply(struct guest_params *p, const char *key, const char *v, char *e
 			snprintf(err, errlen, "hearth.restart: expected no, on-failure or always (%.40s)", v);
 			return -1;
 		}
-	} else if (strcmp(key, "hearth.restart_max") == 0) {
+	} else if (strcmp(key, HEARTH_PARAM_RESTART_MAX) == 0) {
 		if (parse_uint(v, 1000, &p->restart_max) < 0) {
 			snprintf(err, errlen, "hearth.restart_max: expected 0..1000 (%.40s)", v);
 			return -1;
 		}
-	} else if (strcmp(key, "hearth.grace") == 0) {
+	} else if (strcmp(key, HEARTH_PARAM_GRACE) == 0) {
 		if (parse_uint(v, 3600, &p->grace_s) < 0) {
 			snprintf(err, errlen, "hearth.grace: expected 0..3600 seconds (%.40s)", v);
 			return -1;
 		}
 	} else if (strcmp(key, "root") == 0) {
 		snprintf(p->root, sizeof(p->root), "%s", v);
-	} else if (strcmp(key, "hearth.init") == 0) {
+	} else if (strcmp(key, HEARTH_PARAM_INIT) == 0) {
 		if (v[0] != '/') {
 			snprintf(err, errlen, "hearth.init: not an absolute path (%.100s)", v);
 			return -1;
@@ -143,13 +145,13 @@ static const struct {
 	const char *key;
 	size_t cap;
 } known_keys[] = {
-	{ "hearth.name", sizeof(((struct guest_params *)0)->name) },
-	{ "hearth.ip", 32 },
-	{ "hearth.gw", sizeof(((struct guest_params *)0)->gw) },
-	{ "hearth.restart", 16 },
-	{ "hearth.restart_max", 8 },
-	{ "hearth.grace", 8 },
-	{ "hearth.init", sizeof(((struct guest_params *)0)->init) },
+	{ HEARTH_PARAM_NAME, sizeof(((struct guest_params *)0)->name) },
+	{ HEARTH_PARAM_IP, 32 },
+	{ HEARTH_PARAM_GW, sizeof(((struct guest_params *)0)->gw) },
+	{ HEARTH_PARAM_RESTART, 16 },
+	{ HEARTH_PARAM_RESTART_MAX, 8 },
+	{ HEARTH_PARAM_GRACE, 8 },
+	{ HEARTH_PARAM_INIT, sizeof(((struct guest_params *)0)->init) },
 	{ "root", sizeof(((struct guest_params *)0)->root) },
 };
 
@@ -210,12 +212,12 @@ int guest_params_from_env(struct guest_params *p, char *err, size_t errlen)
 	static const struct {
 		const char *env, *key;
 	} map[] = {
-		{ "HEARTH_NAME", "hearth.name" },
-		{ "HEARTH_IP", "hearth.ip" },
-		{ "HEARTH_GW", "hearth.gw" },
-		{ "HEARTH_RESTART", "hearth.restart" },
-		{ "HEARTH_RESTART_MAX", "hearth.restart_max" },
-		{ "HEARTH_GRACE", "hearth.grace" },
+		{ "HEARTH_NAME", HEARTH_PARAM_NAME },
+		{ "HEARTH_IP", HEARTH_PARAM_IP },
+		{ "HEARTH_GW", HEARTH_PARAM_GW },
+		{ "HEARTH_RESTART", HEARTH_PARAM_RESTART },
+		{ "HEARTH_RESTART_MAX", HEARTH_PARAM_RESTART_MAX },
+		{ "HEARTH_GRACE", HEARTH_PARAM_GRACE },
 	};
 	params_defaults(p);
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {

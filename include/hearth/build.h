@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "hearth/config.h"
+#include "hearth/context.h"
 #include "hearth/error.h"
 
 struct hearth_build {
@@ -26,7 +27,7 @@ struct hearth_build {
  * and reads the output directory. Fails when nix fails, or when the
  * output has neither kernel + rootfs.ext4 nor bin/microvm-run (the error
  * lists what it found). Remembers the result per flake and profile. */
-HEARTH_PUBLIC int hearth_flake_build(const char *flake_ref, const char *profile, struct hearth_build **ret,
+HEARTH_PUBLIC int hearth_flake_build(struct hearth_ctx *ctx, const char *flake_ref, const char *profile, struct hearth_build **ret,
 				     struct hearth_error **err);
 HEARTH_PUBLIC void hearth_build_free(struct hearth_build *b);
 

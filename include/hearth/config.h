@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hearth/context.h"
 #include "hearth/error.h"
 
 #define HEARTH_CPUS_DEFAULT 2
@@ -93,7 +94,7 @@ HEARTH_PUBLIC int hearth_config_add_dir(struct hearth_config *cfg, bool secret, 
 
 /* Checks every rule of the start configuration and loads file contents
  * from their paths. On failure *err names the field and the value. */
-HEARTH_PUBLIC int hearth_config_validate(struct hearth_config *cfg, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err);
 
 /* Reads a configuration from JSON text; unknown keys are rejected with
  * their line. Returns a new configuration or NULL with *err set. */

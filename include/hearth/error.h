@@ -11,6 +11,8 @@ enum hearth_error_kind {
 	HEARTH_ERR_RUNTIME = 0, /* the host or a backend failed: CLI exit 1 */
 	HEARTH_ERR_INVALID = 1, /* the caller's input is wrong: CLI exit 2 */
 	HEARTH_ERR_NOT_FOUND = 2, /* no such guest: CLI exit 1 */
+	HEARTH_ERR_CONFLICT = 3, /* the guest or host is not in a state that allows it
+				  * (a guest not running, a name or port taken): CLI exit 1 */
 };
 
 struct hearth_error {

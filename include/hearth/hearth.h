@@ -1,7 +1,9 @@
 /* libhearth: start isolated guests from one start configuration on
  * whichever backend the host offers, and manage their whole life.
- * Every fallible call returns 0 (or a pointer) on success and negative
- * (or NULL) on failure with *err set; free errors with hearth_error_free. */
+ * Every call takes the context it runs in first (hearth/context.h).
+ * Every fallible call returns 0 on success and -1 on failure with *err
+ * set (see hearth/error.h for the rule); free errors with
+ * hearth_error_free. */
 #ifndef HEARTH_HEARTH_H
 #define HEARTH_HEARTH_H
 
@@ -11,6 +13,8 @@
 
 #include "hearth/build.h"
 #include "hearth/config.h"
+#include "hearth/context.h"
+#include "hearth/contract.h"
 #include "hearth/error.h"
 
 enum hearth_status {
@@ -25,38 +29,35 @@ enum hearth_status {
 /* "starting", "running", ...; the names `hearth ps --json` prints. */
 HEARTH_PUBLIC const char *hearth_status_name(enum hearth_status s);
 
-/* The run record of one guest: what the backend and monitor know. */
-struct hearth_record {
-	char *name;
-	char *backend;
+/* A guest as hearth_guest_get and hearth_guest_list give it: what it
+ * is and how it is doing. The backend's own facts (pids, TAP, MAC, vsock
+ * CID, sockets) stay inside libhearth; hearth_guest_to_json shows them. */
+struct hearth_guest {
+	const char *name;
+	const char *backend;
 	enum hearth_status status;
-	char *reason;         /* why it failed or stopped, or NULL */
+	const char *reason;   /* why it failed or stopped, or NULL */
 	int exit_code;        /* the workload's, -1 while unknown */
-	int monitor_pid;
-	uint64_t monitor_start;
-	int vmm_pid;
-	uint64_t vmm_start;
 	int64_t started_at;   /* unix seconds */
 	int64_t stopped_at;   /* unix seconds, 0 while up */
-	char *accel;          /* "kvm" or "tcg" for VMs, else NULL */
-	char *guest_ip;       /* ADDR/PREFIX */
-	char *gateway;
-	char *guest_channel;  /* host path of the agent socket, or NULL */
-	bool stop_requested;
-	char *network;        /* "user", "bridge" or "none" */
-	int net_slot;         /* the bridge slot, -1 when not bridged */
-	char *bridge;         /* bridged guests: the bridge, TAP and MAC */
-	char *tap;
-	char *mac;
-	int vsock_cid;        /* the guest's vsock CID, 0 when it has none */
-	int creator_pid;      /* the command starting it, until the start is */
-	uint64_t creator_start; /* handed to the monitor; 0 after */
+	const char *accel;    /* "kvm" or "tcg" for VMs, else NULL */
+	const char *network;  /* "user", "bridge", "none", or NULL (the backend's own) */
+	const char *guest_ip; /* ADDR/PREFIX, or NULL */
+	const char *gateway;
 };
 
-/* The vsock port hearth-init's agent listens on. */
-#define HEARTH_AGENT_VSOCK_PORT 52
+HEARTH_PUBLIC void hearth_guest_free(struct hearth_guest *g);
+HEARTH_PUBLIC void hearth_guests_free(struct hearth_guest **gs, size_t n);
 
-HEARTH_PUBLIC void hearth_record_free(struct hearth_record *rec);
+enum hearth_guest_view {
+	HEARTH_GUEST_JSON_STATUS,  /* everything known, as `hearth status --json` prints it */
+	HEARTH_GUEST_JSON_SUMMARY, /* one line of `hearth ps --json`, with CFG's size, ports, build */
+};
+
+/* G as a JSON object (malloc'd, indented); CFG (its start configuration,
+ * or NULL) adds to the summary. */
+HEARTH_PUBLIC char *hearth_guest_to_json(const struct hearth_guest *g, const struct hearth_config *cfg,
+					 enum hearth_guest_view view);
 
 enum hearth_caps {
 	HEARTH_CAP_PAUSE_RESUME = 1 << 0,
@@ -75,12 +76,12 @@ struct hearth_backend_info {
 
 /* Probes every backend. *RET is an array of *RET_N entries; free it with
  * hearth_backend_infos_free. */
-HEARTH_PUBLIC void hearth_backends_probe(struct hearth_backend_info **ret, size_t *ret_n);
+HEARTH_PUBLIC void hearth_backends_probe(struct hearth_ctx *ctx, struct hearth_backend_info **ret, size_t *ret_n);
 HEARTH_PUBLIC void hearth_backend_infos_free(struct hearth_backend_info *infos, size_t n);
 
 /* Resolves "auto" (or NULL) to the best available backend's name. *RET_WHY
  * (malloc'd) says why it was chosen. */
-HEARTH_PUBLIC int hearth_backend_choose(const char *want, const char **ret_name, char **ret_why,
+HEARTH_PUBLIC int hearth_backend_choose(struct hearth_ctx *ctx, const char *want, const char **ret_name, char **ret_why,
 					struct hearth_error **err);
 
 struct hearth_run_options {
@@ -97,75 +98,61 @@ struct hearth_run_options {
  * the guest says ready. On failure nothing of the guest is left behind,
  * except a record of a guest that started and then failed. *RET_NAME is
  * malloc'd. */
-HEARTH_PUBLIC int hearth_guest_run(struct hearth_config *cfg, const struct hearth_run_options *opts,
+HEARTH_PUBLIC int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
 				   char **ret_name, struct hearth_error **err);
 
 /* Waits until NAME leaves "starting"; fails when it did not become
  * running within TIMEOUT_S, with the console's last lines in *err. */
-HEARTH_PUBLIC int hearth_guest_wait_ready(const char *name, int timeout_s, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeout_s, struct hearth_error **err);
 
-/* Reads NAME's record, reconciled with the processes that really run. */
-HEARTH_PUBLIC int hearth_guest_get(const char *name, struct hearth_record **ret, struct hearth_error **err);
+/* NAME as it is now: its record reconciled with the processes that run. */
+HEARTH_PUBLIC int hearth_guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_guest **ret,
+				   struct hearth_error **err);
 
-/* Every guest's record, sorted by name. Free with hearth_records_free. */
-HEARTH_PUBLIC int hearth_guest_list(struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err);
-HEARTH_PUBLIC void hearth_records_free(struct hearth_record **recs, size_t n);
+/* Every guest, sorted by name. Free with hearth_guests_free. */
+HEARTH_PUBLIC int hearth_guest_list(struct hearth_ctx *ctx, struct hearth_guest ***ret, size_t *ret_n,
+				    struct hearth_error **err);
 
 /* The start configuration NAME was started with. */
-HEARTH_PUBLIC int hearth_guest_config(const char *name, struct hearth_config **ret, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_config(struct hearth_ctx *ctx, const char *name, struct hearth_config **ret, struct hearth_error **err);
 
 /* Asks the guest to power off; after TIMEOUT_S forces the backend to
  * stop. Returns once the guest's processes are gone. */
-HEARTH_PUBLIC int hearth_guest_stop(const char *name, int timeout_s, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s, struct hearth_error **err);
 
 /* Asks NAME's agent (hearth-init) for an answer over its guest channel;
  * fails within a few seconds when none comes. */
-HEARTH_PUBLIC int hearth_guest_ping(const char *name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err);
 
-HEARTH_PUBLIC int hearth_guest_pause(const char *name, struct hearth_error **err);
-HEARTH_PUBLIC int hearth_guest_resume(const char *name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err);
 
 /* Removes a stopped guest's state; FORCE stops a running one first. */
-HEARTH_PUBLIC int hearth_guest_remove(const char *name, bool force, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, struct hearth_error **err);
 
 /* Writes NAME's console log (or with HYPERVISOR the VMM's own) to FD:
  * the last LINES lines (0: all); FOLLOW keeps writing while it runs. */
-HEARTH_PUBLIC int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
+HEARTH_PUBLIC int hearth_guest_logs(struct hearth_ctx *ctx, const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
 				    struct hearth_error **err);
-
-/* The state root: $HEARTH_STATE_DIR, /var/lib/hearth for root, else
- * $XDG_STATE_HOME/hearth. Malloc'd. */
-HEARTH_PUBLIC char *hearth_state_root(void);
-
-/* Where the default kernel and images live ($HEARTH_DATA_DIR, else the
- * build tree or the install prefix). Malloc'd. */
-HEARTH_PUBLIC char *hearth_data_dir(void);
 
 /* Writes a full snapshot of running (or paused) guest NAME into DIR,
  * which must not exist: VM state, memory and disk copies, hearth.json.
  * The guest is paused meanwhile and then runs on. DIR is 0700: it holds
  * the guest's memory and secrets. */
-HEARTH_PUBLIC int hearth_guest_snapshot(const char *name, const char *dir, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_snapshot(struct hearth_ctx *ctx, const char *name, const char *dir, struct hearth_error **err);
 
 /* Starts a new guest from snapshot DIR (named NAME, or a new name when
  * NULL), running at once where the snapshot left off. OPTS gives the
  * jailer; backend and network come from the snapshot. */
-HEARTH_PUBLIC int hearth_snapshot_restore(const char *dir, const char *name, const struct hearth_run_options *opts,
+HEARTH_PUBLIC int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name, const struct hearth_run_options *opts,
 					  char **ret_name, struct hearth_error **err);
 
-/* Removes the bridge of $HEARTH_BRIDGE (hearth0) and its NAT rule; fails
+/* Removes the context's bridge (HEARTH_SETTING_BRIDGE) and its NAT rule; fails
  * while a guest of this state root is bridged to it. */
-HEARTH_PUBLIC int hearth_network_remove(struct hearth_error **err);
+HEARTH_PUBLIC int hearth_network_remove(struct hearth_ctx *ctx, struct hearth_error **err);
 
 /* Describes the bridge: "NAME CIDR up|absent". Malloc'd. */
-HEARTH_PUBLIC char *hearth_network_describe(struct hearth_error **err);
-
-/* Progress of long work (an image import, a snapshot's copies): WHAT is
- * doing DONE of TOTAL bytes (DONE == TOTAL: finished). Called from the
- * working thread, at most a few times a second, and only for work that
- * has taken over a second. Process-wide; NULL turns it off. */
-typedef void hearth_progress_fn(const char *what, uint64_t done, uint64_t total, void *arg);
-HEARTH_PUBLIC void hearth_set_progress(hearth_progress_fn *fn, void *arg);
+HEARTH_PUBLIC char *hearth_network_describe(struct hearth_ctx *ctx, struct hearth_error **err);
 
 HEARTH_PUBLIC const char *hearth_version(void);
 

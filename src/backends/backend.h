@@ -6,10 +6,13 @@
 
 #include "hearth/hearth.h"
 #include "lib/bridge.h"
+#include "lib/ctx.h"
+#include "lib/record.h"
 #include "lib/util.h"
 
 /* One guest as the core hands it to a backend. */
 struct guest {
+	struct hearth_ctx *ctx;    /* the caller's, for the whole call */
 	char *name;
 	char *dir;                 /* absolute path of its state directory */
 	int dirfd;
@@ -38,7 +41,7 @@ struct hearth_backend_ops {
 	/* Fills INFO->available and reason, and with FULL the version too
 	 * (which may cost a process spawn). Must be cheap after the first
 	 * call on a machine: cache what costs. */
-	void (*probe)(struct hearth_backend_info *info, bool full);
+	void (*probe)(struct hearth_ctx *ctx, struct hearth_backend_info *info, bool full);
 
 	/* Builds what the guest needs and starts it under its monitor. On
 	 * failure it leaves no process behind; the core removes the dir. */
@@ -82,9 +85,11 @@ extern const struct hearth_backend_ops firecracker_backend;
 
 /* "kvm" or "tcg": what QEMU on this host really runs guests with (probed
  * once, cached). *RET_WHY (malloc'd) says why. */
-const char *qemu_accel_for_host(char **ret_why);
+const char *qemu_accel_for_host(struct hearth_ctx *ctx, char **ret_why);
 
-/* The backend named NAME, or NULL. */
+/* The backend named NAME, or NULL; the I-th in order of preference, or
+ * NULL past the last. */
 const struct hearth_backend_ops *backend_find(const char *name);
+const struct hearth_backend_ops *backend_at(size_t i);
 
 #endif

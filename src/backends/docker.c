@@ -18,31 +18,26 @@
 
 #define API "/v1.41"
 #define API_MIN_MINOR 40 /* 1.40: Podman's compatible API, Docker 19.03 */
-#define DEFAULT_SOCKET "/var/run/docker.sock"
 
-/* The socket from DOCKER_HOST (unix:// only) or the default. */
-static char *docker_socket(char **ret_why)
+/* The socket of the context's DOCKER_HOST (unix:// only). */
+static char *docker_socket(const struct hearth_ctx *ctx, char **ret_why)
 {
-	const char *host = getenv("DOCKER_HOST");
-	if (!host || !*host)
-		return xstrdup(DEFAULT_SOCKET);
+	const char *host = ctx_get(ctx, HEARTH_SETTING_DOCKER_HOST);
 	if (str_has_prefix(host, "unix://"))
 		return xstrdup(host + 7);
 	*ret_why = xasprintf("DOCKER_HOST=%s: only unix:// sockets are supported", host);
 	return NULL;
 }
 
-/* Set once a call found the Engine silent: later calls of this process
- * fail at once rather than wait out the same silence again. */
-static bool engine_silent;
-
-int engine_send(struct http_request *req, const char *path, struct http_response *resp, struct hearth_error **err)
+int engine_send(struct hearth_ctx *ctx, struct http_request *req, const char *path, struct http_response *resp, struct hearth_error **err)
 {
 	_cleanup_free_ char *why = NULL;
-	_cleanup_free_ char *sock = docker_socket(&why);
+	_cleanup_free_ char *sock = docker_socket(ctx, &why);
 	if (!sock)
 		return fail_runtime(err, "docker: %s", why);
-	if (engine_silent)
+	/* Once a call found the Engine silent, later calls with this context
+	 * fail at once rather than wait out the same silence again. */
+	if (ctx->engine_silent)
 		return hearth_fail(err, HEARTH_ERR_RUNTIME, ETIMEDOUT, "docker: the Engine at %s did not answer", sock);
 	_cleanup_free_ char *full = xasprintf(API "%s", path);
 	req->socket_path = sock;
@@ -53,7 +48,7 @@ int engine_send(struct http_request *req, const char *path, struct http_response
 	int rc = http_do(req, resp, err);
 	req->socket_path = req->path = NULL;
 	if (rc < 0 && (*err)->code == ETIMEDOUT)
-		engine_silent = true;
+		ctx->engine_silent = true;
 	if (rc < 0)
 		hearth_error_prefix(err, "docker: is dockerd running? ");
 	return rc;
@@ -61,18 +56,18 @@ int engine_send(struct http_request *req, const char *path, struct http_response
 
 /* One call to the Engine. Non-2xx answers become an error with the
  * Engine's own message; *RET_STATUS (may be NULL) gets the status. */
-int engine(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
+int engine(struct hearth_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
 	   struct hearth_error **err)
 {
-	return engine_timed(method, path, body, ret, ret_status, 0, err);
+	return engine_timed(ctx, method, path, body, ret, ret_status, 0, err);
 }
 
-int engine_timed(const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
+int engine_timed(struct hearth_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
 		 int timeout_ms, struct hearth_error **err)
 {
 	struct http_request req = { .method = method, .body = body, .upload_fd = -1, .timeout_ms = timeout_ms };
 	struct http_response resp = { 0 };
-	if (engine_send(&req, path, &resp, err) < 0)
+	if (engine_send(ctx, &req, path, &resp, err) < 0)
 		return -1;
 	if (ret_status)
 		*ret_status = resp.status;
@@ -93,11 +88,11 @@ static char *container_path(const char *name, const char *rest)
 	return xasprintf("/containers/hearth-%s%s", name, rest);
 }
 
-static void docker_probe(struct hearth_backend_info *info, bool full)
+static void docker_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, bool full)
 {
 	(void)full;
 	_cleanup_free_ char *why = NULL;
-	_cleanup_free_ char *sock = docker_socket(&why);
+	_cleanup_free_ char *sock = docker_socket(ctx, &why);
 	if (!sock) {
 		info->reason = steal(why);
 		return;
@@ -129,7 +124,7 @@ static void docker_probe(struct hearth_backend_info *info, bool full)
 	json_decref(v);
 }
 
-static json_t *container_spec(struct guest *g, const char *image)
+json_t *docker_container_spec(const struct guest *g, const char *image)
 {
 	const struct hearth_config *cfg = g->cfg;
 	json_t *env = json_array();
@@ -182,10 +177,10 @@ static json_t *container_spec(struct guest *g, const char *image)
 	 * the container's root (lib/agent.c). */
 	json_t *host = json_pack("{s:I, s:I, s:o, s:o, s:o, s:{s:s}}", "NanoCpus", (json_int_t)cfg->cpus * 1000000000,
 				 "Memory", (json_int_t)cfg->memory_mib << 20, "PortBindings", bindings, "Binds", binds,
-				 "Mounts", mounts, "Tmpfs", "/run/hearth", "mode=0700,size=1m");
+				 "Mounts", mounts, "Tmpfs", HEARTH_CONTAINER_AGENT_DIR, "mode=0700,size=1m");
 	/* The console log is bounded as a VM's is: two files of the cap. */
 	char cap[32];
-	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)console_log_max());
+	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)ctx_console_log_max(g->ctx));
 	json_object_set_new(host, "LogConfig",
 			    json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size", cap, "max-file",
 				      "2"));
@@ -194,16 +189,17 @@ static json_t *container_spec(struct guest *g, const char *image)
 			 "HostConfig", host);
 }
 
-static void container_remove(const char *name)
+static void container_remove(struct hearth_ctx *ctx, const char *name)
 {
 	_cleanup_free_ char *path = container_path(name, "?force=1");
 	struct hearth_error *e = NULL;
-	if (engine("DELETE", path, NULL, NULL, NULL, &e) < 0)
+	if (engine(ctx, "DELETE", path, NULL, NULL, NULL, &e) < 0)
 		hearth_error_free(e);
 }
 
 static int docker_start(struct guest *g, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	const struct hearth_config *cfg = g->cfg;
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		struct stat st;
@@ -219,15 +215,15 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	_cleanup_free_ char *image = docker_ensure_image(g, err);
 	if (!image)
 		return -1;
-	json_t *spec = container_spec(g, image);
+	json_t *spec = docker_container_spec(g, image);
 	_cleanup_free_ char *create = xasprintf("/containers/create?name=hearth-%s", g->name);
-	int rc = engine("POST", create, spec, NULL, NULL, err);
+	int rc = engine(ctx, "POST", create, spec, NULL, NULL, err);
 	json_decref(spec);
 	if (rc < 0)
 		return -1;
 	_cleanup_free_ char *start = container_path(g->name, "/start");
-	if (engine("POST", start, NULL, NULL, NULL, err) < 0) {
-		container_remove(g->name);
+	if (engine(ctx, "POST", start, NULL, NULL, NULL, err) < 0) {
+		container_remove(ctx, g->name);
 		const char *m = (*err)->message;
 		if (strstr(m, "port is already allocated") || strstr(m, "address already in use")) {
 			(*err)->kind = HEARTH_ERR_INVALID;
@@ -250,7 +246,7 @@ static int scan_ready(const char *data, size_t len, void *arg)
 	struct strbuf sb = { 0 };
 	strbuf_append(&sb, s->tail, strlen(s->tail));
 	strbuf_append(&sb, data, len);
-	if (memmem(sb.buf, sb.len, READY_LINE, strlen(READY_LINE)))
+	if (memmem(sb.buf, sb.len, HEARTH_READY_LINE, strlen(HEARTH_READY_LINE)))
 		s->found = true;
 	size_t keep = sb.len < sizeof(s->tail) - 1 ? sb.len : sizeof(s->tail) - 1;
 	memcpy(s->tail, sb.buf + sb.len - keep, keep);
@@ -263,6 +259,7 @@ static int scan_ready(const char *data, size_t len, void *arg)
  * Engine's StartedAt); remembered in a marker so it is read once. */
 static bool container_ready(struct guest *g, const char *started)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	_cleanup_free_ char *marker = NULL;
 	if (read_file_at(g->dirfd, "ready", 256, &marker, NULL) == 0 && strcmp(marker, started) == 0)
 		return true;
@@ -272,7 +269,7 @@ static bool container_ready(struct guest *g, const char *started)
 				    .timeout_ms = 5000 };
 	struct http_response resp = { 0 };
 	struct hearth_error *e = NULL;
-	if (engine_send(&req, path, &resp, &e) < 0)
+	if (engine_send(ctx, &req, path, &resp, &e) < 0)
 		hearth_error_free(e);
 	http_response_release(&resp);
 	if (scan.found && write_file_atomic_at(g->dirfd, "ready", started, strlen(started), 0600) < 0) {
@@ -283,11 +280,12 @@ static bool container_ready(struct guest *g, const char *started)
 
 static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	_cleanup_free_ char *path = container_path(g->name, "/json");
 	json_t *c = NULL;
 	long status = 0;
 	struct hearth_error *e = NULL;
-	if (engine_timed("GET", path, NULL, &c, &status, ENGINE_QUICK_MS, &e) < 0) {
+	if (engine_timed(ctx, "GET", path, NULL, &c, &status, ENGINE_QUICK_MS, &e) < 0) {
 		if (status != 404) {
 			*err = e;
 			return -1;
@@ -312,7 +310,7 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	rec->gateway = gw && *gw ? xstrdup(gw) : NULL;
 	free(rec->guest_channel);
 	int pid = (int)json_integer_value(json_object_get(st, "Pid"));
-	rec->guest_channel = pid > 0 ? xasprintf("/proc/%d/root/run/hearth/agent.sock", pid) : NULL;
+	rec->guest_channel = pid > 0 ? xasprintf("/proc/%d/root" HEARTH_CONTAINER_AGENT_SOCK, pid) : NULL;
 	rec->exit_code = -1;
 	rec->stopped_at = 0;
 	if (!s)
@@ -350,6 +348,7 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 
 static int docker_stop(struct guest *g, int timeout_s, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	_cleanup_free_ char *path = container_path(g->name, "");
 	_cleanup_free_ char *stop = xasprintf("%s/stop?t=%d", path, timeout_s);
 	/* The Engine sends SIGTERM (hearth-init stops the workload), then
@@ -357,29 +356,32 @@ static int docker_stop(struct guest *g, int timeout_s, struct hearth_error **err
 	if (g->rec->status == HEARTH_STATUS_PAUSED) {
 		_cleanup_free_ char *unpause = xasprintf("%s/unpause", path);
 		struct hearth_error *e = NULL;
-		if (engine("POST", unpause, NULL, NULL, NULL, &e) < 0)
+		if (engine(ctx, "POST", unpause, NULL, NULL, NULL, &e) < 0)
 			hearth_error_free(e);
 	}
 	/* The Engine answers once the container is down: T and then some. */
-	return engine_timed("POST", stop, NULL, NULL, NULL, timeout_s * 1000 + ENGINE_CALL_MS, err);
+	return engine_timed(ctx, "POST", stop, NULL, NULL, NULL, timeout_s * 1000 + ENGINE_CALL_MS, err);
 }
 
 static int docker_pause(struct guest *g, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	_cleanup_free_ char *path = container_path(g->name, "/pause");
-	return engine("POST", path, NULL, NULL, NULL, err);
+	return engine(ctx, "POST", path, NULL, NULL, NULL, err);
 }
 
 static int docker_resume(struct guest *g, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	_cleanup_free_ char *path = container_path(g->name, "/unpause");
-	return engine("POST", path, NULL, NULL, NULL, err);
+	return engine(ctx, "POST", path, NULL, NULL, NULL, err);
 }
 
 static int docker_remove(struct guest *g, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	(void)err;
-	container_remove(g->name); /* 404 is fine: already gone */
+	container_remove(ctx, g->name); /* 404 is fine: already gone */
 	return 0;
 }
 
@@ -421,6 +423,7 @@ static int demux_write(const char *data, size_t len, void *arg)
 
 static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	char tail[24] = "all";
 	if (lines)
 		snprintf(tail, sizeof(tail), "%llu", (unsigned long long)lines);
@@ -429,7 +432,7 @@ static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, str
 	struct demux d = { .fd = fd };
 	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux_write, .arg = &d };
 	struct http_response resp = { 0 };
-	if (engine_send(&req, path, &resp, err) < 0)
+	if (engine_send(ctx, &req, path, &resp, err) < 0)
 		return -1;
 	int rc = 0;
 	if (resp.status == 404)

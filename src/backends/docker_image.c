@@ -43,9 +43,9 @@ static char *file_identity(const struct stat *st)
 
 /* The hash remembered for PATH in the state root's cache, if its file is
  * still the one hashed; writes it there with HASH set. */
-static bool hash_memo(const char *path, const struct stat *st, char *hash, size_t len, bool store)
+static bool hash_memo(struct hearth_ctx *ctx, const char *path, const struct stat *st, char *hash, size_t len, bool store)
 {
-	_cleanup_close_ int root = state_root_open(NULL);
+	_cleanup_close_ int root = state_root_open(ctx, NULL);
 	if (root < 0 || (mkdirat(root, "cache", 0700) < 0 && errno != EEXIST))
 		return false;
 	_cleanup_close_ int cache = openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -74,7 +74,7 @@ static bool hash_memo(const char *path, const struct stat *st, char *hash, size_
 /* A content hash of the rootfs, when no Nix revision names it; hashed
  * once per version of the file (a 250 MB image takes a tenth of a second
  * or more, on every run otherwise). */
-static int content_hash(const char *path, char *out, size_t len, struct hearth_error **err)
+static int content_hash(struct hearth_ctx *ctx, const char *path, char *out, size_t len, struct hearth_error **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -82,7 +82,7 @@ static int content_hash(const char *path, char *out, size_t len, struct hearth_e
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return fail_errno(err, "docker: %s: %s", path, strerror(errno));
-	if (hash_memo(path, &st, out, len, false))
+	if (hash_memo(ctx, path, &st, out, len, false))
 		return 0;
 	/* FNV-1a 64 over 8-byte words, not fnv1a()'s bytes: a byte at a time
 	 * cost a start half a second per 250 MB of rootfs. */
@@ -100,7 +100,7 @@ static int content_hash(const char *path, char *out, size_t len, struct hearth_e
 	if (n < 0)
 		return fail_errno(err, "docker: read %s: %s", path, strerror(errno));
 	snprintf(out, len, "%016llx", (unsigned long long)h);
-	hash_memo(path, &st, out, len, true); /* not fatal: the next run hashes */
+	hash_memo(ctx, path, &st, out, len, true); /* not fatal: the next run hashes */
 	return 0;
 }
 
@@ -112,14 +112,14 @@ static int content_hash(const char *path, char *out, size_t len, struct hearth_e
  * stream: an "error" fails; the last "status" naming "sha256:" is the new
  * image's ID (*RET_ID). FAILED, set by the producer, aborts the upload
  * at its end instead of ending it (see http_request). */
-static int engine_import(const char *path, int body_fd, const atomic_bool *failed, char **ret_id,
+static int engine_import(struct hearth_ctx *ctx, const char *path, int body_fd, const atomic_bool *failed, char **ret_id,
 			 struct hearth_error **err)
 {
 	struct http_request req = { .method = "POST", .upload_fd = body_fd, .content_type = "application/x-tar",
 				    .upload_failed = failed };
 	struct http_response resp = { 0 };
 	*ret_id = NULL;
-	if (engine_send(&req, path, &resp, err) < 0)
+	if (engine_send(ctx, &req, path, &resp, err) < 0)
 		return -1;
 	int rc = 0;
 	char msg[512];
@@ -152,6 +152,7 @@ static int engine_import(const char *path, int body_fd, const atomic_bool *faile
 }
 
 struct tar_producer {
+	const struct hearth_ctx *ctx;
 	const char *rootfs;
 	int fd;
 	atomic_bool failed;
@@ -167,7 +168,7 @@ static void *produce_tar(void *arg)
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
-	if (ext4_to_tar(p->rootfs, p->fd, &p->err) < 0)
+	if (ext4_to_tar(p->ctx, p->rootfs, p->fd, &p->err) < 0)
 		atomic_store(&p->failed, true); /* before the close: the upload aborts */
 	close(p->fd);
 	return NULL;
@@ -177,12 +178,12 @@ static void *produce_tar(void *arg)
  * thread walks it with libext2fs and writes tar into a pipe that curl
  * streams to the Engine. All or nothing: a stream that could not be
  * made whole is aborted, and an image the Engine made anyway is removed. */
-static int import_rootfs(const char *rootfs, const char *content, char **ret_id, struct hearth_error **err)
+static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char *content, char **ret_id, struct hearth_error **err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return fail_errno(err, "docker: pipe: %s", strerror(errno));
-	struct tar_producer prod = { .rootfs = rootfs, .fd = p[1] };
+	struct tar_producer prod = { .ctx = ctx, .rootfs = rootfs, .fd = p[1] };
 	atomic_init(&prod.failed, false);
 	pthread_t thread;
 	int e = pthread_create(&thread, NULL, produce_tar, &prod);
@@ -193,7 +194,7 @@ static int import_rootfs(const char *rootfs, const char *content, char **ret_id,
 	}
 	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&changes=LABEL%%20" CONTENT_LABEL "%%3D%s",
 					      content);
-	int rc = engine_import(path, p[0], &prod.failed, ret_id, err);
+	int rc = engine_import(ctx, path, p[0], &prod.failed, ret_id, err);
 	/* Until the pipe closes the producer cannot fail by the upload's
 	 * end: failed by now, its error is the cause, else the Engine's. */
 	bool producer_first = atomic_load(&prod.failed);
@@ -207,7 +208,7 @@ static int import_rootfs(const char *rootfs, const char *content, char **ret_id,
 		if (*ret_id) {
 			_cleanup_free_ char *del = xasprintf("/images/%s", *ret_id);
 			struct hearth_error *ignored = NULL;
-			if (engine("DELETE", del, NULL, NULL, NULL, &ignored) < 0)
+			if (engine(ctx, "DELETE", del, NULL, NULL, NULL, &ignored) < 0)
 				hearth_error_free(ignored);
 			free(*ret_id);
 			*ret_id = NULL;
@@ -220,14 +221,14 @@ static int import_rootfs(const char *rootfs, const char *content, char **ret_id,
 }
 
 /* Loads IMAGE.tar(.gz) and tags what it held as REPO:TAG. */
-static int load_archive(const char *archive, const char *repo, const char *tag, struct hearth_error **err)
+static int load_archive(struct hearth_ctx *ctx, const char *archive, const char *repo, const char *tag, struct hearth_error **err)
 {
 	_cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail_errno(err, "docker: open %s: %s", archive, strerror(errno));
 	struct http_request req = { .method = "POST", .upload_fd = fd, .content_type = "application/x-tar" };
 	struct http_response resp = { 0 };
-	if (engine_send(&req, "/images/load?quiet=1", &resp, err) < 0)
+	if (engine_send(ctx, &req, "/images/load?quiet=1", &resp, err) < 0)
 		return -1;
 	/* {"stream":"Loaded image: NAME\n"} or "Loaded image ID: sha256:..." */
 	char loaded[256] = "";
@@ -244,15 +245,15 @@ static int load_archive(const char *archive, const char *repo, const char *tag, 
 	if (rc < 0)
 		return -1;
 	_cleanup_free_ char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", loaded, repo, tag);
-	return engine("POST", path, NULL, NULL, NULL, err);
+	return engine(ctx, "POST", path, NULL, NULL, NULL, err);
 }
 
 /* The content label of image REF, or NULL (no such image: *RET_STATUS 404). */
-static char *image_content(const char *ref, long *ret_status, struct hearth_error **err)
+static char *image_content(struct hearth_ctx *ctx, const char *ref, long *ret_status, struct hearth_error **err)
 {
 	_cleanup_free_ char *inspect = xasprintf("/images/%s/json", ref);
 	json_t *o = NULL;
-	if (engine("GET", inspect, NULL, &o, ret_status, err) < 0)
+	if (engine(ctx, "GET", inspect, NULL, &o, ret_status, err) < 0)
 		return NULL;
 	json_t *labels = json_object_get(json_object_get(o, "Config"), "Labels");
 	const char *v = json_string_value(json_object_get(labels, CONTENT_LABEL));
@@ -266,11 +267,12 @@ static char *image_content(const char *ref, long *ret_status, struct hearth_erro
  * import cut short by an older hearth was tagged with none). */
 char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 {
+	struct hearth_ctx *ctx = g->ctx;
 	const struct hearth_config *cfg = g->cfg;
 	char tag[64];
 	if (cfg->revision_hash && *cfg->revision_hash)
 		snprintf(tag, sizeof(tag), "%s", cfg->revision_hash);
-	else if (content_hash(cfg->rootfs_path, tag, sizeof(tag), err) < 0)
+	else if (content_hash(ctx, cfg->rootfs_path, tag, sizeof(tag), err) < 0)
 		return NULL;
 	_cleanup_free_ char *repo = image_repo(cfg->rootfs_path);
 	_cleanup_free_ char *dir = xstrndup(cfg->rootfs_path, (size_t)(strrchr(cfg->rootfs_path, '/') - cfg->rootfs_path));
@@ -280,7 +282,7 @@ char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 	char *ref = xasprintf("%s:%s", repo, tag);
 	long status = 0;
 	struct hearth_error *e = NULL;
-	_cleanup_free_ char *content = image_content(ref, &status, &e);
+	_cleanup_free_ char *content = image_content(ctx, ref, &status, &e);
 	if (content && (archive || strcmp(content, tag) == 0))
 		return ref; /* unchanged: not imported twice */
 	if (!content && status != 404) {
@@ -294,18 +296,18 @@ char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 		 * a container still uses it). */
 		_cleanup_free_ char *del = xasprintf("/images/%s", ref);
 		struct hearth_error *ignored = NULL;
-		if (engine("DELETE", del, NULL, NULL, NULL, &ignored) < 0)
+		if (engine(ctx, "DELETE", del, NULL, NULL, NULL, &ignored) < 0)
 			hearth_error_free(ignored);
 	}
 	int rc;
 	if (archive) {
-		rc = load_archive(archive, repo, tag, err);
+		rc = load_archive(ctx, archive, repo, tag, err);
 	} else {
 		_cleanup_free_ char *id = NULL;
-		rc = import_rootfs(cfg->rootfs_path, tag, &id, err);
+		rc = import_rootfs(ctx, cfg->rootfs_path, tag, &id, err);
 		if (rc == 0) {
 			_cleanup_free_ char *path = xasprintf("/images/%s/tag?repo=%s&tag=%s", id, repo, tag);
-			rc = engine("POST", path, NULL, NULL, NULL, err);
+			rc = engine(ctx, "POST", path, NULL, NULL, NULL, err);
 		}
 	}
 	if (rc < 0) {

@@ -18,20 +18,19 @@
 #include "lib/http.h"
 #include "lib/proc.h"
 #include "lib/state.h"
+#include "vm.h"
 #include "vm_drives.h"
 
 #define API_TIMEOUT_MS 30000
-#define VERSION_TIMEOUT_MS 5000
 
-char *fc_binary(void)
+char *fc_binary(const struct hearth_ctx *ctx)
 {
-	const char *env = getenv("HEARTH_FIRECRACKER");
-	return proc_find_program(env && *env ? env : "firecracker");
+	return vm_program(ctx, HEARTH_SETTING_FIRECRACKER, "firecracker");
 }
 
-char *fc_binary_or_fail(struct hearth_error **err)
+char *fc_binary_or_fail(const struct hearth_ctx *ctx, struct hearth_error **err)
 {
-	char *fc = fc_binary();
+	char *fc = fc_binary(ctx);
 	if (!fc)
 		fail_runtime(err, "firecracker: not found (give --firecracker or HEARTH_FIRECRACKER)");
 	return fc;
@@ -63,17 +62,10 @@ int fc_version_parse(const char *text, struct fc_version *v)
 
 int fc_version_of(const char *fc, struct fc_version *v, struct hearth_error **err)
 {
-	char *argv[] = { (char *)fc, "--version", NULL };
-	_cleanup_free_ char *out = NULL;
-	int rc = proc_run(argv, VERSION_TIMEOUT_MS, &out, err);
-	if (rc < 0)
-		return -1;
-	if (rc != 0 || fc_version_parse(out, v) < 0) {
-		if (out)
-			out[strcspn(out, "\n")] = '\0';
-		return fail_runtime(err, "firecracker: %s --version: not a Firecracker version (exit %d: %s)", fc, rc,
-				    out && *out ? out : "no output");
-	}
+	_cleanup_free_ char *out = vm_version_line(fc);
+	if (!out || fc_version_parse(out, v) < 0)
+		return fail_runtime(err, "firecracker: %s --version: not a Firecracker version (%s)", fc,
+				    out && *out ? out : "it failed or printed nothing");
 	return 0;
 }
 
@@ -82,9 +74,9 @@ bool fc_version_at_least(const struct fc_version *v, unsigned major, unsigned mi
 	return v->major > major || (v->major == major && v->minor >= minor);
 }
 
-static void fc_probe(struct hearth_backend_info *info, bool full)
+static void fc_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, bool full)
 {
-	_cleanup_free_ char *fc = fc_binary();
+	_cleanup_free_ char *fc = fc_binary(ctx);
 	if (!fc) {
 		info->reason = xstrdup("firecracker not found (put it on PATH or set HEARTH_FIRECRACKER)");
 		return;
@@ -181,9 +173,9 @@ static char *boot_args(const struct guest *g)
 	struct strbuf sb = { 0 };
 	/* reboot=k: hearth-init's power-off resets through the i8042, which
 	 * makes Firecracker exit. pci=off: Firecracker has no PCI bus. */
-	strbuf_printf(&sb, "console=ttyS0 reboot=k panic=1 pci=off quiet root=/dev/vda rw hearth.name=%s", g->name);
+	strbuf_printf(&sb, "console=ttyS0 reboot=k panic=1 pci=off quiet root=/dev/vda rw " HEARTH_PARAM_NAME "=%s", g->name);
 	if (g->net)
-		strbuf_printf(&sb, " hearth.ip=%s hearth.gw=%s", g->net->cidr, g->net->gateway);
+		strbuf_printf(&sb, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->net->cidr, g->net->gateway);
 	return sb.buf;
 }
 
@@ -213,7 +205,8 @@ static int configure(struct guest *g, const struct fc_version *v, const char *so
 	    put_drive(sock, FC_DRIVE_SECRETS, "secrets.img", false, true, err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		_cleanup_free_ char *id = vm_volume_id(i);
+		char id[HEARTH_VOLUME_SERIAL_MAX];
+		hearth_volume_serial(i, id);
 		_cleanup_free_ char *file = xasprintf("vol%zu.img", i);
 		if (put_drive(sock, id, file, false, cfg->volumes[i].read_only, err) < 0)
 			return -1;
@@ -237,7 +230,7 @@ int fc_guest_cid(const struct hearth_record *rec)
 static int fc_start(struct guest *g, struct hearth_error **err)
 {
 	const struct hearth_run_options *o = g->opts;
-	_cleanup_free_ char *fc = fc_binary_or_fail(err);
+	_cleanup_free_ char *fc = fc_binary_or_fail(g->ctx, err);
 	_cleanup_free_ char *root = NULL, *kernel = NULL;
 	struct fc_version v;
 	if (!fc || fc_version_of(fc, &v, err) < 0 || fc_check_paths(g, fc, &root, &kernel, err) < 0)
@@ -290,9 +283,7 @@ static int fc_request_stop(struct guest *g, struct hearth_error **err)
 static int fc_force_stop(struct guest *g, struct hearth_error **err)
 {
 	(void)err;
-	/* Firecracker has no quit call: the process is the VM. */
-	if (proc_alive(g->rec->vmm_pid, g->rec->vmm_start))
-		kill(g->rec->vmm_pid, SIGKILL);
+	vm_kill(g->rec); /* Firecracker has no quit call: the process is the VM */
 	return 0;
 }
 

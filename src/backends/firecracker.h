@@ -9,9 +9,9 @@
 #include "lib/cgroup.h"
 
 /* $HEARTH_FIRECRACKER, else firecracker on PATH; NULL if none. */
-char *fc_binary(void);
+char *fc_binary(const struct hearth_ctx *ctx);
 /* The same, or NULL with *err saying how to give one. */
-char *fc_binary_or_fail(struct hearth_error **err);
+char *fc_binary_or_fail(const struct hearth_ctx *ctx, struct hearth_error **err);
 
 /* A Firecracker release, as `firecracker --version` prints it. The API
  * grows between releases and rejects unknown fields, so every request
@@ -78,7 +78,7 @@ char *fc_root_dir(const struct guest *g, const char *jailer_exec);
 
 /* The cgroup (relative to each hierarchy's mount) a jailed guest of this
  * state root runs in: "hearth-<root tag>/<name>". */
-char *fc_jail_cgroup(const char *name);
+char *fc_jail_cgroup(const struct hearth_ctx *ctx, const char *name);
 
 /* Checks what a start needs: the jailer, the kernel, the socket path's
  * length. *RET_ROOT is the VMM's working directory (fc_root_dir). */

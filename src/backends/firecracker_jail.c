@@ -16,6 +16,7 @@
 #include "lib/monitor.h"
 #include "lib/proc.h"
 #include "lib/state.h"
+#include "vm.h"
 #include "vm_drives.h"
 
 #define SOCKET_WAIT_MS 5000
@@ -35,9 +36,9 @@ char *fc_root_dir(const struct guest *g, const char *jailer_exec)
 	return xasprintf("%s/jail/%s/%s/root", g->dir, base_name(jailer_exec), g->name);
 }
 
-char *fc_jail_cgroup(const char *name)
+char *fc_jail_cgroup(const struct hearth_ctx *ctx, const char *name)
 {
-	return xasprintf("hearth-%04x/%s", state_root_tag(), name);
+	return xasprintf("hearth-%04x/%s", state_root_tag(ctx), name);
 }
 
 void fc_jailer_argv(const struct fc_jail *j, struct strv *a)
@@ -83,15 +84,11 @@ int fc_check_paths(struct guest *g, const char *fc, char **ret_root, char **ret_
 	if (o->jailer && cgroup_host_version() == CGROUP_NONE)
 		return fail_invalid(err, "jailer: no cgroup hierarchy is mounted here (/proc/self/mounts lists none; "
 					 "`ip netns exec` hides them, `nsenter --net` does not)");
-	_cleanup_free_ char *data = hearth_data_dir();
-	_cleanup_free_ char *kernel = g->cfg->kernel_path ? xstrdup(g->cfg->kernel_path) : xasprintf("%s/vmlinux", data);
-	if (access(kernel, R_OK) < 0)
-		return fail_invalid(err, "kernel_path: none given and the default kernel is missing (%s)", kernel);
-	_cleanup_free_ char *root = fc_root_dir(g, o->jailer ? fc : NULL);
-	_cleanup_free_ char *probe = xasprintf("%s/firecracker.sock", root);
-	struct sockaddr_un sa;
-	if (strlen(probe) >= sizeof(sa.sun_path))
-		return fail_invalid(err, "state: path too long for the API socket (%s)", probe);
+	_cleanup_free_ char *kernel = vm_kernel(g, err);
+	_cleanup_free_ char *root = kernel ? fc_root_dir(g, o->jailer ? fc : NULL) : NULL;
+	_cleanup_free_ char *probe = root ? vm_socket_path(root, "firecracker.sock", err) : NULL;
+	if (!probe)
+		return -1;
 	*ret_root = steal(root);
 	*ret_kernel = steal(kernel);
 	return 0;
@@ -113,7 +110,7 @@ int fc_prepare(struct guest *g, const char *root, struct hearth_error **err)
 	_cleanup_free_ char *channel = xasprintf("%s/vsock.sock", root);
 	if (record_update(g->dirfd, fc_record_start, channel, err) < 0)
 		return -1;
-	hearth_record_free(g->rec);
+	record_free(g->rec);
 	g->rec = NULL;
 	if (record_read(g->dirfd, &g->rec, err) < 0)
 		return -1;
@@ -129,11 +126,11 @@ int fc_prepare(struct guest *g, const char *root, struct hearth_error **err)
  * guest's own files by hard link (one inode, so the VMM's writes are the
  * guest's), anything else (the kernel, an initrd) as a copy, since a
  * chown through a link would change the original. */
-static int stage(const char *root, const char *file, const char *name, const struct hearth_run_options *o,
+static int stage(const struct hearth_ctx *ctx, const char *root, const char *file, const char *name, const struct hearth_run_options *o,
 		 bool own, struct hearth_error **err)
 {
 	_cleanup_free_ char *dst = xasprintf("%s/%s", root, name);
-	if ((!own || link(file, dst) < 0) && vm_copy_image(file, dst, err) < 0)
+	if ((!own || link(file, dst) < 0) && vm_copy_image(ctx, file, dst, err) < 0)
 		return -1;
 	if (o->jailer && chown(dst, o->jail_uid, o->jail_gid) < 0)
 		return fail_errno(err, "jailer: chown %s: %s", dst, strerror(errno));
@@ -185,20 +182,20 @@ int fc_stage_files(struct guest *g, const char *root, const char *kernel, const 
 	const struct hearth_config *cfg = g->cfg;
 	const struct hearth_run_options *o = g->opts;
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs.img", g->dir);
-	if (vm_copy_image(rootfs_src, rootfs, err) < 0)
+	if (vm_copy_image(g->ctx, rootfs_src, rootfs, err) < 0)
 		return -1;
 	if (o->jailer) {
 		static const char *const own[] = { "rootfs.img", "config.img", "secrets.img" };
 		for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
 			_cleanup_free_ char *src = xasprintf("%s/%s", g->dir, own[i]);
-			if (stage(root, src, own[i], o, true, err) < 0)
+			if (stage(g->ctx, root, src, own[i], o, true, err) < 0)
 				return -1;
 		}
-		if (stage(root, kernel, "vmlinux", o, false, err) < 0 ||
-		    (cfg->initrd_path && stage(root, cfg->initrd_path, "initrd", o, false, err) < 0))
+		if (stage(g->ctx, root, kernel, "vmlinux", o, false, err) < 0 ||
+		    (cfg->initrd_path && stage(g->ctx, root, cfg->initrd_path, "initrd", o, false, err) < 0))
 			return -1;
 		_cleanup_free_ char *log = xasprintf("%s/firecracker.log", g->dir);
-		if (stage(root, log, "firecracker.log", o, true, err) < 0)
+		if (stage(g->ctx, root, log, "firecracker.log", o, true, err) < 0)
 			return -1;
 	} else if (cfg->initrd_path) {
 		_cleanup_free_ char *dst = xasprintf("%s/initrd", g->dir);
@@ -248,12 +245,11 @@ void fc_abort(struct guest *g)
 		hearth_error_free(ignored);
 		return;
 	}
-	if (rec->vmm_pid > 0 && proc_alive(rec->vmm_pid, rec->vmm_start))
-		kill(rec->vmm_pid, SIGKILL);
+	vm_kill(rec);
 	int64_t deadline = now_ms() + 10000;
 	while (rec->monitor_pid > 0 && proc_alive(rec->monitor_pid, rec->monitor_start) && now_ms() < deadline)
 		sleep_ms(10);
-	hearth_record_free(rec);
+	record_free(rec);
 }
 
 int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock, struct hearth_error **err)
@@ -261,7 +257,7 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 	const struct hearth_run_options *o = g->opts;
 	struct strv argv = { 0 };
 	_cleanup_free_ char *base = xasprintf("%s/jail", g->dir);
-	_cleanup_free_ char *cgroup = o->jailer ? fc_jail_cgroup(g->name) : NULL;
+	_cleanup_free_ char *cgroup = o->jailer ? fc_jail_cgroup(g->ctx, g->name) : NULL;
 	if (o->jailer) {
 		_cleanup_free_ char *parent = xstrdup(cgroup);
 		*strchr(parent, '/') = '\0';
@@ -282,7 +278,7 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 				     .vmm_log = "firecracker.log", .cleanup_tree = o->jailer ? "jail" : NULL,
 				     .cleanup_cgroup = cgroup };
 	vm_monitor_bridge(&spec, g);
-	int rc = monitor_launch(&spec, err);
+	int rc = monitor_launch(g->ctx, &spec, err);
 	strv_free(&argv);
 	if (rc < 0) {
 		hearth_error_prefix(err, "firecracker: start: ");
@@ -296,7 +292,7 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 	}
 	_cleanup_free_ char *sock = xasprintf("%s/firecracker.sock", root);
 	rc = fc_wait_socket(sock, rec->vmm_pid, rec->vmm_start, err);
-	hearth_record_free(rec);
+	record_free(rec);
 	if (rc < 0) {
 		fc_abort(g);
 		return -1;
@@ -311,7 +307,7 @@ int fc_remove(struct guest *g, struct hearth_error **err)
 	/* The monitor does this when the VMM exits; a monitor killed
 	 * outright leaves it here. */
 	_cleanup_free_ char *jail = xasprintf("%s/jail", g->dir);
-	_cleanup_free_ char *cgroup = fc_jail_cgroup(g->name);
+	_cleanup_free_ char *cgroup = fc_jail_cgroup(g->ctx, g->name);
 	cgroup_remove(cgroup);
 	rm_rf(jail);
 	return 0;

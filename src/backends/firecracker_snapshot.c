@@ -17,7 +17,7 @@
 static const char *const disk_files[] = { "rootfs.img", "config.img", "secrets.img" };
 
 /* Copies every named volume image of FROM/volumes into TO/volumes. */
-static int copy_volumes(const char *from, const char *to, struct hearth_error **err)
+static int copy_volumes(const struct hearth_ctx *ctx, const char *from, const char *to, struct hearth_error **err)
 {
 	_cleanup_free_ char *src = xasprintf("%s/volumes", from);
 	DIR *d = opendir(src);
@@ -31,7 +31,7 @@ static int copy_volumes(const char *from, const char *to, struct hearth_error **
 			continue;
 		_cleanup_free_ char *a = xasprintf("%s/%s", src, e->d_name);
 		_cleanup_free_ char *b = xasprintf("%s/%s", dst, e->d_name);
-		rc = vm_copy_image(a, b, err);
+		rc = vm_copy_image(ctx, a, b, err);
 	}
 	closedir(d);
 	return rc;
@@ -39,10 +39,10 @@ static int copy_volumes(const char *from, const char *to, struct hearth_error **
 
 /* Moves a file the jailed VMM wrote inside its root out to DST, and
  * takes it back from the jail's user. */
-static int move_out(const char *src, const char *dst, struct hearth_error **err)
+static int move_out(const struct hearth_ctx *ctx, const char *src, const char *dst, struct hearth_error **err)
 {
 	if (rename(src, dst) < 0) {
-		int rc = vm_copy_image(src, dst, err);
+		int rc = vm_copy_image(ctx, src, dst, err);
 		unlink(src);
 		if (rc < 0)
 			return -1;
@@ -64,10 +64,10 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 	for (size_t i = 0; i < ARRAY_SIZE(disk_files) && rc == 0; i++) {
 		_cleanup_free_ char *src = xasprintf("%s/%s", i == 0 ? root : g->dir, disk_files[i]);
 		_cleanup_free_ char *dst = xasprintf("%s/%s", dir, disk_files[i]);
-		rc = vm_copy_image(src, dst, err);
+		rc = vm_copy_image(g->ctx, src, dst, err);
 	}
 	if (rc == 0)
-		rc = copy_volumes(g->dir, dir, err);
+		rc = copy_volumes(g->ctx, g->dir, dir, err);
 	if (rc == 0) {
 		/* A jailed VMM can only write inside its root. */
 		_cleanup_free_ char *vmstate = jailed ? xstrdup("vmstate") : xasprintf("%s/vmstate", dir);
@@ -79,7 +79,7 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 		if (rc == 0 && jailed) {
 			_cleanup_free_ char *in_v = xasprintf("%s/vmstate", root), *out_v = xasprintf("%s/vmstate", dir);
 			_cleanup_free_ char *in_m = xasprintf("%s/memory", root), *out_m = xasprintf("%s/memory", dir);
-			rc = move_out(in_v, out_v, err) < 0 || move_out(in_m, out_m, err) < 0 ? -1 : 0;
+			rc = move_out(g->ctx, in_v, out_v, err) < 0 || move_out(g->ctx, in_m, out_m, err) < 0 ? -1 : 0;
 		}
 	}
 	/* The guest runs on whatever happened to the snapshot. */
@@ -114,7 +114,7 @@ static void set_running(struct hearth_record *rec, void *arg)
 
 int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err)
 {
-	_cleanup_free_ char *fc = fc_binary_or_fail(err);
+	_cleanup_free_ char *fc = fc_binary_or_fail(g->ctx, err);
 	_cleanup_free_ char *root = NULL, *kernel = NULL;
 	struct fc_version v;
 	if (!fc || fc_version_of(fc, &v, err) < 0 || fc_check_paths(g, fc, &root, &kernel, err) < 0)
@@ -132,11 +132,11 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	for (size_t i = 1; i < ARRAY_SIZE(disk_files); i++) {
 		_cleanup_free_ char *src = xasprintf("%s/%s", dir, disk_files[i]);
 		_cleanup_free_ char *dst = xasprintf("%s/%s", g->dir, disk_files[i]);
-		if (vm_copy_image(src, dst, err) < 0)
+		if (vm_copy_image(g->ctx, src, dst, err) < 0)
 			return -1;
 	}
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs.img", dir);
-	if (copy_volumes(dir, g->dir, err) < 0 || fc_prepare(g, root, err) < 0 ||
+	if (copy_volumes(g->ctx, dir, g->dir, err) < 0 || fc_prepare(g, root, err) < 0 ||
 	    fc_stage_files(g, root, kernel, rootfs, err) < 0)
 		return -1;
 	bool jailed = strcmp(root, g->dir) != 0;
@@ -146,7 +146,7 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 		 * filesystem can): a link would hand the snapshot itself over. */
 		_cleanup_free_ char *jv = xasprintf("%s/vmstate", root), *jm = xasprintf("%s/memory", root);
 		const struct hearth_run_options *o = g->opts;
-		if (vm_copy_image(vmstate, jv, err) < 0 || vm_copy_image(memory, jm, err) < 0)
+		if (vm_copy_image(g->ctx, vmstate, jv, err) < 0 || vm_copy_image(g->ctx, memory, jm, err) < 0)
 			return -1;
 		if (chown(jv, o->jail_uid, o->jail_gid) < 0 || chown(jm, o->jail_uid, o->jail_gid) < 0)
 			return fail_errno(err, "jailer: chown %s: %s", jm, strerror(errno));

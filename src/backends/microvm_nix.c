@@ -16,8 +16,9 @@
 #define SHUTDOWN "bin/microvm-shutdown"
 #define SHUTDOWN_TIMEOUT_MS 10000
 
-static void mvn_probe(struct hearth_backend_info *info, bool full)
+static void mvn_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, bool full)
 {
+	(void)ctx;
 	(void)full;
 	info->available = true;
 	info->reason = xstrdup("runs a microvm.nix build's " RUNNER " (chosen when a build has one)");
@@ -61,7 +62,7 @@ static int mvn_start(struct guest *g, struct hearth_error **err)
 	/* Runners pick their own accelerator; hearth's verdict is offered
 	 * to those that read it (the example flake's does). */
 	_cleanup_free_ char *why = NULL;
-	const char *accel = qemu_accel_for_host(&why);
+	const char *accel = qemu_accel_for_host(g->ctx, &why);
 	if (record_update(g->dirfd, record_accel, (void *)accel, err) < 0)
 		return -1;
 	_cleanup_free_ char *env_accel = xasprintf("HEARTH_ACCEL=%s", accel);
@@ -69,7 +70,7 @@ static int mvn_start(struct guest *g, struct hearth_error **err)
 	char *env[] = { env_accel, env_name, NULL };
 	char *argv[] = { runner, NULL };
 	struct monitor_spec spec = { .argv = argv, .dir = g->dir, .vmm_name = "microvm-run", .env = env };
-	if (monitor_launch(&spec, err) < 0) {
+	if (monitor_launch(g->ctx, &spec, err) < 0) {
 		hearth_error_prefix(err, "microvm-nix: start: ");
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "qemu_accel.h"
 #include "lib/agent.h"
+#include "vm.h"
 #include "vm_drives.h"
 #include "lib/monitor.h"
 #include "lib/proc.h"
@@ -23,48 +24,39 @@
 #define GUEST_IP "10.0.2.15/24"
 #define GUEST_GW "10.0.2.2"
 
-static char *qemu_binary(void)
+static char *qemu_binary(const struct hearth_ctx *ctx)
 {
-	const char *env = getenv("HEARTH_QEMU");
-	return proc_find_program(env && *env ? env : "qemu-system-x86_64");
+	return vm_program(ctx, HEARTH_SETTING_QEMU, "qemu-system-x86_64");
 }
 
-static char *default_kernel(void)
+const char *qemu_accel_for_host(struct hearth_ctx *ctx, char **ret_why)
 {
-	_cleanup_free_ char *data = hearth_data_dir();
-	return xasprintf("%s/vmlinux", data);
-}
-
-const char *qemu_accel_for_host(char **ret_why)
-{
-	_cleanup_free_ char *qemu = qemu_binary();
+	_cleanup_free_ char *qemu = qemu_binary(ctx);
 	if (!qemu) {
 		*ret_why = xstrdup("tcg (no qemu-system-x86_64 to probe KVM with)");
 		return "tcg";
 	}
-	return qemu_accel(qemu, false, ret_why);
+	return qemu_accel(ctx, qemu, false, ret_why);
 }
 
-static void qemu_probe(struct hearth_backend_info *info, bool full)
+static void qemu_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, bool full)
 {
-	_cleanup_free_ char *qemu = qemu_binary();
+	_cleanup_free_ char *qemu = qemu_binary(ctx);
 	if (!qemu) {
 		info->reason = xstrdup("qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
 		return;
 	}
 	if (full) {
-		char *argv[] = { qemu, "--version", NULL };
-		_cleanup_free_ char *out = NULL;
-		if (proc_run(argv, 5000, &out, NULL) != 0) {
+		_cleanup_free_ char *out = vm_version_line(qemu);
+		if (!out) {
 			info->reason = xasprintf("%s --version failed", qemu);
 			return;
 		}
-		out[strcspn(out, "\n")] = '\0';
 		const char *v = strstr(out, "version ");
 		info->version = xstrdup(v ? v + 8 : out);
 	}
 	_cleanup_free_ char *why = NULL;
-	qemu_accel(qemu, full, &why); /* `hearth backends` waits for the probe; a start does not */
+	qemu_accel(ctx, qemu, full, &why); /* `hearth backends` waits for the probe; a start does not */
 	info->available = true;
 	info->reason = xasprintf("%s, accel %s", qemu, why);
 }
@@ -96,7 +88,7 @@ static void add_drive(struct strv *a, const char *id, const char *serial, const 
 			   : xasprintf("virtio-blk-device,drive=%s", id));
 }
 
-static void build_argv(struct guest *g, const char *qemu, const char *accel, const char *kernel,
+void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel,
 		       struct strv *a)
 {
 	const struct hearth_config *cfg = g->cfg;
@@ -129,10 +121,10 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	/* no_timer_check: a vCPU starved by a busy host (TCG above all) can
 	 * miss the IO-APIC timer test, and the kernel panics at 0.02 s in
 	 * setup_IO_APIC (3 boots in 1000 of bench/soak.sh at load 12). */
-	strbuf_printf(&cmdline, "console=ttyS0 reboot=t panic=-1 quiet no_timer_check root=/dev/vda rw hearth.name=%s",
+	strbuf_printf(&cmdline, "console=ttyS0 reboot=t panic=-1 quiet no_timer_check root=/dev/vda rw " HEARTH_PARAM_NAME "=%s",
 		      g->name);
 	if (g->rec->guest_ip)
-		strbuf_printf(&cmdline, " hearth.ip=%s hearth.gw=%s", g->rec->guest_ip, g->rec->gateway);
+		strbuf_printf(&cmdline, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->rec->guest_ip, g->rec->gateway);
 	strv_add(a, cmdline.buf);
 	strv_add(a, xstrdup("-serial"));
 	strv_add(a, xstrdup("stdio"));
@@ -146,7 +138,8 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "vol%zu", i);
-		_cleanup_free_ char *serial = vm_volume_id(i);
+		char serial[HEARTH_VOLUME_SERIAL_MAX];
+		hearth_volume_serial(i, serial);
 		_cleanup_free_ char *path = vm_volume_path(g, &cfg->volumes[i]);
 		add_drive(a, id, serial, path, cfg->volumes[i].read_only, NULL);
 	}
@@ -175,7 +168,7 @@ static void build_argv(struct guest *g, const char *qemu, const char *accel, con
 	strv_add(a, xstrdup("-chardev"));
 	strv_add(a, xasprintf("socket,id=agent,path=%s/agent.sock,server=on,wait=off", agent));
 	strv_add(a, xstrdup("-device"));
-	strv_add(a, xstrdup("virtserialport,chardev=agent,name=hearth.agent"));
+	strv_add(a, xstrdup("virtserialport,chardev=agent,name=" HEARTH_AGENT_PORT_NAME));
 	strv_add(a, xstrdup("-qmp"));
 	strv_add(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
 }
@@ -203,27 +196,24 @@ static void record_start(struct hearth_record *rec, void *arg)
 
 static int qemu_start(struct guest *g, struct hearth_error **err)
 {
-	_cleanup_free_ char *qemu = qemu_binary();
+	_cleanup_free_ char *qemu = qemu_binary(g->ctx);
 	if (!qemu)
 		return fail_runtime(err, "qemu: qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
-	_cleanup_free_ char *kernel = g->cfg->kernel_path ? xstrdup(g->cfg->kernel_path) : default_kernel();
-	if (access(kernel, R_OK) < 0)
-		return fail_invalid(err, "kernel_path: none given and the default kernel is missing (%s)", kernel);
-	struct sockaddr_un sa;
-	if (strlen(g->dir) + sizeof("/agent.sock") > sizeof(sa.sun_path))
-		return fail_invalid(err, "state: directory too long for a unix socket path (%s)", g->dir);
+	_cleanup_free_ char *kernel = vm_kernel(g, err);
+	_cleanup_free_ char *channel = kernel ? vm_socket_path(g->dir, "agent.sock", err) : NULL;
+	if (!channel)
+		return -1;
 	_cleanup_free_ char *why = NULL;
-	const char *accel = qemu_accel(qemu, false, &why);
-	_cleanup_free_ char *channel = xasprintf("%s/agent.sock", g->dir);
+	const char *accel = qemu_accel(g->ctx, qemu, false, &why);
 	struct start_facts facts = { accel, channel };
 	if (vm_drives_build(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
 		return -1;
-	hearth_record_free(g->rec);
+	record_free(g->rec);
 	g->rec = NULL;
 	if (record_read(g->dirfd, &g->rec, err) < 0)
 		return -1;
 	struct strv a = { 0 };
-	build_argv(g, qemu, accel, kernel, &a);
+	qemu_build_argv(g, qemu, accel, kernel, &a);
 	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
 	/* snapshot=on keeps the rootfs's writes in a temporary file that
 	 * QEMU deletes on a clean exit only: in the guest's own directory, a
@@ -232,7 +222,7 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	char *env[] = { tmpdir, NULL };
 	struct monitor_spec spec = { .argv = a.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "qemu", .env = env };
 	vm_monitor_bridge(&spec, g);
-	int rc = monitor_launch(&spec, err);
+	int rc = monitor_launch(g->ctx, &spec, err);
 	strv_free(&a);
 	if (rc < 0)
 		hearth_error_prefix(err, "qemu: start: ");

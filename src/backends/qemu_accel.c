@@ -23,21 +23,6 @@
 #define FIRST_START_WAIT_MS 500
 #define ROOT_RUNTIME_DIR "/run/hearth"
 
-char *hearth_runtime_dir(void)
-{
-	const char *env = getenv("HEARTH_RUNTIME_DIR");
-	if (env && *env)
-		return xstrdup(env);
-	if (geteuid() == 0)
-		return xstrdup(ROOT_RUNTIME_DIR);
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	if (xdg && *xdg)
-		return xasprintf("%s/hearth", xdg);
-	/* No runtime directory: the state root keeps it, per root. */
-	_cleanup_free_ char *root = hearth_state_root();
-	return xasprintf("%s/cache", root);
-}
-
 /* What the verdict depends on: this boot, this qemu, this kernel. */
 char *qemu_accel_key(const char *qemu, const char *kernel)
 {
@@ -183,10 +168,10 @@ static void probe_in_background(const char *qemu, const char *kernel, const char
 		;
 }
 
-const char *qemu_accel(const char *qemu, bool wait, char **ret_why)
+const char *qemu_accel(const struct hearth_ctx *ctx, const char *qemu, bool wait, char **ret_why)
 {
-	const char *force = getenv("HEARTH_ACCEL");
-	if (force && (strcmp(force, "kvm") == 0 || strcmp(force, "tcg") == 0)) {
+	const char *force = ctx_get(ctx, HEARTH_SETTING_ACCEL);
+	if (force) {
 		*ret_why = xasprintf("%s (HEARTH_ACCEL)", force);
 		return strcmp(force, "kvm") == 0 ? "kvm" : "tcg";
 	}
@@ -196,19 +181,17 @@ const char *qemu_accel(const char *qemu, bool wait, char **ret_why)
 		return "tcg";
 	}
 	close(kvm);
-	_cleanup_free_ char *data = hearth_data_dir();
-	_cleanup_free_ char *kernel = xasprintf("%s/vmlinux", data);
+	_cleanup_free_ char *kernel = xasprintf("%s/vmlinux", ctx_get(ctx, HEARTH_SETTING_DATA_DIR));
 	if (access(kernel, R_OK) < 0) {
 		*ret_why = xasprintf("tcg (no kernel to probe KVM with at %s)", kernel);
 		return "tcg";
 	}
 	_cleanup_free_ char *key = qemu_accel_key(qemu, kernel);
-	_cleanup_free_ char *dir = hearth_runtime_dir();
+	const char *dir = ctx_get(ctx, HEARTH_SETTING_RUNTIME_DIR);
 	*ret_why = qemu_accel_cached(dir, key);
 	/* A user may read root's verdict for the same QEMU and kernel (it is
 	 * root's and writable by no one else), never write it. */
-	const char *own = getenv("HEARTH_RUNTIME_DIR");
-	if (!*ret_why && geteuid() != 0 && !(own && *own))
+	if (!*ret_why && geteuid() != 0 && !ctx_is_set(ctx, HEARTH_SETTING_RUNTIME_DIR))
 		*ret_why = qemu_accel_cached(ROOT_RUNTIME_DIR, key);
 	if (!*ret_why && wait)
 		probe_and_record(qemu, kernel, dir, key, ret_why);

@@ -12,12 +12,7 @@
 #include "lib/drive.h"
 #include "lib/progress.h"
 
-char *vm_volume_id(size_t i)
-{
-	return xasprintf("hearth_vol%zu", i);
-}
-
-char *vm_volume_path(struct guest *g, const struct hearth_volume *v)
+char *vm_volume_path(const struct guest *g, const struct hearth_volume *v)
 {
 	if (strchr(v->host, '/'))
 		return xstrdup(v->host);
@@ -30,7 +25,8 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 	const struct hearth_config *cfg = g->cfg;
 	json_t *vols = json_array();
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		_cleanup_free_ char *serial = vm_volume_id(i);
+		char serial[HEARTH_VOLUME_SERIAL_MAX];
+		hearth_volume_serial(i, serial);
 		char device[8];
 		snprintf(device, sizeof(device), "vd%c", (char)('d' + i));
 		json_array_append_new(vols, json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device,
@@ -39,9 +35,9 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 	}
 	_cleanup_free_ char *vjson = json_dumps(vols, JSON_COMPACT);
 	json_decref(vols);
-	if (drive_build_files(g->dir, "config.img", CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
+	if (drive_build_files(g->dir, "config.img", HEARTH_CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
 			      err) < 0 ||
-	    drive_build_files(g->dir, "secrets.img", SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,
+	    drive_build_files(g->dir, "secrets.img", HEARTH_SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,
 			      err) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
@@ -60,7 +56,7 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 	return 0;
 }
 
-int vm_copy_image(const char *src, const char *dst, struct hearth_error **err)
+int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst, struct hearth_error **err)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -75,7 +71,7 @@ int vm_copy_image(const char *src, const char *dst, struct hearth_error **err)
 		return 0;
 	/* Copy data extents only, so a sparse image stays sparse. */
 	struct progress prog;
-	progress_begin(&prog, "copying disk and memory images", (uint64_t)st.st_size);
+	progress_begin(&prog, ctx, "copying disk and memory images", (uint64_t)st.st_size);
 	off_t off = 0;
 	while (off < st.st_size) {
 		off_t data = lseek(in, off, SEEK_DATA);

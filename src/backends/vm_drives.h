@@ -14,14 +14,13 @@ int vm_drives_build(struct guest *g, struct hearth_error **err) WUR;
 /* Volume I's drive ID, which the guest sees as the disk's virtio serial
  * and finds in .hearth/volumes.json: "hearth_vol0". Letters, digits and
  * '_' only, as Firecracker demands of IDs. */
-char *vm_volume_id(size_t i);
 
 /* The host image of volume V: its path, or volumes/NAME.img. */
-char *vm_volume_path(struct guest *g, const struct hearth_volume *v);
+char *vm_volume_path(const struct guest *g, const struct hearth_volume *v);
 
 /* Copies SRC to DST (mode 0600): a reflink where the filesystem can,
  * else an in-kernel copy; holes stay holes. */
-int vm_copy_image(const char *src, const char *dst, struct hearth_error **err) WUR;
+int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst, struct hearth_error **err) WUR;
 
 /* For a bridged guest, has the monitor remove its TAP and proxy its
  * published ports to the guest's address. */

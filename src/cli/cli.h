@@ -5,9 +5,18 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "hearth/hearth.h"
-#include "lib/util.h"
+#include <stdint.h>
+#include <stdlib.h>
 
+#include "hearth/hearth.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void cli_freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_free_ __attribute__((cleanup(cli_freep)))
 #define EXIT_USAGE 2
 
 /* Prints "hearth: error: MESSAGE" once, frees ERR, returns the exit code
@@ -20,20 +29,31 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* getopt_long's own complaint was printed; say how to get help. */
 int cli_bad_option(const char *cmd);
 
-int cmd_build(int argc, char **argv);
-int cmd_run(int argc, char **argv);
-int cmd_ps(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_logs(int argc, char **argv);
-int cmd_stop(int argc, char **argv);
-int cmd_ping(int argc, char **argv);
-int cmd_pause(int argc, char **argv);
-int cmd_resume(int argc, char **argv);
-int cmd_rm(int argc, char **argv);
-int cmd_backends(int argc, char **argv);
-int cmd_version(int argc, char **argv);
-int cmd_network(int argc, char **argv);
-int cmd_snapshot(int argc, char **argv);
+/* A formatted string; exits on out of memory. */
+char *cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A decimal number within [MIN, MAX]; -1 on junk. */
+int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) __attribute__((warn_unused_result));
+
+/* PATH made absolute against the working directory ("./x" as "x"):
+ * libhearth takes absolute paths only. Non-existent paths stay as given,
+ * made absolute, so a validation error names what the user meant. */
+char *cli_absolute(const char *path);
+
+int cmd_build(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_run(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_ps(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_inspect(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_status(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_logs(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_stop(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_ping(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_pause(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_resume(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_rm(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_backends(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_version(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_network(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_snapshot(struct hearth_ctx *ctx, int argc, char **argv);
 
 #endif

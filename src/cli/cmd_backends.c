@@ -21,7 +21,7 @@ static const struct {
 	{ HEARTH_CAP_TAP_NETWORKING, "tap_networking" },
 };
 
-int cmd_backends(int argc, char **argv)
+int cmd_backends(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	bool json = false;
 	int c;
@@ -37,22 +37,22 @@ int cmd_backends(int argc, char **argv)
 	}
 	struct hearth_backend_info *infos;
 	size_t n;
-	hearth_backends_probe(&infos, &n);
+	hearth_backends_probe(ctx, &infos, &n);
 	const char *chosen = NULL;
 	_cleanup_free_ char *why = NULL;
 	struct hearth_error *err = NULL;
-	if (hearth_backend_choose("auto", &chosen, &why, &err) < 0)
+	if (hearth_backend_choose(ctx, "auto", &chosen, &why, &err) < 0)
 		hearth_error_free(err);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct hearth_backend_info *b = &infos[i];
 		json_t *caps = json_array();
-		struct strbuf ct = { 0 };
-		strbuf_append(&ct, "", 0);
+		char ct[128] = "";
 		for (size_t k = 0; k < ARRAY_SIZE(cap_names); k++)
 			if (b->caps & cap_names[k].cap) {
 				json_array_append_new(caps, json_string(cap_names[k].name));
-				strbuf_printf(&ct, "%s%s", ct.len ? "," : "", cap_names[k].name);
+				size_t len = strlen(ct);
+				snprintf(ct + len, sizeof(ct) - len, "%s%s", len ? "," : "", cap_names[k].name);
 			}
 		bool is_default = chosen && strcmp(chosen, b->name) == 0;
 		if (json) {
@@ -63,9 +63,8 @@ int cmd_backends(int argc, char **argv)
 		} else {
 			json_decref(caps);
 			printf("%-16s %-13s %-22s %s\n  %s\n", b->name, b->available ? "available" : "unavailable",
-			       b->version ? b->version : "-", ct.buf[0] ? ct.buf : "-", b->reason ? b->reason : "");
+			       b->version ? b->version : "-", ct[0] ? ct : "-", b->reason ? b->reason : "");
 		}
-		strbuf_release(&ct);
 	}
 	if (json) {
 		char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -19,7 +19,7 @@ static const char build_help[] =
 	"start configuration it holds: flake_ref, profile, revision_hash,\n"
 	"kernel_path, initrd_path, rootfs_path, runner_dir, out_path.\n";
 
-int cmd_build(int argc, char **argv)
+int cmd_build(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	const char *flake = NULL, *profile = NULL;
 	bool json = false;
@@ -48,7 +48,7 @@ int cmd_build(int argc, char **argv)
 		return cli_usage_error("flake_ref: required (--flake REF)");
 	struct hearth_build *b = NULL;
 	struct hearth_error *err = NULL;
-	if (hearth_flake_build(flake, profile, &b, &err) < 0)
+	if (hearth_flake_build(ctx, flake, profile, &b, &err) < 0)
 		return cli_fail(err);
 	if (b->unchanged)
 		fprintf(stderr, "hearth: %s#%s unchanged since the last build\n", b->flake_ref, b->profile);

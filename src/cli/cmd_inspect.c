@@ -10,7 +10,7 @@ static const struct option inspect_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_inspect(int argc, char **argv)
+int cmd_inspect(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	int c;
 	while ((c = getopt_long(argc, argv, "h", inspect_options, NULL)) != -1) {
@@ -27,7 +27,7 @@ int cmd_inspect(int argc, char **argv)
 		return cli_usage_error("inspect: expected one guest NAME");
 	struct hearth_config *cfg = NULL;
 	struct hearth_error *err = NULL;
-	if (hearth_guest_config(argv[optind], &cfg, &err) < 0)
+	if (hearth_guest_config(ctx, argv[optind], &cfg, &err) < 0)
 		return cli_fail(err);
 	char *json = hearth_config_to_json(cfg, HEARTH_JSON_REDACT_SECRETS);
 	puts(json);

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "cli.h"
 
 /* Copies the log from a pipe to stdout, escaping control characters but
@@ -46,7 +48,7 @@ static const struct option logs_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_logs(int argc, char **argv)
+int cmd_logs(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	uint64_t lines = 0;
 	bool follow = false, hypervisor = false, raw = false;
@@ -54,7 +56,7 @@ int cmd_logs(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "n:fh", logs_options, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (parse_u64(optarg, 0, UINT32_MAX, &lines) < 0)
+			if (cli_parse_uint(optarg, 0, UINT32_MAX, &lines) < 0)
 				return cli_usage_error("logs: -n: not a line count (%s)", optarg);
 			break;
 		case 'f':
@@ -87,7 +89,7 @@ int cmd_logs(int argc, char **argv)
 		close(p[1]);
 		escape = false;
 	}
-	int rc = hearth_guest_logs(argv[optind], lines, follow, hypervisor, escape ? p[1] : STDOUT_FILENO, &err);
+	int rc = hearth_guest_logs(ctx, argv[optind], lines, follow, hypervisor, escape ? p[1] : STDOUT_FILENO, &err);
 	if (escape) {
 		close(p[1]);
 		pthread_join(pump, NULL);

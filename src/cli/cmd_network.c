@@ -12,7 +12,7 @@ static const char network_help[] =
 	"The bridge is $HEARTH_BRIDGE (hearth0) with $HEARTH_BRIDGE_CIDR\n"
 	"(10.89.0.0/24); HEARTH_NAT=1 masquerades it out of the default route.\n";
 
-int cmd_network(int argc, char **argv)
+int cmd_network(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	const char *verb = argc > 1 ? argv[1] : "ls";
 	struct hearth_error *err = NULL;
@@ -23,7 +23,7 @@ int cmd_network(int argc, char **argv)
 	if (argc > 2)
 		return cli_usage_error("network: unexpected argument '%s'", argv[2]);
 	if (strcmp(verb, "ls") == 0) {
-		char *d = hearth_network_describe(&err);
+		char *d = hearth_network_describe(ctx, &err);
 		if (!d)
 			return cli_fail(err);
 		puts(d);
@@ -31,6 +31,6 @@ int cmd_network(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(verb, "rm") == 0)
-		return hearth_network_remove(&err) < 0 ? cli_fail(err) : 0;
+		return hearth_network_remove(ctx, &err) < 0 ? cli_fail(err) : 0;
 	return cli_usage_error("network: want ls or rm (%s)", verb);
 }

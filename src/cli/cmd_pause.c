@@ -8,7 +8,7 @@ static const struct option pause_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int pause_or_resume(int argc, char **argv, bool pause)
+static int pause_or_resume(struct hearth_ctx *ctx, int argc, char **argv, bool pause)
 {
 	const char *cmd = pause ? "pause" : "resume";
 	int c;
@@ -21,19 +21,19 @@ static int pause_or_resume(int argc, char **argv, bool pause)
 	if (optind + 1 != argc)
 		return cli_usage_error("%s: expected one guest NAME", cmd);
 	struct hearth_error *err = NULL;
-	int rc = pause ? hearth_guest_pause(argv[optind], &err) : hearth_guest_resume(argv[optind], &err);
+	int rc = pause ? hearth_guest_pause(ctx, argv[optind], &err) : hearth_guest_resume(ctx, argv[optind], &err);
 	if (rc < 0)
 		return cli_fail(err);
 	printf("%s\n", argv[optind]);
 	return 0;
 }
 
-int cmd_pause(int argc, char **argv)
+int cmd_pause(struct hearth_ctx *ctx, int argc, char **argv)
 {
-	return pause_or_resume(argc, argv, true);
+	return pause_or_resume(ctx, argc, argv, true);
 }
 
-int cmd_resume(int argc, char **argv)
+int cmd_resume(struct hearth_ctx *ctx, int argc, char **argv)
 {
-	return pause_or_resume(argc, argv, false);
+	return pause_or_resume(ctx, argc, argv, false);
 }

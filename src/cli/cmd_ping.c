@@ -10,7 +10,7 @@ static const struct option ping_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_ping(int argc, char **argv)
+int cmd_ping(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	int c;
 	while ((c = getopt_long(argc, argv, "h", ping_options, NULL)) != -1) {
@@ -25,7 +25,7 @@ int cmd_ping(int argc, char **argv)
 	struct hearth_error *err = NULL;
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	if (hearth_guest_ping(argv[optind], &err) < 0)
+	if (hearth_guest_ping(ctx, argv[optind], &err) < 0)
 		return cli_fail(err);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("pong from %s in %.1f ms\n", argv[optind],

@@ -9,7 +9,7 @@ static const struct option rm_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_rm(int argc, char **argv)
+int cmd_rm(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	bool force = false;
 	int c;
@@ -31,7 +31,7 @@ int cmd_rm(int argc, char **argv)
 	int rc = 0;
 	for (int i = optind; i < argc; i++) {
 		struct hearth_error *err = NULL;
-		if (hearth_guest_remove(argv[i], force, &err) < 0)
+		if (hearth_guest_remove(ctx, argv[i], force, &err) < 0)
 			rc = cli_fail(err);
 		else
 			printf("%s\n", argv[i]);

@@ -91,37 +91,23 @@ static const struct option run_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The CLI takes paths relative to the current directory; the library
- * takes only absolute ones. Non-existent paths stay as given, made
- * absolute, so the validation error names what the user meant. */
-static char *absolute(const char *path)
-{
-	if (path[0] == '/')
-		return xstrdup(path);
-	char cwd[4096];
-	if (!getcwd(cwd, sizeof(cwd)))
-		return xstrdup(path);
-	if (strcmp(path, ".") == 0)
-		return xstrdup(cwd);
-	return xasprintf("%s/%s", cwd, str_has_prefix(path, "./") ? path + 2 : path);
-}
-
 static void set_path(char **field, const char *value)
 {
 	free(*field);
-	*field = absolute(value);
+	*field = cli_absolute(value);
 }
 
-/* NAME=PATH for --config-file and --secret-file. */
-static int add_file_spec(struct hearth_config *cfg, bool secret, const char *spec, struct hearth_error **err)
+/* NAME=PATH for --config-file and --secret-file: 0, or the exit code
+ * after saying what is wrong. */
+static int add_file_spec(struct hearth_config *cfg, bool secret, const char *spec)
 {
 	const char *eq = strchr(spec, '=');
-	const char *field = secret ? "secret_files" : "config_files";
 	if (!eq || eq == spec || !eq[1])
-		return hearth_fail(err, HEARTH_ERR_INVALID, EINVAL, "%s: expected NAME=PATH (%s)", field, spec);
-	_cleanup_free_ char *name = xstrndup(spec, (size_t)(eq - spec));
-	_cleanup_free_ char *path = absolute(eq + 1);
-	return hearth_config_add_file(cfg, secret, name, path, err);
+		return cli_usage_error("%s: expected NAME=PATH (%s)", secret ? "secret_files" : "config_files", spec);
+	_cleanup_free_ char *name = cli_asprintf("%.*s", (int)(eq - spec), spec);
+	_cleanup_free_ char *path = cli_absolute(eq + 1);
+	struct hearth_error *err = NULL;
+	return hearth_config_add_file(cfg, secret, name, path, &err) < 0 ? cli_fail(err) : 0;
 }
 
 /* -v HOST:GUEST: a HOST with a '/' (or starting with '.') is a path. */
@@ -129,15 +115,15 @@ static int add_volume_spec(struct hearth_config *cfg, const char *spec, struct h
 {
 	if (spec[0] == '.' || (spec[0] != '/' && strchr(spec, '/') && strchr(spec, '/') < strchr(spec, ':'))) {
 		const char *colon = strchr(spec, ':');
-		_cleanup_free_ char *host = xstrndup(spec, colon ? (size_t)(colon - spec) : strlen(spec));
-		_cleanup_free_ char *abs = absolute(host);
-		_cleanup_free_ char *full = xasprintf("%s%s", abs, colon ? colon : "");
+		_cleanup_free_ char *host = cli_asprintf("%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+		_cleanup_free_ char *abs = cli_absolute(host);
+		_cleanup_free_ char *full = cli_asprintf("%s%s", abs, colon ? colon : "");
 		return hearth_config_add_volume(cfg, full, err);
 	}
 	return hearth_config_add_volume(cfg, spec, err);
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	struct hearth_config *cfg = NULL;
 	struct hearth_error *err = NULL;
@@ -151,7 +137,7 @@ int cmd_run(int argc, char **argv)
 		const char *file = NULL;
 		if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) && i + 1 < argc)
 			file = argv[i + 1];
-		else if (str_has_prefix(argv[i], "--file="))
+		else if (strncmp(argv[i], "--file=", 7) == 0)
 			file = argv[i] + 7;
 		if (file) {
 			hearth_config_free(cfg);
@@ -175,7 +161,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NAME:
 			free(cfg->name);
-			cfg->name = xstrdup(optarg);
+			cfg->name = cli_asprintf("%s", optarg);
 			break;
 		case OPT_ROOTFS:
 			set_path(&cfg->rootfs_path, optarg);
@@ -187,7 +173,7 @@ int cmd_run(int argc, char **argv)
 			set_path(&cfg->initrd_path, optarg);
 			break;
 		case OPT_CPUS:
-			if (parse_u64(optarg, 0, 1 << 20, &n) < 0) {
+			if (cli_parse_uint(optarg, 0, 1 << 20, &n) < 0) {
 				rc = cli_usage_error("cpus: not a number (%s)", optarg);
 				goto out;
 			}
@@ -207,12 +193,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_CONFIG_FILE:
 		case OPT_SECRET_FILE:
-			if (add_file_spec(cfg, c == OPT_SECRET_FILE, optarg, &err) < 0)
-				goto fail;
+			if ((rc = add_file_spec(cfg, c == OPT_SECRET_FILE, optarg)) != 0)
+				goto out;
 			break;
 		case OPT_CONFIG_DIR:
 		case OPT_SECRETS_DIR: {
-			_cleanup_free_ char *dir = absolute(optarg);
+			_cleanup_free_ char *dir = cli_absolute(optarg);
 			if (hearth_config_add_dir(cfg, c == OPT_SECRETS_DIR, dir, &err) < 0)
 				goto fail;
 			break;
@@ -221,7 +207,7 @@ int cmd_run(int argc, char **argv)
 			opts.wait = false;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_u64(optarg, 1, 86400, &n) < 0) {
+			if (cli_parse_uint(optarg, 1, 86400, &n) < 0) {
 				rc = cli_usage_error("timeout: must be 1..86400 seconds (%s)", optarg);
 				goto out;
 			}
@@ -241,8 +227,11 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_FIRECRACKER: {
 			/* The probe that picks backends reads it from there too. */
-			_cleanup_free_ char *fc = absolute(optarg);
-			setenv("HEARTH_FIRECRACKER", fc, 1);
+			_cleanup_free_ char *fc = cli_absolute(optarg);
+			if (hearth_ctx_set(ctx, HEARTH_SETTING_FIRECRACKER, fc, &err) < 0) {
+				hearth_config_free(cfg);
+				return cli_fail(err);
+			}
 			break;
 		}
 		case OPT_JAILER:
@@ -250,7 +239,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		case OPT_JAIL_UID:
 		case OPT_JAIL_GID:
-			if (parse_u64(optarg, 0, 4294967294u, &n) < 0) {
+			if (cli_parse_uint(optarg, 0, 4294967294u, &n) < 0) {
 				rc = cli_usage_error("%s: not a numeric id (%s)", c == OPT_JAIL_UID ? "jail-uid" : "jail-gid",
 						     optarg);
 				goto out;
@@ -275,7 +264,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (flake) {
 		struct hearth_build *b = NULL;
-		if (hearth_flake_build(flake, profile, &b, &err) < 0)
+		if (hearth_flake_build(ctx, flake, profile, &b, &err) < 0)
 			goto fail;
 		hearth_build_apply(b, cfg);
 		hearth_build_free(b);
@@ -285,7 +274,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	char *name = NULL;
-	if (hearth_guest_run(cfg, &opts, &name, &err) < 0)
+	if (hearth_guest_run(ctx, cfg, &opts, &name, &err) < 0)
 		goto fail;
 	if (json)
 		printf("{\"name\": \"%s\"}\n", name);

@@ -22,15 +22,7 @@ static const struct option restore_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static char *absolute_dir(const char *path)
-{
-	char cwd[4096];
-	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		return xstrdup(path);
-	return xasprintf("%s/%s", cwd, path);
-}
-
-static int restore(int argc, char **argv)
+static int restore(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	struct hearth_run_options opts = { .timeout_s = 60 };
 	const char *name = NULL;
@@ -47,7 +39,7 @@ static int restore(int argc, char **argv)
 			break;
 		case 'u':
 		case 'g':
-			if (parse_u64(optarg, 0, 4294967294u, &n) < 0)
+			if (cli_parse_uint(optarg, 0, 4294967294u, &n) < 0)
 				return cli_usage_error("%s: not a numeric id (%s)", c == 'u' ? "jail-uid" : "jail-gid", optarg);
 			*(c == 'u' ? &opts.jail_uid : &opts.jail_gid) = (unsigned)n;
 			break;
@@ -60,31 +52,31 @@ static int restore(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("snapshot restore: expected one snapshot DIR");
-	_cleanup_free_ char *dir = absolute_dir(argv[optind]);
+	_cleanup_free_ char *dir = cli_absolute(argv[optind]);
 	struct hearth_error *err = NULL;
 	char *got = NULL;
-	if (hearth_snapshot_restore(dir, name, &opts, &got, &err) < 0)
+	if (hearth_snapshot_restore(ctx, dir, name, &opts, &got, &err) < 0)
 		return cli_fail(err);
 	printf("%s\n", got);
 	free(got);
 	return 0;
 }
 
-int cmd_snapshot(int argc, char **argv)
+int cmd_snapshot(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(snapshot_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
 	if (strcmp(argv[1], "restore") == 0)
-		return restore(argc - 1, argv + 1);
+		return restore(ctx, argc - 1, argv + 1);
 	if (strcmp(argv[1], "create") != 0)
 		return cli_usage_error("snapshot: want create or restore (%s)", argv[1]);
 	if (argc != 4)
 		return cli_usage_error("snapshot create: expected NAME DIR");
-	_cleanup_free_ char *dir = absolute_dir(argv[3]);
+	_cleanup_free_ char *dir = cli_absolute(argv[3]);
 	struct hearth_error *err = NULL;
-	if (hearth_guest_snapshot(argv[2], dir, &err) < 0)
+	if (hearth_guest_snapshot(ctx, argv[2], dir, &err) < 0)
 		return cli_fail(err);
 	printf("%s\n", dir);
 	return 0;

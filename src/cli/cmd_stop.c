@@ -10,7 +10,7 @@ static const struct option stop_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int cmd_stop(int argc, char **argv)
+int cmd_stop(struct hearth_ctx *ctx, int argc, char **argv)
 {
 	bool all = false;
 	uint64_t timeout = 10;
@@ -21,7 +21,7 @@ int cmd_stop(int argc, char **argv)
 			all = true;
 			break;
 		case 't':
-			if (parse_u64(optarg, 0, 3600, &timeout) < 0)
+			if (cli_parse_uint(optarg, 0, 3600, &timeout) < 0)
 				return cli_usage_error("stop: timeout: must be 0..3600 seconds (%s)", optarg);
 			break;
 		case 'h':
@@ -37,25 +37,25 @@ int cmd_stop(int argc, char **argv)
 	struct hearth_error *err = NULL;
 	int rc = 0;
 	if (all) {
-		struct hearth_record **recs;
+		struct hearth_guest **recs;
 		size_t n;
-		if (hearth_guest_list(&recs, &n, &err) < 0)
+		if (hearth_guest_list(ctx, &recs, &n, &err) < 0)
 			return cli_fail(err);
 		for (size_t i = 0; i < n; i++) {
 			enum hearth_status s = recs[i]->status;
 			if (s != HEARTH_STATUS_STARTING && s != HEARTH_STATUS_RUNNING && s != HEARTH_STATUS_PAUSED)
 				continue;
-			if (hearth_guest_stop(recs[i]->name, (int)timeout, &err) < 0)
-				rc = cli_fail(steal(err));
+			if (hearth_guest_stop(ctx, recs[i]->name, (int)timeout, &err) < 0)
+				rc = cli_fail(err);
 			else
 				printf("%s\n", recs[i]->name);
 		}
-		hearth_records_free(recs, n);
+		hearth_guests_free(recs, n);
 		return rc;
 	}
 	for (int i = optind; i < argc; i++) {
-		if (hearth_guest_stop(argv[i], (int)timeout, &err) < 0)
-			rc = cli_fail(steal(err));
+		if (hearth_guest_stop(ctx, argv[i], (int)timeout, &err) < 0)
+			rc = cli_fail(err);
 		else
 			printf("%s\n", argv[i]);
 	}

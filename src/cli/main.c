@@ -7,7 +7,7 @@
 
 static const struct {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(struct hearth_ctx *ctx, int argc, char **argv);
 	const char *summary;
 } commands[] = {
 	{ "build", cmd_build, "build a guest from a Nix flake" },
@@ -106,19 +106,27 @@ static void show_progress(const char *what, uint64_t done, uint64_t total, void 
 
 int main(int argc, char **argv)
 {
-	if (isatty(STDERR_FILENO))
-		hearth_set_progress(show_progress, NULL);
 	if (argc < 2)
 		return usage(stderr), EXIT_USAGE;
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
 		return usage(stdout), 0;
 	if (strcmp(argv[1], "--version") == 0)
-		return cmd_version(1, argv + 1);
+		argv[1] = (char *)"version";
+	size_t i = 0;
+	while (i < ARRAY_SIZE(commands) && strcmp(argv[1], commands[i].name) != 0)
+		i++;
+	if (i == ARRAY_SIZE(commands))
+		return cli_usage_error("unknown command '%s' (see 'hearth --help')", argv[1]);
+	/* The one place the environment becomes hearth's settings. */
+	struct hearth_ctx *ctx;
+	struct hearth_error *err = NULL;
+	if (hearth_ctx_new_from_env(&ctx, &err) < 0)
+		return cli_fail(err);
+	if (isatty(STDERR_FILENO))
+		hearth_ctx_set_progress(ctx, show_progress, NULL);
 	opterr = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (strcmp(argv[1], commands[i].name) == 0) {
-			cmd_argv = argv + 1;
-			return commands[i].fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("unknown command '%s' (see 'hearth --help')", argv[1]);
+	cmd_argv = argv + 1;
+	int rc = commands[i].fn(ctx, argc - 1, argv + 1);
+	hearth_ctx_free(ctx);
+	return rc;
 }

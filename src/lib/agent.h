@@ -7,6 +7,7 @@
 #define HEARTH_AGENT_H
 
 #include "hearth/hearth.h"
+#include "record.h"
 #include "util.h"
 
 /* Sends CMD ("ping", "poweroff") to REC's agent. With RET_REPLY, waits

@@ -7,17 +7,22 @@
 #include <string.h>
 
 #include "hearth/hearth.h"
+#include "ctx.h"
 #include "netlink.h"
 #include "proc.h"
 
-int bridge_cfg_from_env(struct bridge_cfg *cfg, struct hearth_error **err)
+int bridge_cfg_from_ctx(const struct hearth_ctx *ctx, struct bridge_cfg *cfg, struct hearth_error **err)
 {
-	const char *name = getenv("HEARTH_BRIDGE");
-	const char *cidr = getenv("HEARTH_BRIDGE_CIDR");
-	const char *nat = getenv("HEARTH_NAT");
-	name = name && *name ? name : BRIDGE_DEFAULT_NAME;
-	cidr = cidr && *cidr ? cidr : BRIDGE_DEFAULT_CIDR;
-	*cfg = (struct bridge_cfg){ .nat = nat && strcmp(nat, "1") == 0 };
+	if (bridge_cfg_parse(ctx_get(ctx, HEARTH_SETTING_BRIDGE), ctx_get(ctx, HEARTH_SETTING_BRIDGE_CIDR),
+			     strcmp(ctx_get(ctx, HEARTH_SETTING_NAT), "1") == 0, cfg, err) < 0)
+		return -1;
+	cfg->root_tag = state_root_tag(ctx);
+	return 0;
+}
+
+int bridge_cfg_parse(const char *name, const char *cidr, bool nat, struct bridge_cfg *cfg, struct hearth_error **err)
+{
+	*cfg = (struct bridge_cfg){ .nat = nat };
 	if (strlen(name) >= IFNAMSIZ || strpbrk(name, "/ \t\n") || !*name)
 		return fail_invalid(err, "HEARTH_BRIDGE: not an interface name (%s)", name);
 	memcpy(cfg->name, name, strlen(name) + 1);
@@ -42,18 +47,18 @@ unsigned bridge_slots(const struct bridge_cfg *cfg)
 	return (1u << (32 - cfg->prefix)) - 3;
 }
 
-void net_tap_name(int slot, char name[IFNAMSIZ])
+void net_tap_name(unsigned root_tag, int slot, char name[IFNAMSIZ])
 {
 	/* A slot is below 2^24 (an IPv4 subnet): 7 digits at most. */
-	snprintf(name, IFNAMSIZ, "h%04xt%u", state_root_tag(), (unsigned)slot & 0xffffffu);
+	snprintf(name, IFNAMSIZ, "h%04xt%u", root_tag & 0xffff, (unsigned)slot & 0xffffffu);
 }
 
-void net_tap_remove_slot(const char *recorded, int slot)
+void net_tap_remove_slot(unsigned root_tag, const char *recorded, int slot)
 {
 	char ours[IFNAMSIZ];
 	if (!recorded || slot < 0)
 		return;
-	net_tap_name(slot, ours);
+	net_tap_name(root_tag, slot, ours);
 	if (strcmp(recorded, ours) == 0)
 		net_tap_remove(ours);
 }
@@ -63,7 +68,7 @@ void net_plan_for_slot(const struct bridge_cfg *cfg, int slot, struct net_plan *
 	uint32_t net = ntohl(cfg->net.s_addr);
 	struct in_addr gw = { htonl(net + 1) }, guest = { htonl(net + 2 + (uint32_t)slot) };
 	*plan = (struct net_plan){ .br = *cfg, .slot = slot };
-	net_tap_name(slot, plan->tap);
+	net_tap_name(cfg->root_tag, slot, plan->tap);
 	inet_ntop(AF_INET, &gw, plan->gateway, sizeof(plan->gateway));
 	inet_ntop(AF_INET, &guest, plan->addr, sizeof(plan->addr));
 	snprintf(plan->cidr, sizeof(plan->cidr), "%s/%u", plan->addr, cfg->prefix);

@@ -17,6 +17,7 @@ struct bridge_cfg {
 	struct in_addr net;  /* network address, host order bits cleared */
 	unsigned prefix;
 	bool nat;            /* masquerade the subnet out of the default route */
+	unsigned root_tag;   /* state_root_tag of the state root its TAPs belong to */
 };
 
 /* Everything a backend needs to attach one guest. */
@@ -30,8 +31,12 @@ struct net_plan {
 	char gateway[16]; /* the bridge's address */
 };
 
-/* Reads $HEARTH_BRIDGE, $HEARTH_BRIDGE_CIDR and $HEARTH_NAT (1: on). */
-int bridge_cfg_from_env(struct bridge_cfg *cfg, struct hearth_error **err) WUR;
+struct hearth_ctx;
+/* The context's bridge, subnet and NAT choice, for its state root. */
+int bridge_cfg_from_ctx(const struct hearth_ctx *ctx, struct bridge_cfg *cfg, struct hearth_error **err) WUR;
+/* NAME and CIDR checked, for root tag 0; errors name the setting. */
+int bridge_cfg_parse(const char *name, const char *cidr, bool nat, struct bridge_cfg *cfg,
+		     struct hearth_error **err) WUR;
 
 /* How many guests the subnet holds. */
 unsigned bridge_slots(const struct bridge_cfg *cfg);
@@ -48,13 +53,13 @@ int net_plan_attach(const struct net_plan *plan, uid_t owner, struct hearth_erro
 /* Removes PLAN's TAP; quiet when it is gone already. */
 void net_tap_remove(const char *tap);
 
-/* The TAP name of SLOT in this state root. */
-void net_tap_name(int slot, char name[IFNAMSIZ]);
+/* The TAP name of SLOT in the state root tagged ROOT_TAG. */
+void net_tap_name(unsigned root_tag, int slot, char name[IFNAMSIZ]);
 
 /* Removes RECORDED (a name read from a record) only when it is the name
  * hearth gives SLOT's TAP: a record is a file, and a file's word is not
  * enough to delete a host's interface. */
-void net_tap_remove_slot(const char *recorded, int slot);
+void net_tap_remove_slot(unsigned root_tag, const char *recorded, int slot);
 
 /* Removes the bridge and its NAT rule. */
 int bridge_remove(const struct bridge_cfg *cfg, struct hearth_error **err) WUR;

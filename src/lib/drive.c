@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "hearth/contract.h"
 #include "proc.h"
 
 static int write_all(int fd, const char *data, size_t len)
@@ -72,11 +73,11 @@ static int stage_fill(const struct stage *st, struct hearth_error **err)
 	if (st->extra_json) {
 		if (mkdirat(sfd, ".hearth", 0755) < 0)
 			return fail_errno(err, "drive: mkdir .hearth: %s", strerror(errno));
-		if (stage_file(sfd, ".hearth/volumes.json", st->extra_json, strlen(st->extra_json), 0444, err) < 0)
+		if (stage_file(sfd, HEARTH_VOLUMES_JSON, st->extra_json, strlen(st->extra_json), 0444, err) < 0)
 			return -1;
 	}
 	/* The config root is world-readable; the secrets root stays 0700. */
-	if (fchmod(sfd, strcmp(st->label, SECRETS_LABEL) == 0 ? 0700 : 0755) < 0)
+	if (fchmod(sfd, strcmp(st->label, HEARTH_SECRETS_LABEL) == 0 ? 0700 : 0755) < 0)
 		return fail_errno(err, "drive: chmod %s: %s", st->dir, strerror(errno));
 	return 0;
 }

@@ -8,8 +8,6 @@
 
 #include "util.h"
 
-#define CONFIG_LABEL "hearth-config"
-#define SECRETS_LABEL "hearth-secrets"
 
 /* Builds IMAGE (a name in directory DIR) as an ext4 filesystem labelled
  * LABEL holding FILES. The image and every staged file are 0600/0700

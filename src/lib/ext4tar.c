@@ -306,7 +306,7 @@ static void add_ext2_errors(void)
 	initialize_ext2_error_table();
 }
 
-int ext4_to_tar(const char *image, int fd, struct hearth_error **err)
+int ext4_to_tar(const struct hearth_ctx *ctx, const char *image, int fd, struct hearth_error **err)
 {
 	struct walk w = { .err = err };
 	struct stat st;
@@ -332,7 +332,7 @@ int ext4_to_tar(const char *image, int fd, struct hearth_error **err)
 	seen_add(&w.seen, EXT2_ROOT_INO, NULL);
 	/* About the data to come: the blocks in use (metadata too). */
 	uint64_t used = (ext2fs_blocks_count(w.fs->super) - ext2fs_free_blocks_count(w.fs->super)) * w.fs->blocksize;
-	progress_begin(&w.progress, "importing the rootfs", used);
+	progress_begin(&w.progress, ctx, "importing the rootfs", used);
 	rc = walk_dir(&w, EXT2_ROOT_INO, "");
 	progress_end(&w.progress);
 	/* A walk that failed ends the stream as it is: closing would pad the

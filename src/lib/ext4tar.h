@@ -7,6 +7,8 @@
 
 /* Writes IMAGE's whole tree as an uncompressed tar to FD. Keeps modes,
  * owners, mtimes, symlinks and device nodes. */
-int ext4_to_tar(const char *image, int fd, struct hearth_error **err) WUR;
+struct hearth_ctx;
+/* Progress goes to CTX (NULL: nowhere). */
+int ext4_to_tar(const struct hearth_ctx *ctx, const char *image, int fd, struct hearth_error **err) WUR;
 
 #endif

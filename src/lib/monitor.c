@@ -1,415 +1,183 @@
+/* Launching a guest's monitor: the spec goes to hearth-monitor as JSON
+ * on a pipe (never in argv or a file: it may name secrets' paths), the
+ * monitor is exec'd in a session of its own, detached from the caller,
+ * and its first word on the status pipe says whether the VMM runs. */
 #include "monitor.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "bridge.h"
-#include "cgroup.h"
-#include "proc.h"
-#include "proxy.h"
-#include "state.h"
+#include "ctx.h"
+#include "json.h"
 
-struct monitor {
-	const struct monitor_spec *spec;
-	int dirfd;
-	int console_fd;
-	uint64_t console_size; /* bytes in console.log */
-	uint64_t console_max;  /* past this, console.log becomes console.log.1 */
-	pid_t vmm;
-	char line[4096]; /* the console line being assembled */
-	size_t line_len;
-	bool ready;
-	int exit_code;
-	bool saw_panic;
-};
+#define STATUS_FD 3
 
-static void close_other_fds(const int *keep, size_t n)
+static json_t *strings_json(const char *const *v)
 {
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return;
-	int self = dirfd(d);
-	int fds[1024];
-	size_t count = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) && count < ARRAY_SIZE(fds)) {
-		uint64_t v;
-		if (parse_u64(e->d_name, 3, 1 << 20, &v) < 0 || (int)v == self)
-			continue;
-		int fd = (int)v;
-		bool kept = false;
-		for (size_t i = 0; i < n; i++)
-			kept |= keep[i] == fd;
-		if (!kept)
-			fds[count++] = fd;
+	json_t *a = json_array();
+	for (; v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+char *monitor_spec_to_json(const struct monitor_spec *spec)
+{
+	json_t *ports = json_array();
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		const struct hearth_port *p = &spec->ports[i];
+		json_array_append_new(ports, json_pack("{s:o, s:i, s:i, s:s}", "host_addr",
+						       json_string_or_null(p->host_addr), "host", p->host, "guest",
+						       p->guest, "protocol", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
 	}
-	closedir(d);
-	for (size_t i = 0; i < count; i++)
-		close(fds[i]);
+	json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "argv",
+			      strings_json((const char *const *)spec->argv), "dir", spec->dir, "cleanup",
+			      strings_json(spec->cleanup), "cleanup_tree", json_string_or_null(spec->cleanup_tree),
+			      "vmm_name", spec->vmm_name, "vmm_log", json_string_or_null(spec->vmm_log),
+			      "cleanup_cgroup", json_string_or_null(spec->cleanup_cgroup), "env",
+			      strings_json((const char *const *)spec->env), "tap", json_string_or_null(spec->tap),
+			      "guest_addr", json_string_or_null(spec->guest_addr), "ports", ports, "console_max",
+			      (json_int_t)spec->console_max);
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
 }
 
-struct pids {
-	pid_t vmm;
-	bool abandoned; /* the start was given up meanwhile */
-};
-
-static void set_pids(struct hearth_record *rec, void *arg)
+/* A NULL-terminated array of the strings in A (pointing into it), or
+ * NULL when A is empty. */
+static const char **strings_from(json_t *a, const char *field, struct hearth_error **err)
 {
-	struct pids *p = arg;
-	rec->monitor_pid = getpid();
-	rec->monitor_start = proc_start_time(getpid());
-	rec->vmm_pid = p->vmm;
-	rec->vmm_start = proc_start_time(p->vmm);
-	/* The command that started us died and the next one marked the
-	 * start failed before our pids were here to be killed. */
-	p->abandoned = rec->status != HEARTH_STATUS_STARTING;
-}
-
-static void set_running(struct hearth_record *rec, void *arg)
-{
-	(void)arg;
-	if (rec->status == HEARTH_STATUS_STARTING)
-		record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
-}
-
-/* The last line of the VMM's own log FILE that reports an error, without
- * its time stamp, or NULL. Only the file's tail is read. */
-static char *last_error_line(int dirfd, const char *file)
-{
-	_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (!json_is_array(a))
+		return fail_invalid(err, "spec: %s: not an array", field), NULL;
+	size_t n = json_array_size(a);
+	if (n == 0)
 		return NULL;
-	char buf[16384];
-	off_t end = lseek(fd, 0, SEEK_END);
-	off_t from = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, from);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	/* The first error after the last request that went well is the
-	 * cause; later ones ("exiting with error") are its consequences. */
-	char *found = NULL;
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-		/* Not "exiting successfully": firecracker says so after a KVM
-		 * internal error too. */
-		if (strstr(line, "request was executed successfully"))
-			found = NULL;
-		else if (!found && (strstr(line, "ERROR") || strstr(line, "rror")))
-			found = line;
-	}
-	if (!found)
-		return NULL;
-	/* "2026-11-29T11:19:50.70 [anonymous-instance:main] Message": the message. */
-	char *msg = strstr(found, "] ");
-	return xstrdup(msg ? msg + 2 : found);
-}
-
-struct final_state {
-	int wait_status;
-	struct monitor *m;
-};
-
-static void set_final(struct hearth_record *rec, void *arg)
-{
-	struct final_state *f = arg;
-	struct monitor *m = f->m;
-	const char *vmm = m->spec->vmm_name;
-	_cleanup_free_ char *reason = NULL;
-	enum hearth_status status = HEARTH_STATUS_STOPPED;
-	rec->exit_code = m->exit_code;
-	/* What happened, in plain words, once: `hearth status` prints the
-	 * reason of a stopped guest alone. */
-	if (WIFSIGNALED(f->wait_status) && rec->stop_requested && WTERMSIG(f->wait_status) == SIGKILL) {
-		reason = xstrdup("killed after the stop timeout");
-	} else if (WIFSIGNALED(f->wait_status)) {
-		status = HEARTH_STATUS_FAILED;
-		reason = xasprintf("%s killed by signal %d", vmm, WTERMSIG(f->wait_status));
-	} else if (WEXITSTATUS(f->wait_status) != 0) {
-		status = HEARTH_STATUS_FAILED;
-		_cleanup_free_ char *why = m->spec->vmm_log ? last_error_line(m->dirfd, m->spec->vmm_log) : NULL;
-		reason = xasprintf("%s exited with status %d: %s", vmm, WEXITSTATUS(f->wait_status),
-				   why ? why : "see hearth logs --hypervisor");
-	} else if (m->exit_code >= 0 && rec->stop_requested) {
-		reason = xstrdup("stopped by request");
-	} else if (m->exit_code >= 0) {
-		reason = xasprintf("exited on its own with code %d", m->exit_code);
-	} else if (rec->stop_requested) {
-		reason = xasprintf("forced off after the stop timeout (%s quit)", vmm);
-	} else if (m->saw_panic) {
-		status = HEARTH_STATUS_FAILED;
-		reason = xstrdup("guest kernel panic (see hearth logs)");
-	} else {
-		/* A VMM may log its own error and still exit 0 (firecracker
-		 * after a KVM internal error, seen here): that error is the
-		 * reason, where there is one. */
-		status = HEARTH_STATUS_FAILED;
-		_cleanup_free_ char *why = m->spec->vmm_log ? last_error_line(m->dirfd, m->spec->vmm_log) : NULL;
-		reason = why ? xasprintf("%s ended before hearth-init %s: %s", vmm, m->ready ? "finished" : "was ready",
-					 why)
-			     : xasprintf("guest reset before hearth-init %s", m->ready ? "finished" : "was ready");
-	}
-	record_set_status(rec, status, reason);
-}
-
-static void scan_line(struct monitor *m)
-{
-	m->line[m->line_len] = '\0';
-	const char *l = m->line;
-	if (!m->ready && strstr(l, READY_LINE)) {
-		m->ready = true;
-		struct hearth_error *err = NULL;
-		if (record_update(m->dirfd, set_running, NULL, &err) < 0) {
-			fprintf(stderr, "hearth-monitor: %s\n", err->message);
-			hearth_error_free(err);
+	const char **v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		if (!(v[i] = json_string_value(json_array_get(a, i)))) {
+			free(v);
+			return fail_invalid(err, "spec: %s: not a string", field), NULL;
 		}
-	}
-	const char *e = strstr(l, EXIT_LINE);
-	if (e) {
-		uint64_t code;
-		char num[16];
-		snprintf(num, sizeof(num), "%s", e + strlen(EXIT_LINE));
-		num[strcspn(num, "\r\n ")] = '\0';
-		if (parse_u64(num, 0, 255, &code) == 0)
-			m->exit_code = (int)code;
-	}
-	if (strstr(l, "Kernel panic - not syncing"))
-		m->saw_panic = true;
-	m->line_len = 0;
+	return v;
 }
 
-uint64_t console_log_max(void)
+static const char *opt_string(json_t *o, const char *key)
 {
-	const char *env = getenv("HEARTH_CONSOLE_LOG_MAX");
-	uint64_t v;
-	if (env && parse_size(env, 1, &v) == 0 && v >= 4096)
-		return v;
-	return CONSOLE_LOG_MAX_DEFAULT;
+	return json_string_value(json_object_get(o, key));
 }
 
-/* A guest may write to its console without end: the log is kept to two
- * generations of at most console_max bytes each. */
-static void console_rotate(struct monitor *m)
+int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_json, struct hearth_error **err)
 {
-	if (renameat(m->dirfd, "console.log", m->dirfd, "console.log.1") < 0)
-		return;
-	int fd = openat(m->dirfd, "console.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-			0600);
-	if (fd < 0)
-		return; /* writes go on to the old file, now console.log.1 */
-	dup2(fd, m->console_fd);
-	close(fd);
-	m->console_size = 0;
-}
-
-static void console_chunk(struct monitor *m, const char *buf, size_t n)
-{
-	if (m->console_size + n > m->console_max)
-		console_rotate(m);
-	for (size_t off = 0; off < n && m->console_size < m->console_max + sizeof(m->line);) {
-		ssize_t w = write(m->console_fd, buf + off, n - off);
-		if (w <= 0)
-			break; /* a full disk costs log lines, never the guest */
-		off += (size_t)w;
-		m->console_size += (uint64_t)w;
+	json_error_t jerr;
+	json_t *o = json_loads(text, 0, &jerr);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return fail_invalid(err, "spec: not a JSON object (%s)", jerr.text);
 	}
+	*ret = (struct monitor_spec){ .dir = opt_string(o, "dir"), .cleanup_tree = opt_string(o, "cleanup_tree"),
+				      .vmm_name = opt_string(o, "vmm_name"), .vmm_log = opt_string(o, "vmm_log"),
+				      .cleanup_cgroup = opt_string(o, "cleanup_cgroup"), .tap = opt_string(o, "tap"),
+				      .guest_addr = opt_string(o, "guest_addr"),
+				      .console_max = (uint64_t)json_integer_value(json_object_get(o, "console_max")) };
+	struct hearth_error *e = NULL;
+	ret->argv = (char *const *)strings_from(json_object_get(o, "argv"), "argv", &e);
+	ret->cleanup = strings_from(json_object_get(o, "cleanup"), "cleanup", &e);
+	ret->env = (char *const *)strings_from(json_object_get(o, "env"), "env", &e);
+	json_t *ports = json_object_get(o, "ports");
+	size_t n = json_array_size(ports);
+	struct hearth_port *p = n ? xcalloc(n, sizeof(*p)) : NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (buf[i] == '\n' || m->line_len == sizeof(m->line) - 1)
-			scan_line(m);
-		else
-			m->line[m->line_len++] = buf[i];
+		json_t *po = json_array_get(ports, i);
+		p[i].host_addr = (char *)opt_string(po, "host_addr");
+		p[i].host = (uint16_t)json_integer_value(json_object_get(po, "host"));
+		p[i].guest = (uint16_t)json_integer_value(json_object_get(po, "guest"));
+		const char *proto = opt_string(po, "protocol");
+		p[i].protocol = proto && strcmp(proto, "udp") == 0 ? HEARTH_PROTO_UDP : HEARTH_PROTO_TCP;
 	}
+	ret->ports = p;
+	ret->n_ports = n;
+	if (!e && (!ret->argv || !ret->dir || !ret->vmm_name))
+		fail_invalid(&e, "spec: argv, dir and vmm_name are required");
+	if (e) {
+		free((void *)ret->argv);
+		free((void *)ret->cleanup);
+		free((void *)ret->env);
+		free(p);
+		json_decref(o);
+		*err = e;
+		return -1;
+	}
+	*ret_json = o;
+	return 0;
 }
 
-static _Noreturn void monitor_main(const struct monitor_spec *spec, int status_fd)
+/* In the detached child: the spec on stdin, the status pipe on fd 3,
+ * everything else closed by exec (all of libhearth's fds are CLOEXEC). */
+static _Noreturn void exec_monitor(const char *monitor, int spec_fd, int status_fd)
 {
-	struct monitor m = { .spec = spec, .exit_code = -1 };
-	umask(077);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	m.dirfd = open(spec->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int hvlog = openat(m.dirfd, "hypervisor.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	m.console_fd = openat(m.dirfd, "console.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	m.console_max = console_log_max();
-	struct stat cst;
-	if (m.console_fd >= 0 && fstat(m.console_fd, &cst) == 0)
-		m.console_size = (uint64_t)cst.st_size;
-	int con[2], execfail[2];
-	if (m.dirfd < 0 || devnull < 0 || hvlog < 0 || m.console_fd < 0 || pipe2(con, O_CLOEXEC) < 0 ||
-	    pipe2(execfail, O_CLOEXEC) < 0) {
-		dprintf(status_fd, "monitor: cannot set up logs in %s: %s", spec->dir, strerror(errno));
-		_exit(1);
-	}
-	int keep[] = { status_fd, m.dirfd, devnull, hvlog, m.console_fd, con[0], con[1], execfail[0], execfail[1] };
-	close_other_fds(keep, ARRAY_SIZE(keep));
-	dup2(devnull, 0);
-	dup2(hvlog, 1);
-	dup2(hvlog, 2);
-
-	struct proxy *proxy = NULL;
-	if (spec->n_ports > 0) {
-		struct hearth_error *perr = NULL;
-		proxy = proxy_new(spec->guest_addr, spec->ports, spec->n_ports, &perr);
-		if (!proxy) {
-			dprintf(status_fd, "%s", perr->message);
-			_exit(1);
-		}
-	}
-
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-
-	m.vmm = fork();
-	if (m.vmm == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		/* A guest must not outlive its monitor unsupervised. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(devnull, 0);
-		dup2(con[1], 1);
-		dup2(hvlog, 2);
-		for (char *const *e = spec->env; e && *e; e++)
-			putenv(*e);
-		if (fchdir(m.dirfd) < 0)
-			_exit(126);
-		execvp(spec->argv[0], spec->argv);
-		int e = errno;
-		if (write(execfail[1], &e, sizeof(e)) < 0)
-			_exit(126);
+	if (dup2(spec_fd, 0) < 0 || dup2(status_fd, STATUS_FD) < 0)
 		_exit(127);
-	}
-	close(con[1]);
-	close(execfail[1]);
-	int child_errno = 0;
-	if (m.vmm < 0 || read(execfail[0], &child_errno, sizeof(child_errno)) > 0) {
-		int e = m.vmm < 0 ? errno : child_errno;
-		dprintf(status_fd, "cannot run %s: %s", spec->argv[0], strerror(e));
-		if (m.vmm > 0)
-			waitpid(m.vmm, NULL, 0);
-		_exit(1);
-	}
-	close(execfail[0]);
-	struct hearth_error *err = NULL;
-	struct pids pids = { .vmm = m.vmm };
-	if (record_update(m.dirfd, set_pids, &pids, &err) < 0) {
-		dprintf(status_fd, "%s", err->message);
-		kill(m.vmm, SIGKILL);
-		_exit(1);
-	}
-	if (pids.abandoned)
-		kill(m.vmm, SIGKILL); /* reaped and cleaned up below, as any end */
-	if (write(status_fd, "ok", 2) < 0)
-		fprintf(stderr, "hearth-monitor: status pipe: %s\n", strerror(errno));
-	close(status_fd);
-
-	struct final_state f = { .m = &m };
-	bool reaped = false;
-	for (;;) {
-		struct pollfd pfd[3] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 }, { -1, POLLIN, 0 } };
-		if (proxy)
-			pfd[2].fd = proxy_fd(proxy);
-		if (poll(pfd, 3, proxy ? proxy_timeout_ms(proxy) : -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		bool vmm_gone = false;
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo == SIGTERM)
-					kill(m.vmm, SIGTERM);
-				else if (!reaped && waitpid(m.vmm, &f.wait_status, WNOHANG) == m.vmm)
-					reaped = vmm_gone = true;
-			}
-		}
-		if (vmm_gone) {
-			/* The VMM exited; a child it left may still hold the
-			 * console pipe open, so drain what is there and stop. */
-			char buf[8192];
-			ssize_t n;
-			fcntl(con[0], F_SETFL, O_NONBLOCK);
-			while ((n = read(con[0], buf, sizeof(buf))) > 0)
-				console_chunk(&m, buf, (size_t)n);
-			break;
-		}
-		if (pfd[0].revents & (POLLIN | POLLHUP)) {
-			char buf[8192];
-			ssize_t n = read(con[0], buf, sizeof(buf));
-			if (n <= 0)
-				break;
-			console_chunk(&m, buf, (size_t)n);
-		}
-		if (proxy)
-			proxy_dispatch(proxy);
-	}
-	if (m.line_len)
-		scan_line(&m);
-	while (!reaped && waitpid(m.vmm, &f.wait_status, 0) < 0 && errno == EINTR)
-		;
-	proxy_free(proxy);
-	net_tap_remove(spec->tap);
-	for (const char *const *c = spec->cleanup; c && *c; c++)
-		unlinkat(m.dirfd, *c, 0);
-	if (spec->cleanup_cgroup)
-		cgroup_remove(spec->cleanup_cgroup);
-	if (spec->cleanup_tree) {
-		_cleanup_free_ char *tree = xasprintf("%s/%s", spec->dir, spec->cleanup_tree);
-		if (rm_rf(tree) < 0)
-			fprintf(stderr, "hearth-monitor: cannot remove %s: %s\n", tree, strerror(errno));
-	}
-	if (record_update(m.dirfd, set_final, &f, &err) < 0) {
-		fprintf(stderr, "hearth-monitor: %s\n", err->message);
-		hearth_error_free(err);
-	}
-	_exit(0);
+	/* Signals the caller ignores or blocks are not the monitor's business. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	char *argv[] = { (char *)"hearth-monitor", NULL };
+	execv(monitor, argv);
+	dprintf(STATUS_FD, "monitor: cannot run %s: %s", monitor, strerror(errno));
+	_exit(127);
 }
 
-int monitor_launch(const struct monitor_spec *spec, struct hearth_error **err)
+int monitor_launch(const struct hearth_ctx *ctx, const struct monitor_spec *spec, struct hearth_error **err)
 {
-	int status[2];
-	if (pipe2(status, O_CLOEXEC) < 0)
+	const char *monitor = ctx_get(ctx, HEARTH_SETTING_MONITOR);
+	if (access(monitor, X_OK) < 0)
+		return fail_errno(err, "monitor: %s: %s (set HEARTH_MONITOR)", monitor, strerror(errno));
+	struct monitor_spec full = *spec;
+	full.console_max = ctx_console_log_max(ctx);
+	_cleanup_free_ char *text = monitor_spec_to_json(&full);
+	/* The spec is small (a few KiB): it fits the pipe, so it is written
+	 * before the fork and the monitor reads it to EOF. */
+	int in[2], status[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return fail_errno(err, "monitor: pipe: %s", strerror(errno));
+	size_t len = strlen(text);
+	if (len > 60000 || write(in[1], text, len) != (ssize_t)len || pipe2(status, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return fail_runtime(err, "monitor: cannot hand over its spec (%zu bytes)", len);
+	}
+	close(in[1]);
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {
+		int e = errno;
+		close(in[0]);
 		close(status[0]);
 		close(status[1]);
-		return fail_errno(err, "monitor: fork: %s", strerror(errno));
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "monitor: fork: %s", strerror(e));
 	}
 	if (child == 0) {
 		/* Detach: own session, then fork again so the monitor is
-		 * reparented away from the CLI and never becomes its zombie. */
-		close(status[0]);
+		 * reparented away from the caller and never becomes its zombie. */
 		setsid();
 		pid_t mon = fork();
 		if (mon == 0)
-			monitor_main(spec, status[1]);
+			exec_monitor(monitor, in[0], status[1]);
 		_exit(mon < 0 ? 1 : 0);
 	}
+	close(in[0]);
 	close(status[1]);
 	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 		;
 	char msg[512];
-	ssize_t n = read(status[0], msg, sizeof(msg) - 1);
+	ssize_t n;
+	while ((n = read(status[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+		;
 	close(status[0]);
 	if (n == 2 && memcmp(msg, "ok", 2) == 0)
 		return 0;

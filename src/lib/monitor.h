@@ -1,14 +1,17 @@
-/* The per-guest monitor (like podman's conmon): a small daemon process
- * that owns the hypervisor, keeps the console log, records every status
- * change and cleans up, however the hypervisor ends. */
+/* The per-guest monitor (like podman's conmon): hearth-monitor, a small
+ * program of its own (src/monitor/) that libhearth execs for each guest.
+ * It owns the hypervisor, keeps the console log, proxies published ports,
+ * records every status change and cleans up, however the hypervisor
+ * ends. It is handed its monitor_spec as JSON on its standard input and
+ * answers "ok" or an error on fd 3 once the hypervisor runs. */
 #ifndef HEARTH_MONITOR_H
 #define HEARTH_MONITOR_H
 
-#include "hearth/config.h"
-#include "util.h"
+#include <jansson.h>
 
-#define READY_LINE "hearth-init: ready"
-#define EXIT_LINE "hearth-init: exit "
+#include "hearth/config.h"
+#include "hearth/context.h"
+#include "util.h"
 
 struct monitor_spec {
 	char *const *argv;          /* the hypervisor's command */
@@ -25,19 +28,19 @@ struct monitor_spec {
 	const char *guest_addr;
 	const struct hearth_port *ports;
 	size_t n_ports;
+	uint64_t console_max;       /* bytes per console log generation; filled by monitor_launch */
 };
 /* The hypervisor runs with DIR as its working directory, so runners that
  * make their sockets "here" make them in the guest's state directory. */
 
-/* The cap of a guest's console log, per generation (two are kept):
- * $HEARTH_CONSOLE_LOG_MAX (bytes, or with K/M/G, at least 4096), else
- * CONSOLE_LOG_MAX_DEFAULT. */
-#define CONSOLE_LOG_MAX_DEFAULT (16ULL << 20)
-uint64_t console_log_max(void);
+/* The spec as the JSON monitor_launch hands over (malloc'd), and back:
+ * *RET's strings and arrays live as long as *RET_JSON (json_decref it). */
+char *monitor_spec_to_json(const struct monitor_spec *spec);
+int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_json, struct hearth_error **err) WUR;
 
 /* Starts the monitor, which starts the hypervisor. Returns once the
  * hypervisor has been exec'd (or failed to be, with *err set). The
  * record must exist already; the monitor fills in the pids. */
-int monitor_launch(const struct monitor_spec *spec, struct hearth_error **err) WUR;
+int monitor_launch(const struct hearth_ctx *ctx, const struct monitor_spec *spec, struct hearth_error **err) WUR;
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "hearth/build.h"
+#include "ctx.h"
 #include "json.h"
 #include "state.h"
 
@@ -148,9 +149,9 @@ static char *remember_key(const struct hearth_build *b)
 	return xasprintf("build-%016llx", (unsigned long long)h);
 }
 
-static void remember(struct hearth_build *b)
+static void remember(const struct hearth_ctx *ctx, struct hearth_build *b)
 {
-	_cleanup_close_ int root = state_root_open(NULL);
+	_cleanup_close_ int root = state_root_open(ctx, NULL);
 	_cleanup_close_ int cache = root >= 0 ? openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (cache < 0)
 		return;
@@ -163,7 +164,7 @@ static void remember(struct hearth_build *b)
 	}
 }
 
-int hearth_flake_build(const char *flake_ref, const char *profile, struct hearth_build **ret,
+int hearth_flake_build(struct hearth_ctx *ctx, const char *flake_ref, const char *profile, struct hearth_build **ret,
 		       struct hearth_error **err)
 {
 	if (profile && !*profile)
@@ -176,8 +177,8 @@ int hearth_flake_build(const char *flake_ref, const char *profile, struct hearth
 	b->profile = xstrdup(profile ? profile : "default");
 	_cleanup_free_ char *system = nix_system();
 	_cleanup_free_ char *installable = xasprintf("%s#packages.%s.%s", b->flake_ref, system, b->profile);
-	const char *nix = getenv("HEARTH_NIX");
-	char *argv[] = { (char *)(nix && *nix ? nix : "nix"), "--extra-experimental-features", "nix-command flakes",
+	const char *nix = ctx_get(ctx, HEARTH_SETTING_NIX);
+	char *argv[] = { (char *)(nix ? nix : "nix"), "--extra-experimental-features", "nix-command flakes",
 			 "build", "--json", "--no-link", installable, NULL };
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
@@ -200,7 +201,7 @@ int hearth_flake_build(const char *flake_ref, const char *profile, struct hearth
 	json_decref(res);
 	if (read_output(b, err) < 0)
 		goto fail;
-	remember(b);
+	remember(ctx, b);
 	*ret = b;
 	return 0;
 fail:

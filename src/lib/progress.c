@@ -1,37 +1,30 @@
 #include "progress.h"
 
+#include "ctx.h"
+
 #define QUIET_MS 1000
 #define EVERY_MS 200
 
-static hearth_progress_fn *report;
-static void *report_arg;
-
-void hearth_set_progress(hearth_progress_fn *fn, void *arg)
+void progress_begin(struct progress *p, const struct hearth_ctx *ctx, const char *what, uint64_t total)
 {
-	report = fn;
-	report_arg = arg;
-}
-
-void progress_begin(struct progress *p, const char *what, uint64_t total)
-{
-	*p = (struct progress){ .what = what, .total = total, .started_ms = now_ms() };
+	*p = (struct progress){ .ctx = ctx, .what = what, .total = total, .started_ms = now_ms() };
 }
 
 void progress_add(struct progress *p, uint64_t n)
 {
 	p->done += n;
-	if (!report)
+	if (!p->ctx || !p->ctx->progress)
 		return;
 	int64_t now = now_ms();
 	if (now - p->started_ms < QUIET_MS || now - p->last_ms < EVERY_MS)
 		return;
 	p->last_ms = now;
-	report(p->what, p->done, p->total > p->done ? p->total : p->done, report_arg);
+	p->ctx->progress(p->what, p->done, p->total > p->done ? p->total : p->done, p->ctx->progress_arg);
 }
 
 void progress_end(struct progress *p)
 {
 	/* Only work that was shown gets its end shown. */
-	if (report && p->last_ms)
-		report(p->what, p->done, p->done, report_arg);
+	if (p->ctx && p->ctx->progress && p->last_ms)
+		p->ctx->progress(p->what, p->done, p->done, p->ctx->progress_arg);
 }

@@ -11,25 +11,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "ctx.h"
 #include "json.h"
-
-char *hearth_state_root(void)
-{
-	const char *env = getenv("HEARTH_STATE_DIR");
-	if (env && *env)
-		return xstrdup(env);
-	if (geteuid() == 0)
-		return xstrdup("/var/lib/hearth");
-	const char *xdg = getenv("XDG_STATE_HOME");
-	if (xdg && *xdg)
-		return xasprintf("%s/hearth", xdg);
-	const char *home = getenv("HOME");
-	if (!home || !*home) {
-		struct passwd *pw = getpwuid(geteuid());
-		home = pw ? pw->pw_dir : "/tmp";
-	}
-	return xasprintf("%s/.local/state/hearth", home);
-}
 
 /* Whoever can write to the root can make a root-run hearth delete or
  * overwrite anything (a planted symlink, a foreign lock), so the root is
@@ -64,9 +47,9 @@ static int subdir_ensure(int rootfd, const char *name, const char *root, struct 
 	return 0;
 }
 
-int state_root_open(struct hearth_error **err)
+int state_root_open(const struct hearth_ctx *ctx, struct hearth_error **err)
 {
-	_cleanup_free_ char *root = hearth_state_root();
+	const char *root = ctx_get(ctx, HEARTH_SETTING_STATE_DIR);
 	if (mkdir_p(root, 0700) < 0)
 		return fail_errno(err, "state: cannot create %s: %s", root, strerror(errno));
 	_cleanup_close_ int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -185,10 +168,9 @@ int state_vm_open(int rootfd, const char *name, struct hearth_error **err)
 	return fd;
 }
 
-char *state_vm_path(const char *name)
+char *state_vm_path(const struct hearth_ctx *ctx, const char *name)
 {
-	_cleanup_free_ char *root = hearth_state_root();
-	return xasprintf("%s/vms/%s", root, name);
+	return xasprintf("%s/vms/%s", ctx_get(ctx, HEARTH_SETTING_STATE_DIR), name);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -247,47 +229,6 @@ int state_vm_remove(int rootfd, const char *name, struct hearth_error **err)
 	return 0;
 }
 
-const char *hearth_status_name(enum hearth_status s)
-{
-	static const char *const names[] = { "starting", "running", "paused", "stopped", "failed", "broken" };
-	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
-}
-
-static int status_from_name(const char *s, enum hearth_status *ret)
-{
-	for (int i = HEARTH_STATUS_STARTING; i <= HEARTH_STATUS_FAILED; i++)
-		if (strcmp(s, hearth_status_name((enum hearth_status)i)) == 0) {
-			*ret = (enum hearth_status)i;
-			return 0;
-		}
-	return -1;
-}
-
-void hearth_record_free(struct hearth_record *rec)
-{
-	if (!rec)
-		return;
-	free(rec->name);
-	free(rec->backend);
-	free(rec->reason);
-	free(rec->accel);
-	free(rec->guest_ip);
-	free(rec->gateway);
-	free(rec->guest_channel);
-	free(rec->network);
-	free(rec->bridge);
-	free(rec->tap);
-	free(rec->mac);
-	free(rec);
-}
-
-void hearth_records_free(struct hearth_record **recs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		hearth_record_free(recs[i]);
-	free(recs);
-}
-
 int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -296,80 +237,9 @@ int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err)
 	return record_parse(text, ret, err);
 }
 
-int record_parse(const char *text, struct hearth_record **ret, struct hearth_error **err)
-{
-	json_error_t jerr;
-	json_t *o = json_loads(text, 0, &jerr);
-	if (!o)
-		return fail_runtime(err, "state: record.json: line %d: %s", jerr.line, jerr.text);
-	struct hearth_record *rec = xcalloc(1, sizeof(*rec));
-	rec->name = json_strdup_or_null(json_object_get(o, "name"));
-	rec->backend = json_strdup_or_null(json_object_get(o, "backend"));
-	rec->reason = json_strdup_or_null(json_object_get(o, "reason"));
-	rec->accel = json_strdup_or_null(json_object_get(o, "accel"));
-	rec->guest_ip = json_strdup_or_null(json_object_get(o, "guest_ip"));
-	rec->gateway = json_strdup_or_null(json_object_get(o, "gateway"));
-	rec->guest_channel = json_strdup_or_null(json_object_get(o, "guest_channel"));
-	rec->network = json_strdup_or_null(json_object_get(o, "network"));
-	rec->bridge = json_strdup_or_null(json_object_get(o, "bridge"));
-	rec->tap = json_strdup_or_null(json_object_get(o, "tap"));
-	rec->mac = json_strdup_or_null(json_object_get(o, "mac"));
-	json_t *slot = json_object_get(o, "net_slot");
-	rec->net_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1;
-	rec->vsock_cid = (int)json_integer_value(json_object_get(o, "vsock_cid"));
-	rec->creator_pid = (int)json_integer_value(json_object_get(o, "creator_pid"));
-	rec->creator_start = (uint64_t)json_integer_value(json_object_get(o, "creator_start"));
-	json_t *st = json_object_get(o, "status");
-	if (!json_is_string(st) || status_from_name(json_string_value(st), &rec->status) < 0)
-		rec->status = HEARTH_STATUS_FAILED;
-	json_t *ec = json_object_get(o, "exit_code");
-	rec->exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
-	rec->monitor_pid = (int)json_integer_value(json_object_get(o, "monitor_pid"));
-	rec->monitor_start = (uint64_t)json_integer_value(json_object_get(o, "monitor_start"));
-	rec->vmm_pid = (int)json_integer_value(json_object_get(o, "vmm_pid"));
-	rec->vmm_start = (uint64_t)json_integer_value(json_object_get(o, "vmm_start"));
-	rec->started_at = json_integer_value(json_object_get(o, "started_at"));
-	rec->stopped_at = json_integer_value(json_object_get(o, "stopped_at"));
-	rec->stop_requested = json_is_true(json_object_get(o, "stop_requested"));
-	json_decref(o);
-	if (!rec->name || !rec->backend || !hearth_name_valid(rec->name)) {
-		hearth_record_free(rec);
-		return fail_runtime(err, "state: record.json: no valid name or backend");
-	}
-	*ret = rec;
-	return 0;
-}
-
 int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error **err)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(rec->name));
-	json_object_set_new(o, "backend", json_string(rec->backend));
-	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
-	json_object_set_new(o, "reason", json_string_or_null(rec->reason));
-	json_object_set_new(o, "exit_code", rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null());
-	json_object_set_new(o, "monitor_pid", json_integer(rec->monitor_pid));
-	json_object_set_new(o, "monitor_start", json_integer((json_int_t)rec->monitor_start));
-	json_object_set_new(o, "vmm_pid", json_integer(rec->vmm_pid));
-	json_object_set_new(o, "vmm_start", json_integer((json_int_t)rec->vmm_start));
-	json_object_set_new(o, "started_at", json_integer(rec->started_at));
-	json_object_set_new(o, "stopped_at", json_integer(rec->stopped_at));
-	json_object_set_new(o, "accel", json_string_or_null(rec->accel));
-	json_object_set_new(o, "guest_ip", json_string_or_null(rec->guest_ip));
-	json_object_set_new(o, "gateway", json_string_or_null(rec->gateway));
-	json_object_set_new(o, "guest_channel", json_string_or_null(rec->guest_channel));
-	json_object_set_new(o, "stop_requested", json_boolean(rec->stop_requested));
-	json_object_set_new(o, "network", json_string_or_null(rec->network));
-	json_object_set_new(o, "net_slot", rec->net_slot >= 0 ? json_integer(rec->net_slot) : json_null());
-	json_object_set_new(o, "bridge", json_string_or_null(rec->bridge));
-	json_object_set_new(o, "tap", json_string_or_null(rec->tap));
-	json_object_set_new(o, "mac", json_string_or_null(rec->mac));
-	if (rec->vsock_cid > 0)
-		json_object_set_new(o, "vsock_cid", json_integer(rec->vsock_cid));
-	if (rec->creator_pid > 0) {
-		json_object_set_new(o, "creator_pid", json_integer(rec->creator_pid));
-		json_object_set_new(o, "creator_start", json_integer((json_int_t)rec->creator_start));
-	}
+	json_t *o = record_to_json(rec, NULL, RECORD_JSON_STATE);
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	int rc = write_file_atomic_at(vmfd, "record.json", text, strlen(text), 0600);
@@ -389,22 +259,13 @@ int record_update(int vmfd, record_fn fn, void *arg, struct hearth_error **err)
 		return -1;
 	fn(rec, arg);
 	int rc = record_write(vmfd, rec, err);
-	hearth_record_free(rec);
+	record_free(rec);
 	return rc;
 }
 
-void record_set_status(struct hearth_record *rec, enum hearth_status status, const char *reason)
+unsigned state_root_tag(const struct hearth_ctx *ctx)
 {
-	rec->status = status;
-	free(rec->reason);
-	rec->reason = reason ? xstrdup(reason) : NULL;
-	if ((status == HEARTH_STATUS_STOPPED || status == HEARTH_STATUS_FAILED) && !rec->stopped_at)
-		rec->stopped_at = now_unix();
-}
-
-unsigned state_root_tag(void)
-{
-	_cleanup_free_ char *root = hearth_state_root();
+	const char *root = ctx_get(ctx, HEARTH_SETTING_STATE_DIR);
 	uint32_t h = 2166136261u;
 	for (const char *p = root; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;

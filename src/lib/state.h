@@ -3,11 +3,12 @@
 #define HEARTH_STATE_H
 
 #include "hearth/hearth.h"
+#include "record.h"
 #include "util.h"
 
 /* Opens (creating, mode 0700) the state root and its vms/ and cache/.
  * Returns a directory fd. */
-int state_root_open(struct hearth_error **err) WUR;
+int state_root_open(const struct hearth_ctx *ctx, struct hearth_error **err) WUR;
 
 /* Takes the root's allocation lock (names, ports, slots); close the
  * returned fd to release it. */
@@ -24,11 +25,11 @@ int state_vm_create(int rootfd, const char *name, const char *config_json, const
 int state_vm_open(int rootfd, const char *name, struct hearth_error **err) WUR;
 
 /* Absolute path of vms/NAME. */
-char *state_vm_path(const char *name);
+char *state_vm_path(const struct hearth_ctx *ctx, const char *name);
 
 /* A short stable tag of the state root (16 bits of a hash of its path),
  * for names outside it that two roots must not share: TAPs, cgroups. */
-unsigned state_root_tag(void);
+unsigned state_root_tag(const struct hearth_ctx *ctx);
 
 /* Lists the names under vms/, sorted. */
 int state_list_names(int rootfd, char ***ret, size_t *ret_n, struct hearth_error **err) WUR;
@@ -38,16 +39,12 @@ int state_vm_remove(int rootfd, const char *name, struct hearth_error **err) WUR
 
 /* The run record (record.json) of a guest directory. */
 int record_read(int vmfd, struct hearth_record **ret, struct hearth_error **err) WUR;
-/* The record in TEXT (record.json's content). */
-int record_parse(const char *text, struct hearth_record **ret, struct hearth_error **err) WUR;
 int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error **err) WUR;
 
 /* Read-modify-write of the record under the guest's own lock. */
 typedef void (*record_fn)(struct hearth_record *rec, void *arg);
 int record_update(int vmfd, record_fn fn, void *arg, struct hearth_error **err) WUR;
 
-/* Sets status and reason (copied); a helper for record_update callers. */
-void record_set_status(struct hearth_record *rec, enum hearth_status status, const char *reason);
 
 /* A new name "adjective-noun" not used under vms/. Call under state_lock. */
 char *name_generate(int rootfd);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "hearth/config.h"
+#include "ctx.h"
 #include "util.h"
 
 bool hearth_name_valid(const char *name)
@@ -121,17 +122,10 @@ static int check_volumes(const struct hearth_config *cfg, struct hearth_error **
 /* Whom hearth acts for: the real user, or under sudo the user behind
  * it. A file goes to a guest only if that user could read it: running
  * hearth as root must not turn into reading what its caller may not. */
-static bool invoker_may_read(const struct stat *st)
+static bool invoker_may_read(const struct hearth_ctx *ctx, const struct stat *st)
 {
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	const char *sudo_uid = getenv("SUDO_UID");
-	uint64_t v;
-	if (uid == 0 && sudo_uid && parse_u64(sudo_uid, 1, UINT32_MAX - 1, &v) == 0) {
-		uid = (uid_t)v;
-		const char *sudo_gid = getenv("SUDO_GID");
-		gid = sudo_gid && parse_u64(sudo_gid, 0, UINT32_MAX - 1, &v) == 0 ? (gid_t)v : (gid_t)-1;
-	}
+	uid_t uid = ctx->invoker_uid;
+	gid_t gid = ctx->invoker_gid;
 	if (uid == 0)
 		return true;
 	if (st->st_uid == uid)
@@ -146,7 +140,7 @@ static bool invoker_may_read(const struct stat *st)
 	return st->st_mode & (member ? S_IRGRP : S_IROTH);
 }
 
-static int load_file_content(struct hearth_file *f, const char *field, struct hearth_error **err)
+static int load_file_content(const struct hearth_ctx *ctx, struct hearth_file *f, const char *field, struct hearth_error **err)
 {
 	if (!f->path)
 		return 0;
@@ -163,7 +157,7 @@ static int load_file_content(struct hearth_file *f, const char *field, struct he
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return fail_invalid(err, "%s: %s: not a regular file (%s)", field, f->name, f->path);
-	if (!invoker_may_read(&st))
+	if (!invoker_may_read(ctx, &st))
 		return hearth_fail(err, HEARTH_ERR_INVALID, EACCES, "%s: %s: you may not read it (%s)", field, f->name,
 				   f->path);
 	if (st.st_size > HEARTH_FILES_MAX_BYTES)
@@ -183,7 +177,7 @@ static int load_file_content(struct hearth_file *f, const char *field, struct he
 	return 0;
 }
 
-static int check_files(struct hearth_file *files, size_t n, const char *field, struct hearth_error **err)
+static int check_files(const struct hearth_ctx *ctx, struct hearth_file *files, size_t n, const char *field, struct hearth_error **err)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -203,7 +197,7 @@ static int check_files(struct hearth_file *files, size_t n, const char *field, s
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(files[j].name, name) == 0)
 				return fail_invalid(err, "%s: name used twice (%s)", field, name);
-		if (load_file_content(f, field, err) < 0)
+		if (load_file_content(ctx, f, field, err) < 0)
 			return -1;
 		if (!f->content)
 			return fail_invalid(err, "%s: %s: no content and no path", field, name);
@@ -235,7 +229,7 @@ static int check_runner_trusted(const char *dir, struct hearth_error **err)
 	return 0;
 }
 
-int hearth_config_validate(struct hearth_config *cfg, struct hearth_error **err)
+int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err)
 {
 	if (cfg->name && !hearth_name_valid(cfg->name))
 		return fail_invalid(err, "name: must match [a-z0-9][a-z0-9-]{0,62} (%s)", cfg->name);
@@ -273,8 +267,8 @@ int hearth_config_validate(struct hearth_config *cfg, struct hearth_error **err)
 	}
 	if (check_volumes(cfg, err) < 0)
 		return -1;
-	if (check_files(cfg->config_files, cfg->n_config_files, "config_files", err) < 0 ||
-	    check_files(cfg->secret_files, cfg->n_secret_files, "secret_files", err) < 0)
+	if (check_files(ctx, cfg->config_files, cfg->n_config_files, "config_files", err) < 0 ||
+	    check_files(ctx, cfg->secret_files, cfg->n_secret_files, "secret_files", err) < 0)
 		return -1;
 	return 0;
 }

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	close(fd);
 	struct hearth_error *err = NULL;
-	if (ext4_to_tar(path, sink, &err) < 0) {
+	if (ext4_to_tar(NULL, path, sink, &err) < 0) {
 		if (!err || !err->message)
 			abort();
 		hearth_error_free(err);

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   (unsigned)rec->status > HEARTH_STATUS_FAILED) {
 		abort(); /* accepted must mean usable */
 	} else {
-		hearth_record_free(rec);
+		record_free(rec);
 	}
 	free(s);
 	return 0;

@@ -1,4 +1,4 @@
-/* Bridge configuration from the environment and the plan of a slot:
+/* Bridge configuration from a context and the plan of a slot:
  * address, gateway, MAC and TAP name, and every bad value refused. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,15 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hearth/context.h"
 #include "lib/bridge.h"
 
-static int reset_env(void **state)
+static struct hearth_ctx *ctx;
+
+static int fresh_ctx(void **state)
 {
 	(void)state;
-	unsetenv("HEARTH_BRIDGE");
-	unsetenv("HEARTH_BRIDGE_CIDR");
-	unsetenv("HEARTH_NAT");
-	setenv("HEARTH_STATE_DIR", "/tmp/hearth-test-bridge-root", 1);
+	hearth_ctx_free(ctx);
+	ctx = hearth_ctx_new();
+	assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_STATE_DIR, "/tmp/hearth-test-bridge-root", NULL), 0);
+	return 0;
+}
+
+static int free_ctx(void **state)
+{
+	(void)state;
+	hearth_ctx_free(ctx);
+	ctx = NULL;
 	return 0;
 }
 
@@ -24,7 +34,7 @@ static void test_defaults(void **state)
 {
 	(void)state;
 	struct bridge_cfg bc;
-	assert_int_equal(bridge_cfg_from_env(&bc, NULL), 0);
+	assert_int_equal(bridge_cfg_from_ctx(ctx, &bc, NULL), 0);
 	assert_string_equal(bc.name, "hearth0");
 	assert_int_equal(bc.prefix, 24);
 	assert_false(bc.nat);
@@ -41,11 +51,11 @@ static void test_defaults(void **state)
 static void test_custom_subnet_host_bits_cleared(void **state)
 {
 	(void)state;
-	setenv("HEARTH_BRIDGE", "br-test", 1);
-	setenv("HEARTH_BRIDGE_CIDR", "172.20.5.77/22", 1);
-	setenv("HEARTH_NAT", "1", 1);
+	assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_BRIDGE, "br-test", NULL), 0);
+	assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_BRIDGE_CIDR, "172.20.5.77/22", NULL), 0);
+	assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_NAT, "1", NULL), 0);
 	struct bridge_cfg bc;
-	assert_int_equal(bridge_cfg_from_env(&bc, NULL), 0);
+	assert_int_equal(bridge_cfg_from_ctx(ctx, &bc, NULL), 0);
 	assert_true(bc.nat);
 	assert_int_equal(bridge_slots(&bc), 1021);
 	struct net_plan p;
@@ -60,14 +70,15 @@ static void test_tap_names_fit_and_differ(void **state)
 {
 	(void)state;
 	struct bridge_cfg bc;
-	assert_int_equal(bridge_cfg_from_env(&bc, NULL), 0);
+	assert_int_equal(bridge_cfg_from_ctx(ctx, &bc, NULL), 0);
 	struct net_plan a, b, c;
 	net_plan_for_slot(&bc, 0, &a);
 	net_plan_for_slot(&bc, 252, &b);
 	assert_true(strlen(b.tap) < IFNAMSIZ);
 	assert_string_not_equal(a.tap, b.tap);
 	/* Another state root, another tag: the same slot, another TAP. */
-	setenv("HEARTH_STATE_DIR", "/tmp/hearth-test-bridge-other", 1);
+	assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_STATE_DIR, "/tmp/hearth-test-bridge-other", NULL), 0);
+	assert_int_equal(bridge_cfg_from_ctx(ctx, &bc, NULL), 0);
 	net_plan_for_slot(&bc, 0, &c);
 	assert_string_not_equal(a.tap, c.tap);
 	assert_string_equal(a.addr, c.addr);
@@ -79,22 +90,17 @@ static void test_bad_values(void **state)
 	static const char *const cidrs[] = { "10.0.0.0", "10.0.0.0/15", "10.0.0.0/30", "10.0.0/24", "x/24",
 					     "10.0.0.0/24x", "/24", "300.1.1.1/24" };
 	for (size_t i = 0; i < sizeof(cidrs) / sizeof(*cidrs); i++) {
-		setenv("HEARTH_BRIDGE_CIDR", cidrs[i], 1);
-		struct bridge_cfg bc;
 		struct hearth_error *err = NULL;
-		assert_int_equal(bridge_cfg_from_env(&bc, &err), -1);
+		assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_BRIDGE_CIDR, cidrs[i], &err), -1);
 		assert_non_null(strstr(err->message, "HEARTH_BRIDGE_CIDR"));
 		assert_non_null(strstr(err->message, cidrs[i]));
 		assert_int_equal(err->kind, HEARTH_ERR_INVALID);
 		hearth_error_free(err);
 	}
-	unsetenv("HEARTH_BRIDGE_CIDR");
 	static const char *const names[] = { "a-name-far-too-long", "with space", "sl/ash" };
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
-		setenv("HEARTH_BRIDGE", names[i], 1);
-		struct bridge_cfg bc;
 		struct hearth_error *err = NULL;
-		assert_int_equal(bridge_cfg_from_env(&bc, &err), -1);
+		assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_BRIDGE, names[i], &err), -1);
 		assert_non_null(strstr(err->message, names[i]));
 		hearth_error_free(err);
 	}
@@ -103,10 +109,10 @@ static void test_bad_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_defaults, reset_env),
-		cmocka_unit_test_setup(test_custom_subnet_host_bits_cleared, reset_env),
-		cmocka_unit_test_setup(test_tap_names_fit_and_differ, reset_env),
-		cmocka_unit_test_setup(test_bad_values, reset_env),
+		cmocka_unit_test_setup_teardown(test_defaults, fresh_ctx, free_ctx),
+		cmocka_unit_test_setup_teardown(test_custom_subnet_host_bits_cleared, fresh_ctx, free_ctx),
+		cmocka_unit_test_setup_teardown(test_tap_names_fit_and_differ, fresh_ctx, free_ctx),
+		cmocka_unit_test_setup_teardown(test_bad_values, fresh_ctx, free_ctx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

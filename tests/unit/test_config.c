@@ -14,6 +14,7 @@
 
 static char tmpdir[] = "/tmp/hearth-test-config.XXXXXX";
 static char *rootfs, *secret_path;
+static struct hearth_ctx *ctx;
 
 static int setup(void **state)
 {
@@ -28,6 +29,7 @@ static int setup(void **state)
 	f = fopen(secret_path, "w");
 	fputs("s3cret", f);
 	fclose(f);
+	ctx = hearth_ctx_new();
 	return 0;
 }
 
@@ -51,7 +53,7 @@ static struct hearth_config *valid_config(void)
 static void expect_invalid(struct hearth_config *cfg, const char *needle)
 {
 	struct hearth_error *err = NULL;
-	assert_int_equal(hearth_config_validate(cfg, &err), -1);
+	assert_int_equal(hearth_config_validate(ctx, cfg, &err), -1);
 	assert_non_null(err);
 	assert_int_equal(err->kind, HEARTH_ERR_INVALID);
 	if (!strstr(err->message, needle))
@@ -131,7 +133,7 @@ static void test_validate_ok(void **state)
 	struct hearth_error *err = NULL;
 	cfg->name = xstrdup("web-1");
 	assert_int_equal(hearth_config_add_file(cfg, true, "token", secret_path, &err), 0);
-	assert_int_equal(hearth_config_validate(cfg, &err), 0);
+	assert_int_equal(hearth_config_validate(ctx, cfg, &err), 0);
 	assert_int_equal(cfg->secret_files[0].size, 6);
 	assert_memory_equal(cfg->secret_files[0].content, "s3cret", 6);
 	assert_int_equal(cfg->secret_files[0].mode, 0400);
@@ -189,7 +191,7 @@ static void test_validate_rules(void **state)
 	cfg = valid_config();
 	assert_int_equal(hearth_config_add_port(cfg, "8080:80", &err), 0);
 	assert_int_equal(hearth_config_add_port(cfg, "8080:80/udp", &err), 0);
-	assert_int_equal(hearth_config_validate(cfg, &err), 0);
+	assert_int_equal(hearth_config_validate(ctx, cfg, &err), 0);
 	hearth_config_free(cfg);
 
 	cfg = valid_config();
@@ -260,12 +262,12 @@ static void test_json_round_trip(void **state)
 	cfg->config_files[0] = (struct hearth_file){ .name = xstrdup("app.conf"), .content = xstrdup("a=\"1\"\n"),
 						     .size = 6, .mode = 0640 };
 	cfg->n_config_files = 1;
-	assert_int_equal(hearth_config_validate(cfg, &err), 0);
+	assert_int_equal(hearth_config_validate(ctx, cfg, &err), 0);
 
 	char *one = hearth_config_to_json(cfg, HEARTH_JSON_REDACT_SECRETS);
 	struct hearth_config *back = hearth_config_from_json(one, &err);
 	assert_non_null(back);
-	assert_int_equal(hearth_config_validate(back, &err), 0);
+	assert_int_equal(hearth_config_validate(ctx, back, &err), 0);
 	char *two = hearth_config_to_json(back, HEARTH_JSON_REDACT_SECRETS);
 	assert_string_equal(one, two);
 	assert_int_equal(back->cpus, 3);

@@ -18,27 +18,29 @@
 #include "lib/state.h"
 
 static char tmpdir[] = "/tmp/hearth-test-state.XXXXXX";
+static struct hearth_ctx *ctx;
 
 static int setup(void **state)
 {
 	(void)state;
 	if (!mkdtemp(tmpdir))
 		return -1;
-	setenv("HEARTH_STATE_DIR", tmpdir, 1);
-	return 0;
+	ctx = hearth_ctx_new();
+	return hearth_ctx_set(ctx, HEARTH_SETTING_STATE_DIR, tmpdir, NULL);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
 	rm_rf(tmpdir);
+	hearth_ctx_free(ctx);
 	return 0;
 }
 
 static void test_root_permissions(void **state)
 {
 	(void)state;
-	int fd = state_root_open(NULL);
+	int fd = state_root_open(ctx, NULL);
 	assert_true(fd >= 0);
 	struct stat st;
 	assert_int_equal(fstatat(fd, "vms", &st, 0), 0);
@@ -50,7 +52,7 @@ static void test_record_round_trip(void **state)
 {
 	(void)state;
 	struct hearth_error *err = NULL;
-	int root = state_root_open(&err);
+	int root = state_root_open(ctx, &err);
 	int vm = state_vm_create(root, "rec", NULL, NULL, &err);
 	assert_true(vm >= 0);
 	struct hearth_record rec = { .name = "rec", .backend = "qemu", .status = HEARTH_STATUS_PAUSED,
@@ -68,7 +70,7 @@ static void test_record_round_trip(void **state)
 	assert_int_equal(back->exit_code, 3);
 	assert_int_equal(back->monitor_start, 77);
 	assert_string_equal(back->guest_ip, "10.0.2.15/24");
-	hearth_record_free(back);
+	record_free(back);
 	/* Same name again: refused with a clear error. */
 	assert_int_equal(state_vm_create(root, "rec", NULL, NULL, &err), -1);
 	assert_non_null(strstr(err->message, "name: already in use (rec)"));
@@ -85,7 +87,7 @@ static int race(int n, bool same_name)
 	for (int i = 0; i < n; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
-			int root = state_root_open(NULL);
+			int root = state_root_open(ctx, NULL);
 			char name[32];
 			snprintf(name, sizeof(name), same_name ? "contested" : "racer-%d", i);
 			int lock = state_lock(root, NULL);
@@ -119,7 +121,7 @@ static void test_lock_serialises_choices(void **state)
 {
 	(void)state;
 	enum { N = 8 };
-	int root = state_root_open(NULL);
+	int root = state_root_open(ctx, NULL);
 	assert_true(root >= 0);
 	char **before;
 	size_t base;
@@ -159,7 +161,7 @@ static void test_lock_serialises_choices(void **state)
 		assert_in_range(rec->net_slot, base, base + N - 1);
 		assert_false(seen[rec->net_slot - base]);
 		seen[rec->net_slot - base] = true;
-		hearth_record_free(rec);
+		record_free(rec);
 		close(vm);
 	}
 	close(root);
@@ -170,7 +172,7 @@ static void test_lock_serialises_choices(void **state)
 static void test_lock_wait_bounded(void **state)
 {
 	(void)state;
-	int root = state_root_open(NULL);
+	int root = state_root_open(ctx, NULL);
 	int ready[2];
 	assert_int_equal(pipe(ready), 0);
 	pid_t holder = fork();
@@ -206,7 +208,7 @@ static void test_lock_wait_bounded(void **state)
 static void test_cut_creation_invisible(void **state)
 {
 	(void)state;
-	int root = state_root_open(NULL);
+	int root = state_root_open(ctx, NULL);
 	pid_t dead = fork();
 	if (dead == 0)
 		_exit(0);
@@ -231,7 +233,7 @@ static void test_cut_creation_invisible(void **state)
 static void test_name_generation(void **state)
 {
 	(void)state;
-	int root = state_root_open(NULL);
+	int root = state_root_open(ctx, NULL);
 	for (int i = 0; i < 300; i++) {
 		char *name = name_generate(root);
 		assert_true(hearth_name_valid(name));
@@ -288,7 +290,7 @@ static void test_pid_identity(void **state)
 static void test_atomic_write(void **state)
 {
 	(void)state;
-	int root = state_root_open(NULL);
+	int root = state_root_open(ctx, NULL);
 	assert_int_equal(write_file_atomic_at(root, "f", "one", 3, 0600), 0);
 	assert_int_equal(write_file_atomic_at(root, "f", "two!", 4, 0600), 0);
 	char *text = NULL;

@@ -7,10 +7,11 @@
 #include <sys/stat.h>
 
 #include "backends/backend.h"
-#include "bridge.h"
-#include "guest_internal.h"
-#include "proc.h"
-#include "state.h"
+#include "backends/vm.h"
+#include "lib/bridge.h"
+#include "core.h"
+#include "lib/proc.h"
+#include "lib/state.h"
 
 bool guest_status_active(enum hearth_status s)
 {
@@ -49,12 +50,11 @@ static void mark_start_cut(struct hearth_record *rec, void *arg)
  * guest over: its VMM, if any ran, is killed (the monitor then records
  * the end), its TAP and staging copies go, and it reads as failed, so
  * that stop, rm and the port it asked for all work again. */
-static int repair_cut_start(int vmfd, struct hearth_record *rec, struct hearth_error **err)
+static int repair_cut_start(struct hearth_ctx *ctx, int vmfd, struct hearth_record *rec, struct hearth_error **err)
 {
-	if (rec->vmm_pid > 0 && proc_alive(rec->vmm_pid, rec->vmm_start))
-		kill(rec->vmm_pid, SIGKILL);
+	vm_kill(rec);
 	if (rec->monitor_pid <= 0)
-		net_tap_remove_slot(rec->tap, rec->net_slot);
+		net_tap_remove_slot(state_root_tag(ctx), rec->tap, rec->net_slot);
 	DIR *d = fdopendir(dup(vmfd));
 	for (struct dirent *e; d && (e = readdir(d));)
 		if (str_has_prefix(e->d_name, ".stage-"))
@@ -85,7 +85,7 @@ static struct hearth_record *record_broken(const char *name, const char *why)
  * monitor is gone reads as failed, never as running (the monitor of a
  * guest being started may not have written its pid yet); one that cannot
  * be read reads as broken. Fails only for a guest still being created. */
-int guest_record(int vmfd, const char *name, struct hearth_record **ret, struct hearth_error **err)
+int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret, struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
 	struct hearth_error *bad = NULL;
@@ -109,15 +109,15 @@ int guest_record(int vmfd, const char *name, struct hearth_record **ret, struct 
 	hearth_config_free(cfg);
 	hearth_error_free(bad);
 	if (why) {
-		hearth_record_free(rec);
+		record_free(rec);
 		*ret = record_broken(name, why);
 		return 0;
 	}
 	const struct hearth_backend_ops *ops = backend_find(rec->backend);
 	if (ops && ops->refresh) {
 		/* The backend's daemon knows; the record holds no copy to drift. */
-		_cleanup_free_ char *dir = state_vm_path(rec->name);
-		struct guest g = { .name = rec->name, .dir = dir, .dirfd = vmfd, .rec = rec };
+		_cleanup_free_ char *dir = state_vm_path(ctx, rec->name);
+		struct guest g = { .ctx = ctx, .name = rec->name, .dir = dir, .dirfd = vmfd, .rec = rec };
 		struct hearth_error *e = NULL;
 		if (ops->refresh(&g, rec, &e) < 0) {
 			record_set_status(rec, HEARTH_STATUS_FAILED, e->message);
@@ -131,8 +131,8 @@ int guest_record(int vmfd, const char *name, struct hearth_record **ret, struct 
 	bool gone = guest_status_active(rec->status) && rec->monitor_pid > 0 &&
 		    !proc_alive(rec->monitor_pid, rec->monitor_start);
 	if (cut || gone) {
-		int rc = cut ? repair_cut_start(vmfd, rec, err) : record_update(vmfd, mark_monitor_gone, NULL, err);
-		hearth_record_free(rec);
+		int rc = cut ? repair_cut_start(ctx, vmfd, rec, err) : record_update(vmfd, mark_monitor_gone, NULL, err);
+		record_free(rec);
 		rec = NULL;
 		if (rc < 0 || record_read(vmfd, &rec, err) < 0)
 			return -1;
@@ -142,9 +142,9 @@ int guest_record(int vmfd, const char *name, struct hearth_record **ret, struct 
 }
 
 /* Opens NAME's state directory (the root only for as long as that takes). */
-int guest_dir_open(const char *name, struct hearth_error **err)
+int guest_dir_open(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
 {
-	_cleanup_close_ int rootfd = state_root_open(err);
+	_cleanup_close_ int rootfd = state_root_open(ctx, err);
 	if (rootfd < 0)
 		return -1;
 	return state_vm_open(rootfd, name, err);

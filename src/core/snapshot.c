@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "guest_internal.h"
-#include "json.h"
-#include "state.h"
+#include "core.h"
+#include "lib/json.h"
+#include "lib/state.h"
 
 #define SNAPSHOT_FORMAT 1
 
@@ -47,13 +47,13 @@ static json_t *snapshot_manifest(const struct guest *g)
 	return o;
 }
 
-int hearth_guest_snapshot(const char *name, const char *dir, struct hearth_error **err)
+int hearth_guest_snapshot(struct hearth_ctx *ctx, const char *name, const char *dir, struct hearth_error **err)
 {
 	if (!dir || dir[0] != '/')
 		return fail_invalid(err, "snapshot: directory must be an absolute path (%s)", dir ? dir : "");
 	struct guest g;
 	const struct hearth_backend_ops *ops;
-	if (guest_open(name, &g, &ops, err) < 0)
+	if (guest_open(ctx, name, &g, &ops, err) < 0)
 		return -1;
 	int rc = -1;
 	enum hearth_status st = g.rec->status;
@@ -126,7 +126,7 @@ static int snapshot_config_plain(struct hearth_config *cfg, const char *path, st
 	return 0;
 }
 
-int hearth_snapshot_restore(const char *dir, const char *name, const struct hearth_run_options *opts,
+int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name, const struct hearth_run_options *opts,
 			    char **ret_name, struct hearth_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
@@ -167,7 +167,7 @@ int hearth_snapshot_restore(const char *dir, const char *name, const struct hear
 	o.wait = false;
 	struct guest_start how = { .want_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1,
 				   .start = restore_start, .arg = dir };
-	rc = guest_run_internal(cfg, &o, &how, ret_name, err);
+	rc = guest_run_internal(ctx, cfg, &o, &how, ret_name, err);
 out:
 	hearth_config_free(cfg);
 	json_decref(m);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "guest_internal.h"
+#include "core.h"
 
 /* Offset where the last N lines of FD's first END bytes begin. */
 static off_t tail_offset(int fd, uint64_t n, off_t end)
@@ -69,25 +69,25 @@ static int copy_fd(int from, int to)
 	return copy_upto(from, to, UINT64_MAX);
 }
 
-static bool guest_active(const char *name)
+static bool guest_active(struct hearth_ctx *ctx, const char *name)
 {
 	struct hearth_record *r = NULL;
 	struct hearth_error *e = NULL;
-	if (hearth_guest_get(name, &r, &e) < 0) {
+	if (guest_get(ctx, name, &r, &e) < 0) {
 		hearth_error_free(e);
 		return false;
 	}
 	bool active = guest_status_active(r->status);
-	hearth_record_free(r);
+	record_free(r);
 	return active;
 }
 
-int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
+int hearth_guest_logs(struct hearth_ctx *ctx, const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
 		      struct hearth_error **err)
 {
 	struct guest g;
 	const struct hearth_backend_ops *ops;
-	if (guest_open(name, &g, &ops, err) < 0)
+	if (guest_open(ctx, name, &g, &ops, err) < 0)
 		return -1;
 	if (ops->logs && !hypervisor) {
 		int rc = ops->logs(&g, lines, follow, fd, err);
@@ -165,7 +165,7 @@ int hearth_guest_logs(const char *name, uint64_t lines, bool follow, bool hyperv
 		return 0;
 	}
 	while (follow) {
-		bool active = guest_active(name);
+		bool active = guest_active(ctx, name);
 		sleep_ms(200);
 		if (copy_fd(log, fd) < 0) {
 			close(log);

@@ -2,13 +2,14 @@
  * (free of every live guest's and bindable now), its bridge slot, and
  * the directory with config.json and the first record. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 
 #include "backends/backend.h"
-#include "bridge.h"
-#include "guest_internal.h"
-#include "proc.h"
-#include "state.h"
+#include "lib/bridge.h"
+#include "core.h"
+#include "lib/proc.h"
+#include "lib/state.h"
 
 static bool ports_clash(const struct hearth_config *a, const struct hearth_config *b, const struct hearth_port **which)
 {
@@ -38,17 +39,19 @@ static bool daemon_guest(int vmfd)
 		return false;
 	}
 	const struct hearth_backend_ops *ops = backend_find(rec->backend);
-	hearth_record_free(rec);
+	record_free(rec);
 	return ops && ops->refresh;
 }
 
-static size_t live_guests(int rootfd, struct live_guest **ret, struct hearth_error **err)
+static int live_guests(struct hearth_ctx *ctx, int rootfd, struct live_guest **ret, size_t *ret_n,
+		       struct hearth_error **err)
 {
 	char **names;
 	size_t n, got = 0;
 	*ret = NULL;
+	*ret_n = 0;
 	if (state_list_names(rootfd, &names, &n, err) < 0)
-		return (size_t)-1;
+		return -1;
 	struct live_guest *live = xcalloc(n ? n : 1, sizeof(*live));
 	for (size_t i = 0; i < n; i++) {
 		struct hearth_error *ignored = NULL;
@@ -61,24 +64,25 @@ static size_t live_guests(int rootfd, struct live_guest **ret, struct hearth_err
 			close(vmfd);
 			continue;
 		}
-		if (vmfd >= 0 && guest_record(vmfd, names[i], &rec, &ignored) == 0 && guest_status_active(rec->status)) {
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, &ignored) == 0 && guest_status_active(rec->status)) {
 			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
 		}
 		if (vmfd >= 0)
 			close(vmfd);
 		hearth_error_free(ignored);
-		hearth_record_free(rec);
+		record_free(rec);
 	}
 	names_free(names, n);
 	*ret = live;
-	return got;
+	*ret_n = got;
+	return 0;
 }
 
 static void live_guests_free(struct live_guest *live, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(live[i].name);
-		hearth_record_free(live[i].rec);
+		record_free(live[i].rec);
 		close(live[i].vmfd);
 	}
 	free(live);
@@ -116,23 +120,20 @@ static int check_ports(const struct live_guest *live, size_t n_live, const struc
 	return rc;
 }
 
-/* WANT (a snapshot's slot) if no live guest holds it, else with WANT < 0
- * the lowest free slot of the bridge. */
-static int slot_allocate(const struct live_guest *live, size_t n_live, const struct bridge_cfg *bc, int want,
-			 struct hearth_error **err)
+int slot_allocate(const struct bridge_cfg *bc, const int *slots, const char *const *holders, size_t n, int want,
+		  struct hearth_error **err)
 {
 	unsigned max = bridge_slots(bc);
 	if (want >= (int)max)
 		return fail_invalid(err, "network: slot %d is outside bridge %s's subnet", want, bc->name);
 	const char **holder = xcalloc(max, sizeof(*holder));
-	for (size_t i = 0; i < n_live; i++) {
-		int s = live[i].rec->net_slot;
-		if (s >= 0 && (unsigned)s < max)
-			holder[s] = live[i].name;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (slots[i] >= 0 && (unsigned)slots[i] < max)
+			holder[slots[i]] = holders[i];
 	int slot = -1;
 	if (want >= 0 && holder[want])
-		fail_invalid(err, "network: slot %d (the snapshot's address) is held by guest %s", want, holder[want]);
+		hearth_fail(err, HEARTH_ERR_CONFLICT, EADDRINUSE,
+			    "network: slot %d (the snapshot's address) is held by guest %s", want, holder[want]);
 	else if (want >= 0)
 		slot = want;
 	else {
@@ -146,10 +147,26 @@ static int slot_allocate(const struct live_guest *live, size_t n_live, const str
 	return slot;
 }
 
+/* The lowest free slot for a guest among LIVE (or WANT). */
+static int live_slot(const struct live_guest *live, size_t n_live, const struct bridge_cfg *bc, int want,
+		     struct hearth_error **err)
+{
+	int *slots = xcalloc(n_live ? n_live : 1, sizeof(*slots));
+	const char **holders = xcalloc(n_live ? n_live : 1, sizeof(*holders));
+	for (size_t i = 0; i < n_live; i++) {
+		slots[i] = live[i].rec->net_slot;
+		holders[i] = live[i].name;
+	}
+	int slot = slot_allocate(bc, slots, holders, n_live, want, err);
+	free(slots);
+	free(holders);
+	return slot;
+}
+
 /* Creates the guest's directory, config.json and first record under
  * the state lock, so names, ports and bridge slots are never handed out
  * twice. PLAN (bridged guests) gets the slot. */
-int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, const char *network,
+int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend, const char *network,
 			int want_slot, struct net_plan *plan, struct hearth_error **err)
 {
 	_cleanup_close_ int lock = state_lock(rootfd, err);
@@ -159,8 +176,8 @@ int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, con
 		cfg->name = name_generate(rootfd);
 	/* Only ports and slots need the other guests: most starts skip this. */
 	struct live_guest *live = NULL;
-	size_t n_live = cfg->n_ports > 0 || plan ? live_guests(rootfd, &live, err) : 0;
-	if (n_live == (size_t)-1)
+	size_t n_live = 0;
+	if ((cfg->n_ports > 0 || plan) && live_guests(ctx, rootfd, &live, &n_live, err) < 0)
 		return -1;
 	struct hearth_record rec = {
 		.name = cfg->name,
@@ -176,7 +193,7 @@ int guest_create(int rootfd, struct hearth_config *cfg, const char *backend, con
 	if (plan) {
 		struct bridge_cfg bc;
 		int slot;
-		if (bridge_cfg_from_env(&bc, err) < 0 || (slot = slot_allocate(live, n_live, &bc, want_slot, err)) < 0) {
+		if (bridge_cfg_from_ctx(ctx, &bc, err) < 0 || (slot = live_slot(live, n_live, &bc, want_slot, err)) < 0) {
 			live_guests_free(live, n_live);
 			return -1;
 		}

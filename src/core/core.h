@@ -1,0 +1,66 @@
+/* The core: the guest lifecycle every backend shares, above the backends
+ * and below the CLI. These are its building blocks, shared by its files. */
+#ifndef HEARTH_GUEST_INTERNAL_H
+#define HEARTH_GUEST_INTERNAL_H
+
+#include "backends/backend.h"
+#include "lib/bridge.h"
+
+/* How to bring a new guest up, when not by ops->start: restoring a
+ * snapshot keeps the snapshot's bridge slot (the guest's address lives
+ * in its memory). */
+struct guest_start {
+	int want_slot; /* -1: any */
+	int (*start)(struct guest *g, const char *arg, struct hearth_error **err);
+	const char *arg;
+};
+
+/* hearth_guest_run with HOW (NULL: the backend's start). */
+int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
+		       const struct guest_start *how, char **ret_name, struct hearth_error **err) WUR;
+
+/* NAME's record, reconciled; every guest's, sorted by name (skipping
+ * guests being made or removed right now). */
+int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;
+int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err) WUR;
+
+/* NAME's guest with config and reconciled record, and its backend. */
+int guest_open(struct hearth_ctx *ctx, const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,
+	       struct hearth_error **err) WUR;
+void guest_release(struct guest *g);
+
+/* starting, running or paused: a guest whose processes should be up. */
+bool guest_status_active(enum hearth_status s);
+
+/* Opens NAME's state directory. */
+int guest_dir_open(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) WUR;
+
+/* The start configuration in VMFD's config.json. */
+int guest_config_read(int vmfd, struct hearth_config **ret, struct hearth_error **err) WUR;
+
+/* NAME's record (in VMFD), reconciled with the processes that run: a
+ * gone monitor or a start cut short is repaired and reads as failed, a
+ * record or config that cannot be read reads as broken. Fails only for a
+ * guest whose directory is being made right now. */
+int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;
+
+/* Under the state lock: a name when CFG has none, the host ports, the
+ * bridge slot (PLAN, for bridged guests; WANT_SLOT or any), the guest's
+ * directory, config.json and first record. Returns the directory's fd. */
+int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend, const char *network, int want_slot,
+		 struct net_plan *plan, struct hearth_error **err) WUR;
+
+/* A bridge slot (the guest's address) on BC: WANT (a snapshot's slot),
+ * unless one of the N guests HOLDERS[i] holds it as SLOTS[i]; with WANT
+ * < 0 the lowest free one. */
+int slot_allocate(const struct bridge_cfg *bc, const int *slots, const char *const *holders, size_t n, int want,
+		  struct hearth_error **err) WUR;
+
+/* The network mode for a guest of OPS when the caller asks for WANT
+ * (NULL or "auto": the backend's default): "user", "bridge", "none", or
+ * NULL for a backend that manages its own. Fails, naming what the backend
+ * offers, for a mode it does not. */
+int network_choose(const struct hearth_backend_ops *ops, const char *want, const char **ret,
+		   struct hearth_error **err) WUR;
+
+#endif

@@ -1,0 +1,280 @@
+/* The guest lifecycle that every backend shares: start, readiness,
+ * stop, pause/resume, removal. A new guest's place is made in
+ * guest_alloc.c, records are reconciled in guest_record.c, logs read in
+ * guest_logs.c. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "backends/vm.h"
+#include "lib/agent.h"
+#include "lib/bridge.h"
+#include "core.h"
+#include "lib/proc.h"
+#include "lib/state.h"
+
+#define READY_POLL_MS 20
+
+const char *hearth_version(void)
+{
+	return HEARTH_VERSION;
+}
+
+void guest_release(struct guest *g)
+{
+	free(g->name);
+	free(g->dir);
+	if (g->dirfd >= 0)
+		close(g->dirfd);
+	hearth_config_free(g->cfg);
+	record_free(g->rec);
+}
+
+int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err)
+{
+	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
+	if (vmfd < 0)
+		return -1;
+	return guest_record(ctx, vmfd, name, ret, err);
+}
+
+int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(ctx, err);
+	if (rootfd < 0)
+		return -1;
+	char **names;
+	size_t n;
+	if (state_list_names(rootfd, &names, &n, err) < 0)
+		return -1;
+	struct hearth_record **recs = xcalloc(n, sizeof(*recs));
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct hearth_error *e = NULL;
+		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &e);
+		/* A guest being created or removed right now is skipped. */
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &recs[got], &e) == 0)
+			got++;
+		hearth_error_free(e);
+	}
+	names_free(names, n);
+	*ret = recs;
+	*ret_n = got;
+	return 0;
+}
+
+int hearth_guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_guest **ret, struct hearth_error **err)
+{
+	struct hearth_record *rec;
+	if (guest_get(ctx, name, &rec, err) < 0)
+		return -1;
+	*ret = record_view_new(rec);
+	return 0;
+}
+
+int hearth_guest_list(struct hearth_ctx *ctx, struct hearth_guest ***ret, size_t *ret_n, struct hearth_error **err)
+{
+	struct hearth_record **recs;
+	size_t n;
+	if (guest_list(ctx, &recs, &n, err) < 0)
+		return -1;
+	struct hearth_guest **views = xcalloc(n ? n : 1, sizeof(*views));
+	for (size_t i = 0; i < n; i++)
+		views[i] = record_view_new(recs[i]);
+	free(recs);
+	*ret = views;
+	*ret_n = n;
+	return 0;
+}
+
+int hearth_guest_config(struct hearth_ctx *ctx, const char *name, struct hearth_config **ret, struct hearth_error **err)
+{
+	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
+	if (vmfd < 0)
+		return -1;
+	return guest_config_read(vmfd, ret, err);
+}
+
+/* Opens NAME as a struct guest with its config and reconciled record. */
+int guest_open(struct hearth_ctx *ctx, const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,
+	       struct hearth_error **err)
+{
+	*g = (struct guest){ .ctx = ctx, .dirfd = -1 };
+	_cleanup_close_ int rootfd = state_root_open(ctx, err);
+	if (rootfd < 0)
+		return -1;
+	g->dirfd = state_vm_open(rootfd, name, err);
+	if (g->dirfd < 0)
+		return -1;
+	g->name = xstrdup(name);
+	g->dir = state_vm_path(ctx, name);
+	if (guest_record(ctx, g->dirfd, name, &g->rec, err) < 0) {
+		guest_release(g);
+		return -1;
+	}
+	if (g->rec->status == HEARTH_STATUS_BROKEN) {
+		int rc = fail_runtime(err, "%s: %s (hearth rm %s removes it)", name, g->rec->reason, name);
+		guest_release(g);
+		return rc;
+	}
+	if (guest_config_read(g->dirfd, &g->cfg, err) < 0) {
+		hearth_error_prefix(err, "%s: ", name);
+		guest_release(g);
+		return -1;
+	}
+	*ret_ops = backend_find(g->rec->backend);
+	if (!*ret_ops) {
+		int rc = fail_runtime(err, "%s: unknown backend in record (%s)", name, g->rec->backend);
+		guest_release(g);
+		return rc;
+	}
+	return 0;
+}
+
+static void set_stop_requested(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	rec->stop_requested = true;
+}
+
+static void set_status_arg(struct hearth_record *rec, void *arg)
+{
+	if (guest_status_active(rec->status))
+		record_set_status(rec, *(enum hearth_status *)arg, NULL);
+}
+
+/* Waits until the monitor has exited (and so recorded the end). */
+static bool wait_monitor_gone(const struct hearth_record *rec, int64_t deadline)
+{
+	while (proc_alive(rec->monitor_pid, rec->monitor_start)) {
+		if (now_ms() > deadline)
+			return false;
+		sleep_ms(READY_POLL_MS);
+	}
+	return true;
+}
+
+int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s, struct hearth_error **err)
+{
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(ctx, name, &g, &ops, err) < 0)
+		return -1;
+	int rc = 0;
+	if (!guest_status_active(g.rec->status))
+		goto out;
+	/* On a full disk the note cannot be written: the stop goes on
+	 * (the status then says how it ended, not that it was asked). */
+	struct hearth_error *unwritten = NULL;
+	if (record_update(g.dirfd, set_stop_requested, NULL, &unwritten) < 0)
+		hearth_error_free(unwritten);
+	if (ops->stop) {
+		rc = ops->stop(&g, timeout_s, err);
+		goto out;
+	}
+	struct hearth_error *soft = NULL;
+	if (g.rec->status == HEARTH_STATUS_PAUSED && ops->resume && ops->resume(&g, &soft) < 0)
+		hearth_error_free(steal(soft));
+	bool asked = timeout_s > 0 && ops->request_stop(&g, &soft) == 0;
+	hearth_error_free(steal(soft));
+	if (asked && wait_monitor_gone(g.rec, now_ms() + (int64_t)timeout_s * 1000))
+		goto out;
+	if (ops->force_stop(&g, &soft) < 0)
+		hearth_error_free(steal(soft));
+	if (wait_monitor_gone(g.rec, now_ms() + 5000))
+		goto out;
+	/* The VMM ignores us: kill it; the monitor records the end. */
+	vm_kill(g.rec);
+	if (!wait_monitor_gone(g.rec, now_ms() + 5000))
+		rc = fail_runtime(err, "%s: the guest did not stop (monitor pid %d)", name, g.rec->monitor_pid);
+out:
+	guest_release(&g);
+	return rc;
+}
+
+int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
+{
+	struct hearth_record *rec = NULL;
+	if (guest_get(ctx, name, &rec, err) < 0)
+		return -1;
+	_cleanup_free_ char *reply = NULL;
+	int rc = 0;
+	if (rec->status != HEARTH_STATUS_RUNNING)
+		rc = fail_invalid(err, "%s: guest is %s, not running", name, hearth_status_name(rec->status));
+	else if (agent_request(rec, "ping", &reply, err) < 0)
+		rc = -1;
+	else if (strcmp(reply, "pong") != 0)
+		rc = fail_runtime(err, "%s: agent ping: unexpected answer (%s)", name, reply);
+	record_free(rec);
+	return rc;
+}
+
+static int pause_resume(struct hearth_ctx *ctx, const char *name, bool pause, struct hearth_error **err)
+{
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	if (guest_open(ctx, name, &g, &ops, err) < 0)
+		return -1;
+	int rc;
+	enum hearth_status want = pause ? HEARTH_STATUS_PAUSED : HEARTH_STATUS_RUNNING;
+	enum hearth_status from = pause ? HEARTH_STATUS_RUNNING : HEARTH_STATUS_PAUSED;
+	int (*op)(struct guest *, struct hearth_error **) = pause ? ops->pause : ops->resume;
+	if (!op)
+		rc = fail_invalid(err, "%s: %s is not supported by the %s backend", name, pause ? "pause" : "resume",
+				  ops->name);
+	else if (g.rec->status != from)
+		rc = fail_invalid(err, "%s: guest is %s, not %s", name, hearth_status_name(g.rec->status),
+				  hearth_status_name(from));
+	else if ((rc = op(&g, err)) == 0)
+		rc = record_update(g.dirfd, set_status_arg, &want, err);
+	guest_release(&g);
+	return rc;
+}
+
+int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
+{
+	return pause_resume(ctx, name, true, err);
+}
+
+int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
+{
+	return pause_resume(ctx, name, false, err);
+}
+
+int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, struct hearth_error **err)
+{
+	struct hearth_record *rec = NULL;
+	if (guest_get(ctx, name, &rec, err) < 0)
+		return -1;
+	bool active = guest_status_active(rec->status);
+	bool broken = rec->status == HEARTH_STATUS_BROKEN;
+	record_free(rec);
+	if (active && !force)
+		return fail_invalid(err, "%s: guest is running; stop it first or use -f", name);
+	if (active && hearth_guest_stop(ctx, name, 0, err) < 0)
+		return -1;
+	struct guest g;
+	const struct hearth_backend_ops *ops;
+	/* A broken guest's files say nothing to act on: only they go. */
+	if (!broken) {
+		if (guest_open(ctx, name, &g, &ops, err) < 0)
+			return -1;
+		/* A monitor still recording the end (its VMM just died) would
+		 * write into the directory being removed. */
+		wait_monitor_gone(g.rec, now_ms() + 5000);
+		int rc = ops->remove ? ops->remove(&g, err) : 0;
+		/* The monitor removes the TAP; one killed outright leaves it to us. */
+		net_tap_remove_slot(state_root_tag(ctx), g.rec->tap, g.rec->net_slot);
+		guest_release(&g);
+		if (rc < 0)
+			return -1;
+	}
+	_cleanup_close_ int rootfd = state_root_open(ctx, err);
+	if (rootfd < 0)
+		return -1;
+	_cleanup_close_ int lock = state_lock(rootfd, err);
+	if (lock < 0)
+		return -1;
+	return state_vm_remove(rootfd, name, err);
+}

@@ -1,0 +1,149 @@
+/* Starting a guest: from a validated start configuration to a VMM
+ * under its monitor, and the wait for the guest's ready line. */
+#include <string.h>
+
+#include "core.h"
+#include "lib/state.h"
+
+#define READY_POLL_MS 20
+
+/* The start is handed over: from here the monitor (or the daemon)
+ * answers for the guest, whatever becomes of this process. */
+static void clear_creator(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	rec->creator_pid = 0;
+	rec->creator_start = 0;
+}
+
+static void set_failed(struct hearth_record *rec, void *arg)
+{
+	record_set_status(rec, HEARTH_STATUS_FAILED, arg);
+}
+
+/* Records a start that failed after its VMM ran, and says in ERR where
+ * to look: every place named exists until hearth rm. */
+static void keep_failed(struct guest *g, struct hearth_error **err)
+{
+	struct hearth_error *ignored = NULL;
+	const char *why = err && *err ? (*err)->message : "start failed";
+	if (record_update(g->dirfd, set_failed, (void *)why, &ignored) < 0)
+		hearth_error_free(ignored);
+	if (!err || !*err)
+		return;
+	_cleanup_free_ char *hint = xasprintf("%s: %s (kept as failed: hearth logs --hypervisor %s; hearth rm %s)",
+					      g->name, (*err)->message, g->name, g->name);
+	free((*err)->message);
+	(*err)->message = steal(hint);
+}
+
+int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
+		       const struct guest_start *how, char **ret_name, struct hearth_error **err)
+{
+	const char *backend, *network;
+	const char *want = opts->backend;
+	/* A build with a runner runs it, unless a backend was asked for. */
+	if ((!want || strcmp(want, "auto") == 0) && cfg->runner_dir)
+		want = "microvm-nix";
+	if (hearth_config_validate(ctx, cfg, err) < 0 || hearth_backend_choose(ctx, want, &backend, NULL, err) < 0)
+		return -1;
+	const struct hearth_backend_ops *ops = backend_find(backend);
+	if (network_choose(ops, opts->network, &network, err) < 0)
+		return -1;
+	bool bridged = network && strcmp(network, "bridge") == 0;
+	_cleanup_close_ int rootfd = state_root_open(ctx, err);
+	if (rootfd < 0)
+		return -1;
+	struct net_plan plan;
+	int vmfd = guest_create(ctx, rootfd, cfg, backend, network, how ? how->want_slot : -1, bridged ? &plan : NULL, err);
+	if (vmfd < 0)
+		return -1;
+	struct guest g = { .ctx = ctx, .name = xstrdup(cfg->name), .dir = state_vm_path(ctx, cfg->name), .dirfd = vmfd, .cfg = cfg,
+			   .opts = opts, .net = bridged ? &plan : NULL };
+	/* A jailed VMM opens its TAP as the jail's user. */
+	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
+	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
+	if (rc == 0)
+		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);
+	g.cfg = NULL; /* the caller's, not ours to free */
+	if (rc == 0)
+		rc = record_update(vmfd, clear_creator, NULL, err);
+	if (rc < 0) {
+		if (bridged)
+			net_tap_remove(plan.tap);
+		if (g.launched) {
+			/* The VMM ran: keep the guest, as failed, with the logs
+			 * the error points to, until hearth rm. */
+			keep_failed(&g, err);
+			guest_release(&g);
+			return -1;
+		}
+		struct hearth_error *ignored = NULL;
+		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
+			hearth_error_free(ignored);
+		guest_release(&g);
+		return -1;
+	}
+	guest_release(&g);
+	if (opts->wait && hearth_guest_wait_ready(ctx, cfg->name, opts->timeout_s, err) < 0)
+		return -1;
+	*ret_name = xstrdup(cfg->name);
+	return 0;
+}
+
+int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts, char **ret_name,
+		     struct hearth_error **err)
+{
+	return guest_run_internal(ctx, cfg, opts, NULL, ret_name, err);
+}
+
+/* The last N lines of the console, for errors. */
+static char *console_tail(int vmfd, int lines)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (read_file_at(vmfd, "console.log", 64 << 20, &text, &len) < 0 || len == 0)
+		return xstrdup("(console empty)");
+	const char *p = text + len;
+	int seen = 0;
+	while (p > text && seen <= lines) {
+		p--;
+		if (*p == '\n')
+			seen++;
+	}
+	if (*p == '\n')
+		p++;
+	return xstrdup(p);
+}
+
+int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeout_s, struct hearth_error **err)
+{
+	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
+	if (vmfd < 0)
+		return -1;
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	for (;;) {
+		struct hearth_record *rec = NULL;
+		if (guest_record(ctx, vmfd, name, &rec, err) < 0)
+			return -1;
+		enum hearth_status st = rec->status;
+		_cleanup_free_ char *reason = rec->reason ? xstrdup(rec->reason) : NULL;
+		record_free(rec);
+		if (st == HEARTH_STATUS_RUNNING || st == HEARTH_STATUS_PAUSED)
+			return 0;
+		if (st != HEARTH_STATUS_STARTING) {
+			_cleanup_free_ char *tail = console_tail(vmfd, 10);
+			return fail_runtime(err, "%s: guest %s before it was ready (%s); console:\n%s", name,
+					    hearth_status_name(st), reason ? reason : "no reason", tail);
+		}
+		if (now_ms() > deadline) {
+			_cleanup_free_ char *tail = console_tail(vmfd, 10);
+			struct hearth_error *ignored = NULL;
+			if (hearth_guest_stop(ctx, name, 0, &ignored) < 0)
+				hearth_error_free(ignored);
+			return fail_runtime(err, "%s: not ready within %d s, stopped it; console:\n%s", name, timeout_s,
+					    tail);
+		}
+		sleep_ms(READY_POLL_MS);
+	}
+}
