@@ -54,6 +54,7 @@ $(B)/libhearth.a: $(LIB_OBJ)
 
 $(B)/libhearth.so: $(LIB_OBJ)
 	$(CC) $(SAN) -shared -Wl,-soname,libhearth.so.0 -o $@ $^ $(LIBS)
+	ln -sf libhearth.so $(B)/libhearth.so.0
 
 $(B)/hearth: $(CLI_OBJ) $(B)/libhearth.a
 	$(CC) $(SAN) -o $@ $(CLI_OBJ) $(B)/libhearth.a $(LIBS)
