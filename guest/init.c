@@ -292,7 +292,9 @@ static int agent_listen(void)
 
 static int vsock_listen(void)
 {
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = HEARTH_AGENT_VSOCK_PORT, .svm_cid = VMADDR_CID_ANY };
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
+				  .svm_port = HEARTH_AGENT_VSOCK_PORT,
+				  .svm_cid = VMADDR_CID_ANY };
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1; /* no vsock in this kernel */
@@ -480,8 +482,7 @@ int main(int argc, char **argv)
 			power_off(1);
 		}
 		struct statfs fs;
-		if (params.root[0] && statfs("/", &fs) == 0 &&
-		    (fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)) {
+		if (params.root[0] && statfs("/", &fs) == 0 && (fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC)) {
 			switch_root(argv);
 			power_off(1);
 		}
@@ -522,7 +523,8 @@ int main(int argc, char **argv)
 	bool stopping = false;
 	long agent_backoff = 0;
 	while (!stopping) {
-		struct pollfd pfd[3] = { { sfd, POLLIN, 0 }, { agent_backoff > 0 ? -1 : agent, POLLIN, 0 },
+		struct pollfd pfd[3] = { { sfd, POLLIN, 0 },
+					 { agent_backoff > 0 ? -1 : agent, POLLIN, 0 },
 					 { vsock, POLLIN, 0 } };
 		int n = poll(pfd, 3, agent_backoff > 0 ? 250 : -1);
 		if (n < 0 && errno != EINTR)

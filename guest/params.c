@@ -17,8 +17,7 @@ static void params_defaults(struct guest_params *p)
 	p->grace_s = 10;
 }
 
-static int copy_value(char *dst, size_t dstlen, const char *key, const char *v, size_t vlen,
-		      char *err, size_t errlen)
+static int copy_value(char *dst, size_t dstlen, const char *key, const char *v, size_t vlen, char *err, size_t errlen)
 {
 	if (vlen == 0) {
 		snprintf(err, errlen, "%s: missing value", key);

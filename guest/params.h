@@ -12,17 +12,17 @@ enum guest_restart {
 };
 
 struct guest_params {
-	char name[64];          /* hearth.name=, empty when absent */
-	char ip[16];            /* hearth.ip=ADDR/PREFIX, dotted quad */
+	char name[64]; /* hearth.name=, empty when absent */
+	char ip[16];   /* hearth.ip=ADDR/PREFIX, dotted quad */
 	unsigned prefix;
 	bool has_ip;
-	char gw[16];            /* hearth.gw= */
+	char gw[16]; /* hearth.gw= */
 	bool has_gw;
 	enum guest_restart restart; /* hearth.restart=no|on-failure|always */
-	unsigned restart_max;   /* hearth.restart_max=N, default 5 */
-	unsigned grace_s;       /* hearth.grace=SECONDS before KILL, default 10 */
-	char root[64];          /* root=, used only as stage-1 from an initrd */
-	char init[128];         /* hearth.init=, what stage-1 switches to */
+	unsigned restart_max;	    /* hearth.restart_max=N, default 5 */
+	unsigned grace_s;	    /* hearth.grace=SECONDS before KILL, default 10 */
+	char root[64];		    /* root=, used only as stage-1 from an initrd */
+	char init[128];		    /* hearth.init=, what stage-1 switches to */
 };
 
 /* Parses CMDLINE (the contents of /proc/cmdline) into *P. Unknown keys

@@ -31,8 +31,8 @@ static bool device_name_valid(const char *s)
 	return true;
 }
 
-static int take_string(json_t *obj, const char *key, char *dst, size_t cap, size_t idx, bool required,
-		       char *err, size_t errlen)
+static int take_string(json_t *obj, const char *key, char *dst, size_t cap, size_t idx, bool required, char *err,
+		       size_t errlen)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v) {
@@ -74,7 +74,8 @@ int guest_volumes_parse(const char *json, struct guest_volume *vols, char *err, 
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach(root, i, e) {
+	json_array_foreach(root, i, e)
+	{
 		struct guest_volume *v = &vols[i];
 		memset(v, 0, sizeof(*v));
 		if (!json_is_object(e)) {
@@ -83,7 +84,8 @@ int guest_volumes_parse(const char *json, struct guest_volume *vols, char *err, 
 		}
 		const char *key;
 		json_t *val;
-		json_object_foreach(e, key, val) {
+		json_object_foreach(e, key, val)
+		{
 			if (strcmp(key, "serial") && strcmp(key, "device") && strcmp(key, "path") &&
 			    strcmp(key, "read_only")) {
 				snprintf(err, errlen, "volumes.json: entry %zu: unknown key \"%.40s\"", i, key);
@@ -100,8 +102,9 @@ int guest_volumes_parse(const char *json, struct guest_volume *vols, char *err, 
 			goto out;
 		}
 		if (!guest_mount_path_valid(v->path)) {
-			snprintf(err, errlen, "volumes.json: entry %zu: path: not an absolute path without . or .. (%s)",
-				 i, v->path);
+			snprintf(err, errlen,
+				 "volumes.json: entry %zu: path: not an absolute path without . or .. (%s)", i,
+				 v->path);
 			goto out;
 		}
 		json_t *ro = json_object_get(e, "read_only");

@@ -11,7 +11,7 @@
 struct guest_volume {
 	char serial[21]; /* virtio-blk serial (QEMU sets it), may be empty */
 	char device[16]; /* expected block device name, e.g. "vdd" */
-	char path[256];  /* absolute mount point */
+	char path[256];	 /* absolute mount point */
 	bool read_only;
 };
 

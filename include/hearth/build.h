@@ -11,15 +11,15 @@
 
 struct hearth_build {
 	char *flake_ref;     /* as given, local paths made absolute */
-	char *profile;       /* the package attribute built ("default" if none given) */
-	char *out_path;      /* /nix/store/HASH-name */
+	char *profile;	     /* the package attribute built ("default" if none given) */
+	char *out_path;	     /* /nix/store/HASH-name */
 	char *revision_hash; /* HASH of out_path */
 	char *kernel_path;   /* out/vmlinux, out/bzImage or out/Image, or NULL */
 	char *initrd_path;   /* out/initrd, or NULL */
 	char *rootfs_path;   /* out/rootfs.ext4, or NULL */
 	char *image_archive; /* out/image.tar.gz, or NULL */
 	char *runner_dir;    /* out, when it has bin/microvm-run, else NULL */
-	bool unchanged;      /* nix gave the same output as the last build */
+	bool unchanged;	     /* nix gave the same output as the last build */
 };
 
 /* Runs `nix build --json --no-link REF#packages.<system>.<profile>`
@@ -27,8 +27,8 @@ struct hearth_build {
  * and reads the output directory. Fails when nix fails, or when the
  * output has neither kernel + rootfs.ext4 nor bin/microvm-run (the error
  * lists what it found). Remembers the result per flake and profile. */
-HEARTH_PUBLIC int hearth_flake_build(struct hearth_ctx *ctx, const char *flake_ref, const char *profile, struct hearth_build **ret,
-				     struct hearth_error **err);
+HEARTH_PUBLIC int hearth_flake_build(struct hearth_ctx *ctx, const char *flake_ref, const char *profile,
+				     struct hearth_build **ret, struct hearth_error **err) HEARTH_WUR;
 HEARTH_PUBLIC void hearth_build_free(struct hearth_build *b);
 
 /* The build as the JSON object `hearth build --json` prints: the start

@@ -24,26 +24,26 @@ enum hearth_protocol {
 };
 
 struct hearth_port {
-	char *host_addr;   /* address to bind on the host; NULL: 127.0.0.1 */
+	char *host_addr; /* address to bind on the host; NULL: 127.0.0.1 */
 	uint16_t host;
 	uint16_t guest;
 	enum hearth_protocol protocol;
 };
 
 struct hearth_volume {
-	char *host;        /* absolute path of an image file, or a volume name */
-	char *guest;       /* absolute mount point in the guest */
-	uint64_t size;     /* bytes, for a named volume created by hearth */
+	char *host;    /* absolute path of an image file, or a volume name */
+	char *guest;   /* absolute mount point in the guest */
+	uint64_t size; /* bytes, for a named volume created by hearth */
 	bool read_only;
 };
 
 struct hearth_file {
-	char *name;        /* one path component */
-	char *content;     /* the bytes, or NULL while only path is known */
+	char *name;    /* one path component */
+	char *content; /* the bytes, or NULL while only path is known */
 	size_t size;
-	char *path;        /* host file the content comes from, or NULL */
-	unsigned mode;     /* permission bits, at most 0777 */
-	bool from_dir;     /* found in a directory, not named by the user:
+	char *path;    /* host file the content comes from, or NULL */
+	unsigned mode; /* permission bits, at most 0777 */
+	bool from_dir; /* found in a directory, not named by the user:
 			    * never read through a symbolic link */
 };
 
@@ -74,27 +74,30 @@ HEARTH_PUBLIC struct hearth_config *hearth_config_new(void);
 HEARTH_PUBLIC void hearth_config_free(struct hearth_config *cfg);
 
 /* Parses "512", "512M", "1G" into MiB; returns 0 or -1 with *err set. */
-HEARTH_PUBLIC int hearth_parse_memory(const char *s, unsigned *ret_mib, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_parse_memory(const char *s, unsigned *ret_mib, struct hearth_error **err) HEARTH_WUR;
 
 /* Parses "[IP:]HOST:GUEST[/tcp|/udp]" and appends it to CFG. */
-HEARTH_PUBLIC int hearth_config_add_port(struct hearth_config *cfg, const char *spec, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_config_add_port(struct hearth_config *cfg, const char *spec,
+					 struct hearth_error **err) HEARTH_WUR;
 
 /* Parses "HOST:GUEST[:SIZE][:ro]" and appends it to CFG. HOST is a path
  * when it contains '/' (callers make it absolute), else a volume name. */
-HEARTH_PUBLIC int hearth_config_add_volume(struct hearth_config *cfg, const char *spec, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_config_add_volume(struct hearth_config *cfg, const char *spec,
+					   struct hearth_error **err) HEARTH_WUR;
 
 /* Appends a file NAME whose content is read from host PATH at validation
  * time. SECRET selects /mnt/secrets (mode 0400) over /mnt/config (0444). */
 HEARTH_PUBLIC int hearth_config_add_file(struct hearth_config *cfg, bool secret, const char *name, const char *path,
-					 struct hearth_error **err);
+					 struct hearth_error **err) HEARTH_WUR;
 
 /* Adds every regular file of directory DIR as by hearth_config_add_file. */
 HEARTH_PUBLIC int hearth_config_add_dir(struct hearth_config *cfg, bool secret, const char *dir,
-					struct hearth_error **err);
+					struct hearth_error **err) HEARTH_WUR;
 
 /* Checks every rule of the start configuration and loads file contents
  * from their paths. On failure *err names the field and the value. */
-HEARTH_PUBLIC int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg,
+					 struct hearth_error **err) HEARTH_WUR;
 
 /* Reads a configuration from JSON text; unknown keys are rejected with
  * their line. Returns a new configuration or NULL with *err set. */

@@ -18,22 +18,22 @@ struct hearth_ctx;
  * The comment gives the environment variable hearth_ctx_new_from_env
  * reads it from, and the default. */
 enum hearth_setting {
-	HEARTH_SETTING_STATE_DIR,   /* HEARTH_STATE_DIR: /var/lib/hearth for root, else
+	HEARTH_SETTING_STATE_DIR,	/* HEARTH_STATE_DIR: /var/lib/hearth for root, else
 				     * $XDG_STATE_HOME/hearth or ~/.local/state/hearth */
-	HEARTH_SETTING_DATA_DIR,    /* HEARTH_DATA_DIR: default kernel and images; the build
+	HEARTH_SETTING_DATA_DIR,	/* HEARTH_DATA_DIR: default kernel and images; the build
 				     * tree beside libhearth, else PREFIX/share/hearth */
-	HEARTH_SETTING_RUNTIME_DIR, /* HEARTH_RUNTIME_DIR: per-boot caches; /run/hearth for
+	HEARTH_SETTING_RUNTIME_DIR,	/* HEARTH_RUNTIME_DIR: per-boot caches; /run/hearth for
 				     * root, else $XDG_RUNTIME_DIR/hearth or STATE_DIR/cache */
-	HEARTH_SETTING_MONITOR,     /* HEARTH_MONITOR: the hearth-monitor executable; beside
+	HEARTH_SETTING_MONITOR,		/* HEARTH_MONITOR: the hearth-monitor executable; beside
 				     * libhearth in the build tree, else PREFIX/libexec/hearth */
-	HEARTH_SETTING_QEMU,        /* HEARTH_QEMU: qemu-system-x86_64 from PATH */
-	HEARTH_SETTING_FIRECRACKER, /* HEARTH_FIRECRACKER: firecracker from PATH */
-	HEARTH_SETTING_NIX,         /* HEARTH_NIX: nix from PATH */
-	HEARTH_SETTING_DOCKER_HOST, /* DOCKER_HOST: unix:///var/run/docker.sock */
-	HEARTH_SETTING_ACCEL,       /* HEARTH_ACCEL: "kvm" or "tcg"; default: probed */
-	HEARTH_SETTING_BRIDGE,      /* HEARTH_BRIDGE: hearth0 */
-	HEARTH_SETTING_BRIDGE_CIDR, /* HEARTH_BRIDGE_CIDR: 10.89.0.0/24, a /16 to /29 */
-	HEARTH_SETTING_NAT,         /* HEARTH_NAT: "1" masquerades bridged guests; "0" */
+	HEARTH_SETTING_QEMU,		/* HEARTH_QEMU: qemu-system-x86_64 from PATH */
+	HEARTH_SETTING_FIRECRACKER,	/* HEARTH_FIRECRACKER: firecracker from PATH */
+	HEARTH_SETTING_NIX,		/* HEARTH_NIX: nix from PATH */
+	HEARTH_SETTING_DOCKER_HOST,	/* DOCKER_HOST: unix:///var/run/docker.sock */
+	HEARTH_SETTING_ACCEL,		/* HEARTH_ACCEL: "kvm" or "tcg"; default: probed */
+	HEARTH_SETTING_BRIDGE,		/* HEARTH_BRIDGE: hearth0 */
+	HEARTH_SETTING_BRIDGE_CIDR,	/* HEARTH_BRIDGE_CIDR: 10.89.0.0/24, a /16 to /29 */
+	HEARTH_SETTING_NAT,		/* HEARTH_NAT: "1" masquerades bridged guests; "0" */
 	HEARTH_SETTING_CONSOLE_LOG_MAX, /* HEARTH_CONSOLE_LOG_MAX: bytes per console log
 					 * generation (K/M/G allowed, >= 4096); 16M */
 	HEARTH_SETTING_COUNT
@@ -46,13 +46,12 @@ HEARTH_PUBLIC struct hearth_ctx *hearth_ctx_new(void);
  * above, and which runs guests for the invoking user under sudo
  * (SUDO_UID/SUDO_GID: files handed to a guest must be readable by
  * them). Fails on a value that is not valid, naming the variable. */
-HEARTH_PUBLIC int hearth_ctx_new_from_env(struct hearth_ctx **ret, struct hearth_error **err)
-	__attribute__((warn_unused_result));
+HEARTH_PUBLIC int hearth_ctx_new_from_env(struct hearth_ctx **ret, struct hearth_error **err) HEARTH_WUR;
 
 /* Sets S to VALUE (copied; NULL or "" restores the default). Fails,
  * naming the setting and the value, when VALUE is not valid for S. */
 HEARTH_PUBLIC int hearth_ctx_set(struct hearth_ctx *ctx, enum hearth_setting s, const char *value,
-				 struct hearth_error **err) __attribute__((warn_unused_result));
+				 struct hearth_error **err) HEARTH_WUR;
 
 /* S's value in effect (the default resolved), or NULL where the default
  * is "look it up in PATH" or "probe". Valid until the next set. */

@@ -26,13 +26,13 @@
 #define HEARTH_VOLUMES_JSON ".hearth/volumes.json"
 
 /* Kernel command line keys (KEY=VALUE) hearth passes to hearth-init. */
-#define HEARTH_PARAM_NAME "hearth.name"        /* the guest's name, its hostname */
-#define HEARTH_PARAM_IP "hearth.ip"            /* ADDR/PREFIX of eth0 */
-#define HEARTH_PARAM_GW "hearth.gw"            /* the default gateway */
-#define HEARTH_PARAM_RESTART "hearth.restart"  /* no, on-failure, always */
+#define HEARTH_PARAM_NAME "hearth.name"	      /* the guest's name, its hostname */
+#define HEARTH_PARAM_IP "hearth.ip"	      /* ADDR/PREFIX of eth0 */
+#define HEARTH_PARAM_GW "hearth.gw"	      /* the default gateway */
+#define HEARTH_PARAM_RESTART "hearth.restart" /* no, on-failure, always */
 #define HEARTH_PARAM_RESTART_MAX "hearth.restart_max"
-#define HEARTH_PARAM_GRACE "hearth.grace"      /* seconds between SIGTERM and SIGKILL */
-#define HEARTH_PARAM_INIT "hearth.init"        /* the workload, an absolute path */
+#define HEARTH_PARAM_GRACE "hearth.grace" /* seconds between SIGTERM and SIGKILL */
+#define HEARTH_PARAM_INIT "hearth.init"	  /* the workload, an absolute path */
 
 /* The agent channel: a virtio-serial port of this name (QEMU), else
  * vsock on this port (Firecracker: the host sends "CONNECT 52" to the

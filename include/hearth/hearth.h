@@ -37,7 +37,7 @@ struct hearth_guest {
 	const char *backend;
 	enum hearth_status status;
 	const char *reason;   /* why it failed or stopped, or NULL */
-	int exit_code;        /* the workload's, -1 while unknown */
+	int exit_code;	      /* the workload's, -1 while unknown */
 	int64_t started_at;   /* unix seconds */
 	int64_t stopped_at;   /* unix seconds, 0 while up */
 	const char *accel;    /* "kvm" or "tcg" for VMs, else NULL */
@@ -69,9 +69,9 @@ enum hearth_caps {
 struct hearth_backend_info {
 	const char *name;
 	bool available;
-	char *reason;   /* why it is (not) available */
-	char *version;  /* of the backend's program, or NULL */
-	unsigned caps;  /* enum hearth_caps */
+	char *reason;  /* why it is (not) available */
+	char *version; /* of the backend's program, or NULL */
+	unsigned caps; /* enum hearth_caps */
 };
 
 /* Probes every backend. *RET is an array of *RET_N entries; free it with
@@ -82,14 +82,14 @@ HEARTH_PUBLIC void hearth_backend_infos_free(struct hearth_backend_info *infos, 
 /* Resolves "auto" (or NULL) to the best available backend's name. *RET_WHY
  * (malloc'd) says why it was chosen. */
 HEARTH_PUBLIC int hearth_backend_choose(struct hearth_ctx *ctx, const char *want, const char **ret_name, char **ret_why,
-					struct hearth_error **err);
+					struct hearth_error **err) HEARTH_WUR;
 
 struct hearth_run_options {
-	const char *backend; /* NULL or "auto" to let hearth pick */
-	int timeout_s;       /* how long to wait for readiness */
-	bool wait;           /* wait for the ready line */
-	const char *network; /* "user", "bridge", "none"; NULL: the backend's default */
-	const char *jailer;  /* run firecracker under this jailer binary, or NULL */
+	const char *backend;	     /* NULL or "auto" to let hearth pick */
+	int timeout_s;		     /* how long to wait for readiness */
+	bool wait;		     /* wait for the ready line */
+	const char *network;	     /* "user", "bridge", "none"; NULL: the backend's default */
+	const char *jailer;	     /* run firecracker under this jailer binary, or NULL */
 	unsigned jail_uid, jail_gid; /* whom the jailer drops to */
 };
 
@@ -98,58 +98,65 @@ struct hearth_run_options {
  * the guest says ready. On failure nothing of the guest is left behind,
  * except a record of a guest that started and then failed. *RET_NAME is
  * malloc'd. */
-HEARTH_PUBLIC int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
-				   char **ret_name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config *cfg,
+				   const struct hearth_run_options *opts, char **ret_name,
+				   struct hearth_error **err) HEARTH_WUR;
 
 /* Waits until NAME leaves "starting"; fails when it did not become
  * running within TIMEOUT_S, with the console's last lines in *err. */
-HEARTH_PUBLIC int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeout_s, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeout_s,
+					  struct hearth_error **err) HEARTH_WUR;
 
 /* NAME as it is now: its record reconciled with the processes that run. */
 HEARTH_PUBLIC int hearth_guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_guest **ret,
-				   struct hearth_error **err);
+				   struct hearth_error **err) HEARTH_WUR;
 
 /* Every guest, sorted by name. Free with hearth_guests_free. */
 HEARTH_PUBLIC int hearth_guest_list(struct hearth_ctx *ctx, struct hearth_guest ***ret, size_t *ret_n,
-				    struct hearth_error **err);
+				    struct hearth_error **err) HEARTH_WUR;
 
 /* The start configuration NAME was started with. */
-HEARTH_PUBLIC int hearth_guest_config(struct hearth_ctx *ctx, const char *name, struct hearth_config **ret, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_config(struct hearth_ctx *ctx, const char *name, struct hearth_config **ret,
+				      struct hearth_error **err) HEARTH_WUR;
 
 /* Asks the guest to power off; after TIMEOUT_S forces the backend to
  * stop. Returns once the guest's processes are gone. */
-HEARTH_PUBLIC int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s,
+				    struct hearth_error **err) HEARTH_WUR;
 
 /* Asks NAME's agent (hearth-init) for an answer over its guest channel;
  * fails within a few seconds when none comes. */
-HEARTH_PUBLIC int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 
-HEARTH_PUBLIC int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err);
-HEARTH_PUBLIC int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
+HEARTH_PUBLIC int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 
 /* Removes a stopped guest's state; FORCE stops a running one first. */
-HEARTH_PUBLIC int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force,
+				      struct hearth_error **err) HEARTH_WUR;
 
 /* Writes NAME's console log (or with HYPERVISOR the VMM's own) to FD:
  * the last LINES lines (0: all); FOLLOW keeps writing while it runs. */
-HEARTH_PUBLIC int hearth_guest_logs(struct hearth_ctx *ctx, const char *name, uint64_t lines, bool follow, bool hypervisor, int fd,
-				    struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_logs(struct hearth_ctx *ctx, const char *name, uint64_t lines, bool follow,
+				    bool hypervisor, int fd, struct hearth_error **err) HEARTH_WUR;
 
 /* Writes a full snapshot of running (or paused) guest NAME into DIR,
  * which must not exist: VM state, memory and disk copies, hearth.json.
  * The guest is paused meanwhile and then runs on. DIR is 0700: it holds
  * the guest's memory and secrets. */
-HEARTH_PUBLIC int hearth_guest_snapshot(struct hearth_ctx *ctx, const char *name, const char *dir, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_guest_snapshot(struct hearth_ctx *ctx, const char *name, const char *dir,
+					struct hearth_error **err) HEARTH_WUR;
 
 /* Starts a new guest from snapshot DIR (named NAME, or a new name when
  * NULL), running at once where the snapshot left off. OPTS gives the
  * jailer; backend and network come from the snapshot. */
-HEARTH_PUBLIC int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name, const struct hearth_run_options *opts,
-					  char **ret_name, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name,
+					  const struct hearth_run_options *opts, char **ret_name,
+					  struct hearth_error **err) HEARTH_WUR;
 
 /* Removes the context's bridge (HEARTH_SETTING_BRIDGE) and its NAT rule; fails
  * while a guest of this state root is bridged to it. */
-HEARTH_PUBLIC int hearth_network_remove(struct hearth_ctx *ctx, struct hearth_error **err);
+HEARTH_PUBLIC int hearth_network_remove(struct hearth_ctx *ctx, struct hearth_error **err) HEARTH_WUR;
 
 /* Describes the bridge: "NAME CIDR up|absent". Malloc'd. */
 HEARTH_PUBLIC char *hearth_network_describe(struct hearth_ctx *ctx, struct hearth_error **err);

@@ -12,15 +12,15 @@
 
 /* One guest as the core hands it to a backend. */
 struct guest {
-	struct hearth_ctx *ctx;    /* the caller's, for the whole call */
+	struct hearth_ctx *ctx; /* the caller's, for the whole call */
 	char *name;
-	char *dir;                 /* absolute path of its state directory */
+	char *dir; /* absolute path of its state directory */
 	int dirfd;
-	struct hearth_config *cfg; /* validated, file contents loaded */
-	struct hearth_record *rec; /* the current record */
+	struct hearth_config *cfg;	       /* validated, file contents loaded */
+	struct hearth_record *rec;	       /* the current record */
 	const struct hearth_run_options *opts; /* at start only */
-	const struct net_plan *net; /* at start of a bridged guest, else NULL */
-	bool launched;             /* at start: the VMM was started, so a failure from
+	const struct net_plan *net;	       /* at start of a bridged guest, else NULL */
+	bool launched;			       /* at start: the VMM was started, so a failure from
 				    * here on is kept as a failed guest to look into */
 };
 
@@ -28,14 +28,14 @@ enum backend_networks {
 	NET_USER = 1 << 0,   /* the VMM's own user-mode stack (QEMU slirp) */
 	NET_BRIDGE = 1 << 1, /* a TAP on hearth's bridge */
 	NET_NONE = 1 << 2,
-	NET_OWN = 1 << 3,    /* whatever the backend's own daemon or runner does */
+	NET_OWN = 1 << 3, /* whatever the backend's own daemon or runner does */
 };
 
 struct hearth_backend_ops {
 	const char *name;
-	unsigned caps; /* enum hearth_caps */
-	bool needs_runner; /* runs a build's runner: chosen by runner_dir, never by auto */
-	unsigned networks; /* enum backend_networks it offers */
+	unsigned caps;		     /* enum hearth_caps */
+	bool needs_runner;	     /* runs a build's runner: chosen by runner_dir, never by auto */
+	unsigned networks;	     /* enum backend_networks it offers */
 	const char *default_network; /* "user", "bridge", "none" */
 
 	/* Fills INFO->available and reason, and with FULL the version too

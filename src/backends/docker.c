@@ -29,7 +29,8 @@ static char *docker_socket(const struct hearth_ctx *ctx, char **ret_why)
 	return NULL;
 }
 
-int engine_send(struct hearth_ctx *ctx, struct http_request *req, const char *path, struct http_response *resp, struct hearth_error **err)
+int engine_send(struct hearth_ctx *ctx, struct http_request *req, const char *path, struct http_response *resp,
+		struct hearth_error **err)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_free_ char *sock = docker_socket(ctx, &why);
@@ -45,12 +46,15 @@ int engine_send(struct hearth_ctx *ctx, struct http_request *req, const char *pa
 	/* Uploads are bounded by the stall limit of http_do; calls by time. */
 	if (!req->timeout_ms && req->upload_fd < 0)
 		req->timeout_ms = ENGINE_CALL_MS;
-	int rc = http_do(req, resp, err);
+	struct hearth_error *e = NULL;
+	int rc = http_do(req, resp, &e);
 	req->socket_path = req->path = NULL;
-	if (rc < 0 && (*err)->code == ETIMEDOUT)
+	if (rc < 0 && e->code == ETIMEDOUT)
 		ctx->engine_silent = true;
-	if (rc < 0)
-		hearth_error_prefix(err, "docker: is dockerd running? ");
+	if (rc < 0) {
+		hearth_error_prefix(&e, "docker: is dockerd running? ");
+		hearth_error_pass(err, e);
+	}
 	return rc;
 }
 
@@ -62,8 +66,8 @@ int engine(struct hearth_ctx *ctx, const char *method, const char *path, json_t 
 	return engine_timed(ctx, method, path, body, ret, ret_status, 0, err);
 }
 
-int engine_timed(struct hearth_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
-		 int timeout_ms, struct hearth_error **err)
+int engine_timed(struct hearth_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ret,
+		 long *ret_status, int timeout_ms, struct hearth_error **err)
 {
 	struct http_request req = { .method = method, .body = body, .upload_fd = -1, .timeout_ms = timeout_ms };
 	struct http_response resp = { 0 };
@@ -74,8 +78,8 @@ int engine_timed(struct hearth_ctx *ctx, const char *method, const char *path, j
 	int rc = 0;
 	if (resp.status < 200 || resp.status >= 300) {
 		char msg[512];
-		rc = hearth_fail(err, resp.status == 404 ? HEARTH_ERR_NOT_FOUND : HEARTH_ERR_RUNTIME, EIO,
-				 "docker: %s", http_error_message(&resp, msg, sizeof(msg)));
+		rc = hearth_fail(err, resp.status == 404 ? HEARTH_ERR_NOT_FOUND : HEARTH_ERR_RUNTIME, EIO, "docker: %s",
+				 http_error_message(&resp, msg, sizeof(msg)));
 	} else if (ret) {
 		*ret = resp.len ? json_loads(resp.body, JSON_DECODE_ANY, NULL) : json_null();
 	}
@@ -100,8 +104,9 @@ static void docker_probe(struct hearth_ctx *ctx, struct hearth_backend_info *inf
 	struct hearth_error *err = NULL;
 	json_t *v = NULL;
 	/* /version is unversioned, so an old Engine still answers it. */
-	struct http_request req = { .socket_path = sock, .method = "GET", .path = "/version", .upload_fd = -1,
-				    .timeout_ms = 3000 };
+	struct http_request req = {
+		.socket_path = sock, .method = "GET", .path = "/version", .upload_fd = -1, .timeout_ms = 3000
+	};
 	struct http_response resp = { 0 };
 	if (http_do(&req, &resp, &err) < 0) {
 		info->reason = xasprintf("no Docker Engine at %s (%s)", sock, err->message);
@@ -167,10 +172,11 @@ json_t *docker_container_spec(const struct guest *g, const char *image)
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		const struct hearth_volume *v = &cfg->volumes[i];
 		if (strchr(v->host, '/'))
-			json_array_append_new(binds, json_sprintf("%s:%s%s", v->host, v->guest, v->read_only ? ":ro" : ""));
+			json_array_append_new(binds,
+					      json_sprintf("%s:%s%s", v->host, v->guest, v->read_only ? ":ro" : ""));
 		else
-			json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source", v->host,
-								"Target", v->guest, "ReadOnly", v->read_only));
+			json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "volume", "Source",
+								v->host, "Target", v->guest, "ReadOnly", v->read_only));
 	}
 	/* The agent's socket lives in the container's own tmpfs: the guest
 	 * gets no writable host directory; hearth reaches the socket through
@@ -181,9 +187,9 @@ json_t *docker_container_spec(const struct guest *g, const char *image)
 	/* The console log is bounded as a VM's is: two files of the cap. */
 	char cap[32];
 	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)ctx_console_log_max(g->ctx));
-	json_object_set_new(host, "LogConfig",
-			    json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size", cap, "max-file",
-				      "2"));
+	json_object_set_new(
+		host, "LogConfig",
+		json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size", cap, "max-file", "2"));
 	return json_pack("{s:s, s:s, s:[s], s:[], s:o, s:o, s:o, s:o}", "Image", image, "Hostname", g->name,
 			 "Entrypoint", "/sbin/init", "Cmd", "Env", env, "Labels", labels, "ExposedPorts", exposed,
 			 "HostConfig", host);
@@ -192,9 +198,7 @@ json_t *docker_container_spec(const struct guest *g, const char *image)
 static void container_remove(struct hearth_ctx *ctx, const char *name)
 {
 	_cleanup_free_ char *path = container_path(name, "?force=1");
-	struct hearth_error *e = NULL;
-	if (engine(ctx, "DELETE", path, NULL, NULL, NULL, &e) < 0)
-		hearth_error_free(e);
+	IGNORE_FAILURE(engine(ctx, "DELETE", path, NULL, NULL, NULL, NULL));
 }
 
 static int docker_start(struct guest *g, struct hearth_error **err)
@@ -204,7 +208,8 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		struct stat st;
 		if (strchr(cfg->volumes[i].host, '/') && stat(cfg->volumes[i].host, &st) == 0 && !S_ISDIR(st.st_mode))
-			return fail_invalid(err, "volumes: docker binds directories; an image file is for VM backends (%s)",
+			return fail_invalid(err,
+					    "volumes: docker binds directories; an image file is for VM backends (%s)",
 					    cfg->volumes[i].host);
 	}
 	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
@@ -222,13 +227,14 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	if (rc < 0)
 		return -1;
 	_cleanup_free_ char *start = container_path(g->name, "/start");
-	if (engine(ctx, "POST", start, NULL, NULL, NULL, err) < 0) {
+	struct hearth_error *e = NULL;
+	if (engine(ctx, "POST", start, NULL, NULL, NULL, &e) < 0) {
 		container_remove(ctx, g->name);
-		const char *m = (*err)->message;
-		if (strstr(m, "port is already allocated") || strstr(m, "address already in use")) {
-			(*err)->kind = HEARTH_ERR_INVALID;
-			hearth_error_prefix(err, "ports: host port in use: ");
+		if (strstr(e->message, "port is already allocated") || strstr(e->message, "address already in use")) {
+			e->kind = HEARTH_ERR_CONFLICT;
+			hearth_error_prefix(&e, "ports: host port in use: ");
 		}
+		hearth_error_pass(err, e);
 		return -1;
 	}
 	return 0;
@@ -265,12 +271,11 @@ static bool container_ready(struct guest *g, const char *started)
 		return true;
 	_cleanup_free_ char *path = container_path(g->name, "/logs?stdout=1&stderr=1");
 	struct ready_scan scan = { .found = false };
-	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = scan_ready, .arg = &scan,
-				    .timeout_ms = 5000 };
+	struct http_request req = {
+		.method = "GET", .upload_fd = -1, .on_data = scan_ready, .arg = &scan, .timeout_ms = 5000
+	};
 	struct http_response resp = { 0 };
-	struct hearth_error *e = NULL;
-	if (engine_send(ctx, &req, path, &resp, &e) < 0)
-		hearth_error_free(e);
+	IGNORE_FAILURE(engine_send(ctx, &req, path, &resp, NULL));
 	http_response_release(&resp);
 	if (scan.found && write_file_atomic_at(g->dirfd, "ready", started, strlen(started), 0600) < 0) {
 		/* the next refresh reads the log again */
@@ -316,8 +321,9 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	if (!s)
 		s = "dead";
 	if (strcmp(s, "running") == 0) {
-		record_set_status(rec, container_ready(g, started ? started : "") ? HEARTH_STATUS_RUNNING
-										   : HEARTH_STATUS_STARTING,
+		record_set_status(rec,
+				  container_ready(g, started ? started : "") ? HEARTH_STATUS_RUNNING
+									     : HEARTH_STATUS_STARTING,
 				  NULL);
 	} else if (strcmp(s, "paused") == 0) {
 		record_set_status(rec, HEARTH_STATUS_PAUSED, NULL);
@@ -334,8 +340,8 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	} else if (strcmp(s, "exited") == 0 || strcmp(s, "removing") == 0) {
 		/* The Engine's stop kills with 137 after its timeout. */
 		_cleanup_free_ char *why = !rec->stop_requested ? xasprintf("exited on its own with code %d", code)
-					   : code == 137 ? xstrdup("killed after the stop timeout")
-							 : xstrdup("stopped by request");
+					   : code == 137	? xstrdup("killed after the stop timeout")
+								: xstrdup("stopped by request");
 		record_set_status(rec, HEARTH_STATUS_STOPPED, why);
 		rec->exit_code = code;
 	} else {
@@ -355,9 +361,7 @@ static int docker_stop(struct guest *g, int timeout_s, struct hearth_error **err
 	 * SIGKILL after T; it answers 304 when already stopped. */
 	if (g->rec->status == HEARTH_STATUS_PAUSED) {
 		_cleanup_free_ char *unpause = xasprintf("%s/unpause", path);
-		struct hearth_error *e = NULL;
-		if (engine(ctx, "POST", unpause, NULL, NULL, NULL, &e) < 0)
-			hearth_error_free(e);
+		IGNORE_FAILURE(engine(ctx, "POST", unpause, NULL, NULL, NULL, NULL));
 	}
 	/* The Engine answers once the container is down: T and then some. */
 	return engine_timed(ctx, "POST", stop, NULL, NULL, NULL, timeout_s * 1000 + ENGINE_CALL_MS, err);
@@ -390,8 +394,8 @@ static int docker_remove(struct guest *g, struct hearth_error **err)
 struct demux {
 	int fd;
 	unsigned char header[8];
-	size_t have;   /* header bytes collected */
-	size_t left;   /* payload bytes still to copy */
+	size_t have; /* header bytes collected */
+	size_t left; /* payload bytes still to copy */
 };
 
 static int demux_write(const char *data, size_t len, void *arg)
@@ -427,8 +431,8 @@ static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, str
 	char tail[24] = "all";
 	if (lines)
 		snprintf(tail, sizeof(tail), "%llu", (unsigned long long)lines);
-	_cleanup_free_ char *path = xasprintf("/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d",
-					      g->name, tail, follow);
+	_cleanup_free_ char *path =
+		xasprintf("/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d", g->name, tail, follow);
 	struct demux d = { .fd = fd };
 	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux_write, .arg = &d };
 	struct http_response resp = { 0 };

@@ -26,8 +26,8 @@ int engine(struct hearth_ctx *ctx, const char *method, const char *path, json_t 
 #define ENGINE_QUICK_MS 5000
 
 /* engine() with its own deadline (0: ENGINE_CALL_MS). */
-int engine_timed(struct hearth_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ret, long *ret_status,
-		 int timeout_ms, struct hearth_error **err) WUR;
+int engine_timed(struct hearth_ctx *ctx, const char *method, const char *path, json_t *body, json_t **ret,
+		 long *ret_status, int timeout_ms, struct hearth_error **err) WUR;
 
 /* The body of the Engine's container create for G running IMAGE: the
  * docker backend's whole translation of a start configuration. */

@@ -43,7 +43,8 @@ static char *file_identity(const struct stat *st)
 
 /* The hash remembered for PATH in the state root's cache, if its file is
  * still the one hashed; writes it there with HASH set. */
-static bool hash_memo(struct hearth_ctx *ctx, const char *path, const struct stat *st, char *hash, size_t len, bool store)
+static bool hash_memo(struct hearth_ctx *ctx, const char *path, const struct stat *st, char *hash, size_t len,
+		      bool store)
 {
 	_cleanup_close_ int root = state_root_open(ctx, NULL);
 	if (root < 0 || (mkdirat(root, "cache", 0700) < 0 && errno != EEXIST))
@@ -112,11 +113,12 @@ static int content_hash(struct hearth_ctx *ctx, const char *path, char *out, siz
  * stream: an "error" fails; the last "status" naming "sha256:" is the new
  * image's ID (*RET_ID). FAILED, set by the producer, aborts the upload
  * at its end instead of ending it (see http_request). */
-static int engine_import(struct hearth_ctx *ctx, const char *path, int body_fd, const atomic_bool *failed, char **ret_id,
-			 struct hearth_error **err)
+static int engine_import(struct hearth_ctx *ctx, const char *path, int body_fd, const atomic_bool *failed,
+			 char **ret_id, struct hearth_error **err)
 {
-	struct http_request req = { .method = "POST", .upload_fd = body_fd, .content_type = "application/x-tar",
-				    .upload_failed = failed };
+	struct http_request req = {
+		.method = "POST", .upload_fd = body_fd, .content_type = "application/x-tar", .upload_failed = failed
+	};
 	struct http_response resp = { 0 };
 	*ret_id = NULL;
 	if (engine_send(ctx, &req, path, &resp, err) < 0)
@@ -178,7 +180,8 @@ static void *produce_tar(void *arg)
  * thread walks it with libext2fs and writes tar into a pipe that curl
  * streams to the Engine. All or nothing: a stream that could not be
  * made whole is aborted, and an image the Engine made anyway is removed. */
-static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char *content, char **ret_id, struct hearth_error **err)
+static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char *content, char **ret_id,
+			 struct hearth_error **err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -192,9 +195,10 @@ static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char 
 		close(p[1]);
 		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "docker: thread: %s", strerror(e));
 	}
-	_cleanup_free_ char *path = xasprintf("/images/create?fromSrc=-&changes=LABEL%%20" CONTENT_LABEL "%%3D%s",
-					      content);
-	int rc = engine_import(ctx, path, p[0], &prod.failed, ret_id, err);
+	_cleanup_free_ char *path =
+		xasprintf("/images/create?fromSrc=-&changes=LABEL%%20" CONTENT_LABEL "%%3D%s", content);
+	struct hearth_error *upload = NULL;
+	int rc = engine_import(ctx, path, p[0], &prod.failed, ret_id, &upload);
 	/* Until the pipe closes the producer cannot fail by the upload's
 	 * end: failed by now, its error is the cause, else the Engine's. */
 	bool producer_first = atomic_load(&prod.failed);
@@ -202,26 +206,27 @@ static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char 
 	pthread_join(thread, NULL);
 	if (prod.err && rc < 0 && !producer_first) {
 		hearth_error_free(prod.err);
+		hearth_error_pass(err, upload);
 		return -1;
 	}
 	if (prod.err) {
 		if (*ret_id) {
 			_cleanup_free_ char *del = xasprintf("/images/%s", *ret_id);
-			struct hearth_error *ignored = NULL;
-			if (engine(ctx, "DELETE", del, NULL, NULL, NULL, &ignored) < 0)
-				hearth_error_free(ignored);
+			IGNORE_FAILURE(engine(ctx, "DELETE", del, NULL, NULL, NULL, NULL));
 			free(*ret_id);
 			*ret_id = NULL;
 		}
-		hearth_error_free(*err);
-		*err = steal(prod.err);
+		hearth_error_free(upload);
+		hearth_error_pass(err, prod.err);
 		return -1;
 	}
+	hearth_error_pass(err, upload);
 	return rc;
 }
 
 /* Loads IMAGE.tar(.gz) and tags what it held as REPO:TAG. */
-static int load_archive(struct hearth_ctx *ctx, const char *archive, const char *repo, const char *tag, struct hearth_error **err)
+static int load_archive(struct hearth_ctx *ctx, const char *archive, const char *repo, const char *tag,
+			struct hearth_error **err)
 {
 	_cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -275,7 +280,8 @@ char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 	else if (content_hash(ctx, cfg->rootfs_path, tag, sizeof(tag), err) < 0)
 		return NULL;
 	_cleanup_free_ char *repo = image_repo(cfg->rootfs_path);
-	_cleanup_free_ char *dir = xstrndup(cfg->rootfs_path, (size_t)(strrchr(cfg->rootfs_path, '/') - cfg->rootfs_path));
+	_cleanup_free_ char *dir =
+		xstrndup(cfg->rootfs_path, (size_t)(strrchr(cfg->rootfs_path, '/') - cfg->rootfs_path));
 	_cleanup_free_ char *gz = xasprintf("%s/image.tar.gz", dir);
 	_cleanup_free_ char *tar = xasprintf("%s/image.tar", dir);
 	const char *archive = access(gz, R_OK) == 0 ? gz : access(tar, R_OK) == 0 ? tar : NULL;
@@ -295,9 +301,7 @@ char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 		/* A tag on other content: untag it (the image goes too, unless
 		 * a container still uses it). */
 		_cleanup_free_ char *del = xasprintf("/images/%s", ref);
-		struct hearth_error *ignored = NULL;
-		if (engine(ctx, "DELETE", del, NULL, NULL, NULL, &ignored) < 0)
-			hearth_error_free(ignored);
+		IGNORE_FAILURE(engine(ctx, "DELETE", del, NULL, NULL, NULL, NULL));
 	}
 	int rc;
 	if (archive) {
@@ -316,4 +320,3 @@ char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 	}
 	return ref;
 }
-

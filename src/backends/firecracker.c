@@ -133,8 +133,12 @@ json_t *fc_body_vsock(const struct fc_version *v, int cid)
  * fault message and the request that caused it. */
 int fc_api(const char *sock, const char *method, const char *path, json_t *body, struct hearth_error **err)
 {
-	struct http_request req = { .socket_path = sock, .method = method, .path = path, .body = body,
-				    .upload_fd = -1, .timeout_ms = API_TIMEOUT_MS };
+	struct http_request req = { .socket_path = sock,
+				    .method = method,
+				    .path = path,
+				    .body = body,
+				    .upload_fd = -1,
+				    .timeout_ms = API_TIMEOUT_MS };
 	struct http_response resp = { 0 };
 	if (http_do(&req, &resp, err) < 0) {
 		hearth_error_prefix(err, "firecracker: %s %s: ", method, path);
@@ -173,14 +177,14 @@ static char *boot_args(const struct guest *g)
 	struct strbuf sb = { 0 };
 	/* reboot=k: hearth-init's power-off resets through the i8042, which
 	 * makes Firecracker exit. pci=off: Firecracker has no PCI bus. */
-	strbuf_printf(&sb, "console=ttyS0 reboot=k panic=1 pci=off quiet root=/dev/vda rw " HEARTH_PARAM_NAME "=%s", g->name);
+	strbuf_printf(&sb, "console=ttyS0 reboot=k panic=1 pci=off quiet root=/dev/vda rw " HEARTH_PARAM_NAME "=%s",
+		      g->name);
 	if (g->net)
 		strbuf_printf(&sb, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->net->cidr, g->net->gateway);
 	return sb.buf;
 }
 
-static int put_drive(const char *sock, const char *id, const char *path, bool root, bool ro,
-		     struct hearth_error **err)
+static int put_drive(const char *sock, const char *id, const char *path, bool root, bool ro, struct hearth_error **err)
 {
 	_cleanup_free_ char *url = xasprintf("/drives/%s", id);
 	return fc_put(sock, url, fc_body_drive(id, path, root, ro), err);
@@ -199,7 +203,8 @@ static int configure(struct guest *g, const struct fc_version *v, const char *so
 		json_object_set_new(boot, "initrd_path", json_string("initrd"));
 	if (fc_put(sock, "/boot-source", boot, err) < 0 ||
 	    fc_put(sock, "/machine-config",
-		   json_pack("{s:i, s:i}", "vcpu_count", (int)cfg->cpus, "mem_size_mib", (int)cfg->memory_mib), err) < 0 ||
+		   json_pack("{s:i, s:i}", "vcpu_count", (int)cfg->cpus, "mem_size_mib", (int)cfg->memory_mib),
+		   err) < 0 ||
 	    put_drive(sock, FC_DRIVE_ROOT, "rootfs.img", true, false, err) < 0 ||
 	    put_drive(sock, FC_DRIVE_CONFIG, "config.img", false, true, err) < 0 ||
 	    put_drive(sock, FC_DRIVE_SECRETS, "secrets.img", false, true, err) < 0)
@@ -211,11 +216,10 @@ static int configure(struct guest *g, const struct fc_version *v, const char *so
 		if (put_drive(sock, id, file, false, cfg->volumes[i].read_only, err) < 0)
 			return -1;
 	}
-	if (g->net &&
-	    fc_put(sock, "/network-interfaces/" FC_IFACE,
-		   json_pack("{s:s, s:s, s:s}", "iface_id", FC_IFACE, "host_dev_name", g->net->tap, "guest_mac",
-			     g->net->mac),
-		   err) < 0)
+	if (g->net && fc_put(sock, "/network-interfaces/" FC_IFACE,
+			     json_pack("{s:s, s:s, s:s}", "iface_id", FC_IFACE, "host_dev_name", g->net->tap,
+				       "guest_mac", g->net->mac),
+			     err) < 0)
 		return -1;
 	if (fc_put(sock, "/vsock", fc_body_vsock(v, fc_guest_cid(g->rec)), err) < 0)
 		return -1;

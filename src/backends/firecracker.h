@@ -58,14 +58,14 @@ int fc_guest_cid(const struct hearth_record *rec);
 
 /* The jailer, when the guest runs under one. */
 struct fc_jail {
-	const char *jailer;      /* the jailer binary */
-	const char *exec_file;   /* the firecracker binary it execs */
-	const char *id;          /* the jail's ID: the guest's name */
-	const char *base_dir;    /* --chroot-base-dir */
+	const char *jailer;    /* the jailer binary */
+	const char *exec_file; /* the firecracker binary it execs */
+	const char *id;	       /* the jail's ID: the guest's name */
+	const char *base_dir;  /* --chroot-base-dir */
 	const char *parent_cgroup;
 	unsigned uid, gid;
 	unsigned cpus;
-	uint64_t memory_bytes;   /* the cgroup's limit: guest memory plus the VMM's own */
+	uint64_t memory_bytes; /* the cgroup's limit: guest memory plus the VMM's own */
 	enum cgroup_version cgroup;
 };
 

@@ -114,7 +114,8 @@ int fc_prepare(struct guest *g, const char *root, struct hearth_error **err)
 	g->rec = NULL;
 	if (record_read(g->dirfd, &g->rec, err) < 0)
 		return -1;
-	_cleanup_close_ int log = openat(g->dirfd, "firecracker.log", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int log =
+		openat(g->dirfd, "firecracker.log", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (log < 0)
 		return fail_errno(err, "state: firecracker.log: %s", strerror(errno));
 	if (o->jailer && (mkdir_p(root, 0700) < 0 || chown(root, o->jail_uid, o->jail_gid) < 0))
@@ -126,8 +127,8 @@ int fc_prepare(struct guest *g, const char *root, struct hearth_error **err)
  * guest's own files by hard link (one inode, so the VMM's writes are the
  * guest's), anything else (the kernel, an initrd) as a copy, since a
  * chown through a link would change the original. */
-static int stage(const struct hearth_ctx *ctx, const char *root, const char *file, const char *name, const struct hearth_run_options *o,
-		 bool own, struct hearth_error **err)
+static int stage(const struct hearth_ctx *ctx, const char *root, const char *file, const char *name,
+		 const struct hearth_run_options *o, bool own, struct hearth_error **err)
 {
 	_cleanup_free_ char *dst = xasprintf("%s/%s", root, name);
 	if ((!own || link(file, dst) < 0) && vm_copy_image(ctx, file, dst, err) < 0)
@@ -167,8 +168,10 @@ static int stage_volume(const char *root, const char *src, const char *name, con
 				    o->jail_gid, v->read_only ? "reading" : "writing", v->host);
 	if (link(src, dst) < 0) {
 		if (errno == EXDEV)
-			return fail_invalid(err, "volumes: a jailed VMM reaches volumes by hard link, and %s is on "
-						 "another filesystem than the state root (%s)", v->host, root);
+			return fail_invalid(err,
+					    "volumes: a jailed VMM reaches volumes by hard link, and %s is on "
+					    "another filesystem than the state root (%s)",
+					    v->host, root);
 		return fail_errno(err, "volumes: link %s: %s", src, strerror(errno));
 	}
 	if (named && chown(dst, o->jail_uid, o->jail_gid) < 0)
@@ -261,8 +264,13 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 	if (o->jailer) {
 		_cleanup_free_ char *parent = xstrdup(cgroup);
 		*strchr(parent, '/') = '\0';
-		struct fc_jail j = { .jailer = o->jailer, .exec_file = fc, .id = g->name, .base_dir = base,
-				     .parent_cgroup = parent, .uid = o->jail_uid, .gid = o->jail_gid,
+		struct fc_jail j = { .jailer = o->jailer,
+				     .exec_file = fc,
+				     .id = g->name,
+				     .base_dir = base,
+				     .parent_cgroup = parent,
+				     .uid = o->jail_uid,
+				     .gid = o->jail_gid,
 				     .cpus = g->cfg->cpus,
 				     .memory_bytes = (uint64_t)(g->cfg->memory_mib + JAIL_MEMORY_OVERHEAD_MIB) << 20,
 				     .cgroup = cgroup_host_version() };
@@ -272,10 +280,14 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 		strv_add(&argv, xstrdup("--api-sock"));
 		strv_add(&argv, xstrdup("firecracker.sock"));
 	}
-	static const char *const cleanup[] = { "firecracker.sock", "vsock.sock", "rootfs.img", "config.img",
-					       "secrets.img", NULL };
-	struct monitor_spec spec = { .argv = argv.v, .dir = g->dir, .cleanup = cleanup, .vmm_name = "firecracker",
-				     .vmm_log = "firecracker.log", .cleanup_tree = o->jailer ? "jail" : NULL,
+	static const char *const cleanup[] = { "firecracker.sock", "vsock.sock",  "rootfs.img",
+					       "config.img",	   "secrets.img", NULL };
+	struct monitor_spec spec = { .argv = argv.v,
+				     .dir = g->dir,
+				     .cleanup = cleanup,
+				     .vmm_name = "firecracker",
+				     .vmm_log = "firecracker.log",
+				     .cleanup_tree = o->jailer ? "jail" : NULL,
 				     .cleanup_cgroup = cgroup };
 	vm_monitor_bridge(&spec, g);
 	int rc = monitor_launch(g->ctx, &spec, err);

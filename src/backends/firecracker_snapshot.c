@@ -24,7 +24,8 @@ static int copy_volumes(const struct hearth_ctx *ctx, const char *from, const ch
 	if (!d)
 		return errno == ENOENT ? 0 : fail_errno(err, "snapshot: %s: %s", src, strerror(errno));
 	_cleanup_free_ char *dst = xasprintf("%s/volumes", to);
-	int rc = mkdir(dst, 0700) < 0 && errno != EEXIST ? fail_errno(err, "snapshot: %s: %s", dst, strerror(errno)) : 0;
+	int rc =
+		mkdir(dst, 0700) < 0 && errno != EEXIST ? fail_errno(err, "snapshot: %s: %s", dst, strerror(errno)) : 0;
 	struct dirent *e;
 	while (rc == 0 && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
@@ -77,7 +78,8 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 		rc = fc_api(sock, "PUT", "/snapshot/create", body, err);
 		json_decref(body);
 		if (rc == 0 && jailed) {
-			_cleanup_free_ char *in_v = xasprintf("%s/vmstate", root), *out_v = xasprintf("%s/vmstate", dir);
+			_cleanup_free_ char *in_v = xasprintf("%s/vmstate", root),
+					    *out_v = xasprintf("%s/vmstate", dir);
 			_cleanup_free_ char *in_m = xasprintf("%s/memory", root), *out_m = xasprintf("%s/memory", dir);
 			rc = move_out(g->ctx, in_v, out_v, err) < 0 || move_out(g->ctx, in_m, out_m, err) < 0 ? -1 : 0;
 		}
@@ -126,8 +128,9 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	_cleanup_free_ char *old_tap = snapshot_tap(dir, &ready);
 	bool override = g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0);
 	if (override && !fc_version_at_least(&v, FC_NETWORK_OVERRIDES_SINCE))
-		return fail_invalid(err, "snapshot: the guest's TAP changes (%s to %s), and firecracker %u.%u.%u cannot "
-					 "override it on restore (network_overrides needs 1.12 or newer)",
+		return fail_invalid(err,
+				    "snapshot: the guest's TAP changes (%s to %s), and firecracker %u.%u.%u cannot "
+				    "override it on restore (network_overrides needs 1.12 or newer)",
 				    old_tap ? old_tap : "none", g->net->tap, v.major, v.minor, v.patch);
 	for (size_t i = 1; i < ARRAY_SIZE(disk_files); i++) {
 		_cleanup_free_ char *src = xasprintf("%s/%s", dir, disk_files[i]);

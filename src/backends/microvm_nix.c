@@ -28,17 +28,20 @@ static void mvn_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, 
 static int refuse_unpassable(const struct hearth_config *cfg, struct hearth_error **err)
 {
 	if (cfg->n_config_files || cfg->n_secret_files)
-		return fail_invalid(err, "%s: the microvm-nix runner fixes its own drives; declare them as "
-					 "microvm.shares/volumes in the flake, or use --backend qemu (%s)",
+		return fail_invalid(err,
+				    "%s: the microvm-nix runner fixes its own drives; declare them as "
+				    "microvm.shares/volumes in the flake, or use --backend qemu (%s)",
 				    cfg->n_config_files ? "config_files" : "secret_files",
 				    cfg->n_config_files ? cfg->config_files[0].name : cfg->secret_files[0].name);
 	if (cfg->n_volumes)
-		return fail_invalid(err, "volumes: the microvm-nix runner fixes its own drives; declare them as "
-					 "microvm.volumes in the flake, or use --backend qemu (%s)",
+		return fail_invalid(err,
+				    "volumes: the microvm-nix runner fixes its own drives; declare them as "
+				    "microvm.volumes in the flake, or use --backend qemu (%s)",
 				    cfg->volumes[0].guest);
 	if (cfg->n_ports)
-		return fail_invalid(err, "ports: the microvm-nix runner's forwards are microvm.forwardPorts in the "
-					 "flake; use --backend qemu to publish ports (%u:%u)",
+		return fail_invalid(err,
+				    "ports: the microvm-nix runner's forwards are microvm.forwardPorts in the "
+				    "flake; use --backend qemu to publish ports (%u:%u)",
 				    cfg->ports[0].host, cfg->ports[0].guest);
 	return 0;
 }

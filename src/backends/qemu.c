@@ -82,14 +82,13 @@ static void add_drive(struct strv *a, const char *id, const char *serial, const 
 	_cleanup_free_ char *file = qemu_escape(path);
 	strv_add(a, xstrdup("-drive"));
 	strv_add(a, xasprintf("id=%s,file=%s,format=raw,if=none%s%s", id, file, read_only ? ",readonly=on" : "",
-			 extra ? extra : ""));
+			      extra ? extra : ""));
 	strv_add(a, xstrdup("-device"));
 	strv_add(a, serial ? xasprintf("virtio-blk-device,drive=%s,serial=%s", id, serial)
 			   : xasprintf("virtio-blk-device,drive=%s", id));
 }
 
-void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel,
-		       struct strv *a)
+void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel, struct strv *a)
 {
 	const struct hearth_config *cfg = g->cfg;
 	bool kvm = strcmp(accel, "kvm") == 0;
@@ -121,10 +120,12 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 	/* no_timer_check: a vCPU starved by a busy host (TCG above all) can
 	 * miss the IO-APIC timer test, and the kernel panics at 0.02 s in
 	 * setup_IO_APIC (3 boots in 1000 of bench/soak.sh at load 12). */
-	strbuf_printf(&cmdline, "console=ttyS0 reboot=t panic=-1 quiet no_timer_check root=/dev/vda rw " HEARTH_PARAM_NAME "=%s",
+	strbuf_printf(&cmdline,
+		      "console=ttyS0 reboot=t panic=-1 quiet no_timer_check root=/dev/vda rw " HEARTH_PARAM_NAME "=%s",
 		      g->name);
 	if (g->rec->guest_ip)
-		strbuf_printf(&cmdline, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->rec->guest_ip, g->rec->gateway);
+		strbuf_printf(&cmdline, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->rec->guest_ip,
+			      g->rec->gateway);
 	strv_add(a, cmdline.buf);
 	strv_add(a, xstrdup("-serial"));
 	strv_add(a, xstrdup("stdio"));

@@ -101,9 +101,28 @@ static void cache_write(const char *dir, const char *key, const char *why)
  * hypervisor dies in emulation, or hangs, long before. */
 static bool kvm_boots(const char *qemu, const char *kernel, char **ret_why)
 {
-	char *argv[] = { (char *)qemu, "-M", QEMU_MACHINE, "-accel", "kvm", "-cpu", "host", "-m", "128", "-smp", "1",
-			 "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-kernel", (char *)kernel,
-			 "-append", "console=ttyS0 panic=-1 reboot=t", "-serial", "stdio", NULL };
+	char *argv[] = { (char *)qemu,
+			 "-M",
+			 QEMU_MACHINE,
+			 "-accel",
+			 "kvm",
+			 "-cpu",
+			 "host",
+			 "-m",
+			 "128",
+			 "-smp",
+			 "1",
+			 "-nodefaults",
+			 "-no-user-config",
+			 "-nographic",
+			 "-no-reboot",
+			 "-kernel",
+			 (char *)kernel,
+			 "-append",
+			 "console=ttyS0 panic=-1 reboot=t",
+			 "-serial",
+			 "stdio",
+			 NULL };
 	_cleanup_free_ char *out = NULL;
 	int rc = proc_run(argv, KVM_PROBE_TIMEOUT_MS, &out, NULL);
 	if (rc >= 0 && out && strstr(out, "Kernel panic - not syncing")) {
@@ -127,15 +146,14 @@ static bool kvm_boots(const char *qemu, const char *kernel, char **ret_why)
 
 /* Probes and records the verdict in *RET_WHY, unless another process is
  * probing the same key right now (then *RET_WHY stays NULL). */
-static void probe_and_record(const char *qemu, const char *kernel, const char *dir, const char *key,
-			     char **ret_why)
+static void probe_and_record(const char *qemu, const char *kernel, const char *dir, const char *key, char **ret_why)
 {
 	*ret_why = NULL;
 	_cleanup_close_ int dfd = open_dir(dir, true);
 	_cleanup_free_ char *name = cache_name(key);
 	_cleanup_free_ char *lock_name = xasprintf("%s.lock", name);
-	_cleanup_close_ int lock = dfd >= 0 ? openat(dfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)
-					    : -1;
+	_cleanup_close_ int lock =
+		dfd >= 0 ? openat(dfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644) : -1;
 	if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
 		return;
 	kvm_boots(qemu, kernel, ret_why);
@@ -211,7 +229,8 @@ const char *qemu_accel(const struct hearth_ctx *ctx, const char *qemu, bool wait
 		}
 	}
 	if (!*ret_why) {
-		*ret_why = xstrdup("tcg (KVM not probed on this machine yet: probing in the background for the next start)");
+		*ret_why = xstrdup(
+			"tcg (KVM not probed on this machine yet: probing in the background for the next start)");
 		return "tcg";
 	}
 	return str_has_prefix(*ret_why, "kvm") ? "kvm" : "tcg";

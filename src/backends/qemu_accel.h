@@ -23,7 +23,6 @@ char *qemu_accel_cached(const char *dir, const char *key);
 /* QEMU's command line for G (its config and record), booting KERNEL
  * with ACCEL: the qemu backend's whole translation of a start
  * configuration, a pure function for tests. */
-void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel,
-		     struct strv *a);
+void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel, struct strv *a);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "lib/monitor.h"
 #include "lib/proc.h"
 
 #define VERSION_TIMEOUT_MS 5000
@@ -55,4 +56,14 @@ void vm_kill(const struct hearth_record *rec)
 {
 	if (rec->vmm_pid > 0 && proc_alive(rec->vmm_pid, rec->vmm_start))
 		kill(rec->vmm_pid, SIGKILL);
+}
+
+void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g)
+{
+	if (!g->net)
+		return;
+	spec->tap = g->net->tap;
+	spec->guest_addr = g->net->addr;
+	spec->ports = g->cfg->ports;
+	spec->n_ports = g->cfg->n_ports;
 }

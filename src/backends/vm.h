@@ -20,6 +20,11 @@ char *vm_socket_path(const char *dir, const char *name, struct hearth_error **er
 /* The first line of `PROG --version`, or NULL when it fails. */
 char *vm_version_line(const char *prog);
 
+struct monitor_spec;
+/* For a bridged guest, has the monitor remove its TAP and proxy its
+ * published ports to the guest's address. */
+void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g);
+
 /* Kills REC's VMM outright, when the process recorded still runs; its
  * monitor then records the end. */
 void vm_kill(const struct hearth_record *rec);

@@ -29,9 +29,9 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 		hearth_volume_serial(i, serial);
 		char device[8];
 		snprintf(device, sizeof(device), "vd%c", (char)('d' + i));
-		json_array_append_new(vols, json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device,
-						      "path", cfg->volumes[i].guest, "read_only",
-						      cfg->volumes[i].read_only));
+		json_array_append_new(vols,
+				      json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device, "path",
+						cfg->volumes[i].guest, "read_only", cfg->volumes[i].read_only));
 	}
 	_cleanup_free_ char *vjson = json_dumps(vols, JSON_COMPACT);
 	json_decref(vols);
@@ -85,7 +85,8 @@ int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst
 			ssize_t n = copy_file_range(in, &ipos, out, &opos, chunk, 0);
 			if (n <= 0) {
 				unlink(dst);
-				return fail_errno(err, "state: copying %s: %s", src, n < 0 ? strerror(errno) : "short copy");
+				return fail_errno(err, "state: copying %s: %s", src,
+						  n < 0 ? strerror(errno) : "short copy");
 			}
 			pos += n;
 			progress_add(&prog, (uint64_t)n);
@@ -98,14 +99,4 @@ int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst
 		return fail_errno(err, "state: %s: %s", dst, strerror(errno));
 	}
 	return 0;
-}
-
-void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g)
-{
-	if (!g->net)
-		return;
-	spec->tap = g->net->tap;
-	spec->guest_addr = g->net->addr;
-	spec->ports = g->cfg->ports;
-	spec->n_ports = g->cfg->n_ports;
 }

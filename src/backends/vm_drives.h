@@ -22,8 +22,4 @@ char *vm_volume_path(const struct guest *g, const struct hearth_volume *v);
  * else an in-kernel copy; holes stay holes. */
 int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst, struct hearth_error **err) WUR;
 
-/* For a bridged guest, has the monitor remove its TAP and proxy its
- * published ports to the guest's address. */
-void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g);
-
 #endif

@@ -40,9 +40,8 @@ int cmd_backends(struct hearth_ctx *ctx, int argc, char **argv)
 	hearth_backends_probe(ctx, &infos, &n);
 	const char *chosen = NULL;
 	_cleanup_free_ char *why = NULL;
-	struct hearth_error *err = NULL;
-	if (hearth_backend_choose(ctx, "auto", &chosen, &why, &err) < 0)
-		hearth_error_free(err);
+	if (hearth_backend_choose(ctx, "auto", &chosen, &why, NULL) < 0)
+		chosen = NULL; /* none available: no default to mark */
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct hearth_backend_info *b = &infos[i];
@@ -56,10 +55,11 @@ int cmd_backends(struct hearth_ctx *ctx, int argc, char **argv)
 			}
 		bool is_default = chosen && strcmp(chosen, b->name) == 0;
 		if (json) {
-			json_array_append_new(arr, json_pack("{s:s, s:b, s:s, s:o, s:o, s:b}", "name", b->name, "available",
-							     b->available, "reason", b->reason ? b->reason : "",
-							     "version", b->version ? json_string(b->version) : json_null(),
-							     "capabilities", caps, "default", is_default));
+			json_array_append_new(arr,
+					      json_pack("{s:s, s:b, s:s, s:o, s:o, s:b}", "name", b->name, "available",
+							b->available, "reason", b->reason ? b->reason : "", "version",
+							b->version ? json_string(b->version) : json_null(),
+							"capabilities", caps, "default", is_default));
 		} else {
 			json_decref(caps);
 			printf("%-16s %-13s %-22s %s\n  %s\n", b->name, b->available ? "available" : "unavailable",

@@ -11,13 +11,12 @@ static const struct option build_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static const char build_help[] =
-	"usage: hearth build --flake REF [--profile NAME] [--json]\n"
-	"\n"
-	"Build packages.<system>.<NAME> (default: default) of the flake REF with\n"
-	"`nix build`, and print its output path, or with --json the pieces of a\n"
-	"start configuration it holds: flake_ref, profile, revision_hash,\n"
-	"kernel_path, initrd_path, rootfs_path, runner_dir, out_path.\n";
+static const char build_help[] = "usage: hearth build --flake REF [--profile NAME] [--json]\n"
+				 "\n"
+				 "Build packages.<system>.<NAME> (default: default) of the flake REF with\n"
+				 "`nix build`, and print its output path, or with --json the pieces of a\n"
+				 "start configuration it holds: flake_ref, profile, revision_hash,\n"
+				 "kernel_path, initrd_path, rootfs_path, runner_dir, out_path.\n";
 
 int cmd_build(struct hearth_ctx *ctx, int argc, char **argv)
 {

@@ -40,12 +40,9 @@ static void *escape_to_stdout(void *arg)
 }
 
 static const struct option logs_options[] = {
-	{ "lines", required_argument, NULL, 'n' },
-	{ "follow", no_argument, NULL, 'f' },
-	{ "hypervisor", no_argument, NULL, 'H' },
-	{ "raw", no_argument, NULL, 'r' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{ "lines", required_argument, NULL, 'n' }, { "follow", no_argument, NULL, 'f' },
+	{ "hypervisor", no_argument, NULL, 'H' },  { "raw", no_argument, NULL, 'r' },
+	{ "help", no_argument, NULL, 'h' },	   { NULL, 0, NULL, 0 },
 };
 
 int cmd_logs(struct hearth_ctx *ctx, int argc, char **argv)

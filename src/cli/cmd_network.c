@@ -3,14 +3,13 @@
 
 #include "cli.h"
 
-static const char network_help[] =
-	"usage: hearth network [ls|rm]\n"
-	"\n"
-	"  ls   show the bridge: name, subnet, up or absent (the default)\n"
-	"  rm   remove the bridge and its NAT rule (no guest may be on it)\n"
-	"\n"
-	"The bridge is $HEARTH_BRIDGE (hearth0) with $HEARTH_BRIDGE_CIDR\n"
-	"(10.89.0.0/24); HEARTH_NAT=1 masquerades it out of the default route.\n";
+static const char network_help[] = "usage: hearth network [ls|rm]\n"
+				   "\n"
+				   "  ls   show the bridge: name, subnet, up or absent (the default)\n"
+				   "  rm   remove the bridge and its NAT rule (no guest may be on it)\n"
+				   "\n"
+				   "The bridge is $HEARTH_BRIDGE (hearth0) with $HEARTH_BRIDGE_CIDR\n"
+				   "(10.89.0.0/24); HEARTH_NAT=1 masquerades it out of the default route.\n";
 
 int cmd_network(struct hearth_ctx *ctx, int argc, char **argv)
 {

@@ -69,8 +69,7 @@ int cmd_ps(struct hearth_ctx *ctx, int argc, char **argv)
 		if (!shown(r, all))
 			continue;
 		struct hearth_config *cfg = NULL;
-		if (hearth_guest_config(ctx, r->name, &cfg, &err) < 0)
-			{
+		if (hearth_guest_config(ctx, r->name, &cfg, &err) < 0) {
 			hearth_error_free(err);
 			err = NULL;
 		}

@@ -240,8 +240,8 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 		case OPT_JAIL_UID:
 		case OPT_JAIL_GID:
 			if (cli_parse_uint(optarg, 0, 4294967294u, &n) < 0) {
-				rc = cli_usage_error("%s: not a numeric id (%s)", c == OPT_JAIL_UID ? "jail-uid" : "jail-gid",
-						     optarg);
+				rc = cli_usage_error("%s: not a numeric id (%s)",
+						     c == OPT_JAIL_UID ? "jail-uid" : "jail-gid", optarg);
 				goto out;
 			}
 			*(c == OPT_JAIL_UID ? &opts.jail_uid : &opts.jail_gid) = (unsigned)n;

@@ -14,12 +14,9 @@ static const char snapshot_help[] =
 	"off, with the snapshot's address on a new TAP. (firecracker backend)\n";
 
 static const struct option restore_options[] = {
-	{ "name", required_argument, NULL, 'n' },
-	{ "jailer", required_argument, NULL, 'j' },
-	{ "jail-uid", required_argument, NULL, 'u' },
-	{ "jail-gid", required_argument, NULL, 'g' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{ "name", required_argument, NULL, 'n' },     { "jailer", required_argument, NULL, 'j' },
+	{ "jail-uid", required_argument, NULL, 'u' }, { "jail-gid", required_argument, NULL, 'g' },
+	{ "help", no_argument, NULL, 'h' },	      { NULL, 0, NULL, 0 },
 };
 
 static int restore(struct hearth_ctx *ctx, int argc, char **argv)
@@ -40,7 +37,8 @@ static int restore(struct hearth_ctx *ctx, int argc, char **argv)
 		case 'u':
 		case 'g':
 			if (cli_parse_uint(optarg, 0, 4294967294u, &n) < 0)
-				return cli_usage_error("%s: not a numeric id (%s)", c == 'u' ? "jail-uid" : "jail-gid", optarg);
+				return cli_usage_error("%s: not a numeric id (%s)", c == 'u' ? "jail-uid" : "jail-gid",
+						       optarg);
 			*(c == 'u' ? &opts.jail_uid : &opts.jail_gid) = (unsigned)n;
 			break;
 		case 'h':

@@ -27,7 +27,8 @@ void hearth_backend_infos_free(struct hearth_backend_info *infos, size_t n)
 	free(infos);
 }
 
-int hearth_backend_choose(struct hearth_ctx *ctx, const char *want, const char **ret_name, char **ret_why, struct hearth_error **err)
+int hearth_backend_choose(struct hearth_ctx *ctx, const char *want, const char **ret_name, char **ret_why,
+			  struct hearth_error **err)
 {
 	if (want && strcmp(want, "auto") != 0) {
 		const struct hearth_backend_ops *ops = backend_find(want);

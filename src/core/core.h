@@ -42,13 +42,14 @@ int guest_config_read(int vmfd, struct hearth_config **ret, struct hearth_error 
  * gone monitor or a start cut short is repaired and reads as failed, a
  * record or config that cannot be read reads as broken. Fails only for a
  * guest whose directory is being made right now. */
-int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;
+int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret,
+		 struct hearth_error **err) WUR;
 
 /* Under the state lock: a name when CFG has none, the host ports, the
  * bridge slot (PLAN, for bridged guests; WANT_SLOT or any), the guest's
  * directory, config.json and first record. Returns the directory's fd. */
-int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend, const char *network, int want_slot,
-		 struct net_plan *plan, struct hearth_error **err) WUR;
+int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend,
+		 const char *network, int want_slot, struct net_plan *plan, struct hearth_error **err) WUR;
 
 /* A bridge slot (the guest's address) on BC: WANT (a snapshot's slot),
  * unless one of the N guests HOLDERS[i] holds it as SLOTS[i]; with WANT

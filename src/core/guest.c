@@ -166,9 +166,7 @@ int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s, s
 		goto out;
 	/* On a full disk the note cannot be written: the stop goes on
 	 * (the status then says how it ended, not that it was asked). */
-	struct hearth_error *unwritten = NULL;
-	if (record_update(g.dirfd, set_stop_requested, NULL, &unwritten) < 0)
-		hearth_error_free(unwritten);
+	IGNORE_FAILURE(record_update(g.dirfd, set_stop_requested, NULL, NULL));
 	if (ops->stop) {
 		rc = ops->stop(&g, timeout_s, err);
 		goto out;
@@ -201,7 +199,7 @@ int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_er
 	_cleanup_free_ char *reply = NULL;
 	int rc = 0;
 	if (rec->status != HEARTH_STATUS_RUNNING)
-		rc = fail_invalid(err, "%s: guest is %s, not running", name, hearth_status_name(rec->status));
+		rc = fail_conflict(err, "%s: guest is %s, not running", name, hearth_status_name(rec->status));
 	else if (agent_request(rec, "ping", &reply, err) < 0)
 		rc = -1;
 	else if (strcmp(reply, "pong") != 0)
@@ -224,8 +222,8 @@ static int pause_resume(struct hearth_ctx *ctx, const char *name, bool pause, st
 		rc = fail_invalid(err, "%s: %s is not supported by the %s backend", name, pause ? "pause" : "resume",
 				  ops->name);
 	else if (g.rec->status != from)
-		rc = fail_invalid(err, "%s: guest is %s, not %s", name, hearth_status_name(g.rec->status),
-				  hearth_status_name(from));
+		rc = fail_conflict(err, "%s: guest is %s, not %s", name, hearth_status_name(g.rec->status),
+				   hearth_status_name(from));
 	else if ((rc = op(&g, err)) == 0)
 		rc = record_update(g.dirfd, set_status_arg, &want, err);
 	guest_release(&g);
@@ -251,7 +249,7 @@ int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, st
 	bool broken = rec->status == HEARTH_STATUS_BROKEN;
 	record_free(rec);
 	if (active && !force)
-		return fail_invalid(err, "%s: guest is running; stop it first or use -f", name);
+		return fail_conflict(err, "%s: guest is running; stop it first or use -f", name);
 	if (active && hearth_guest_stop(ctx, name, 0, err) < 0)
 		return -1;
 	struct guest g;

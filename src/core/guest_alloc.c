@@ -64,7 +64,8 @@ static int live_guests(struct hearth_ctx *ctx, int rootfd, struct live_guest **r
 			close(vmfd);
 			continue;
 		}
-		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, &ignored) == 0 && guest_status_active(rec->status)) {
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, &ignored) == 0 &&
+		    guest_status_active(rec->status)) {
 			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
 		}
 		if (vmfd >= 0)
@@ -99,8 +100,8 @@ static int check_ports(const struct live_guest *live, size_t n_live, const struc
 		struct hearth_config *other = NULL;
 		const struct hearth_port *p;
 		if (guest_config_read(live[i].vmfd, &other, &ignored) == 0 && ports_clash(cfg, other, &p))
-			rc = fail_invalid(err, "ports: host port %u/%s is published by guest %s", p->host,
-					  p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp", live[i].name);
+			rc = fail_conflict(err, "ports: host port %u/%s is published by guest %s", p->host,
+					   p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp", live[i].name);
 		hearth_error_free(ignored);
 		hearth_config_free(other);
 	}
@@ -113,7 +114,8 @@ static int check_ports(const struct live_guest *live, size_t n_live, const struc
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			rc = hearth_fail(err, HEARTH_ERR_INVALID, errno, "ports: host port %s:%u/%s cannot be bound: %s",
+			rc = hearth_fail(err, HEARTH_ERR_CONFLICT, errno,
+					 "ports: host port %s:%u/%s cannot be bound: %s",
 					 p->host_addr ? p->host_addr : "127.0.0.1", p->host, udp ? "udp" : "tcp",
 					 strerror(errno));
 	}
@@ -166,8 +168,8 @@ static int live_slot(const struct live_guest *live, size_t n_live, const struct 
 /* Creates the guest's directory, config.json and first record under
  * the state lock, so names, ports and bridge slots are never handed out
  * twice. PLAN (bridged guests) gets the slot. */
-int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend, const char *network,
-			int want_slot, struct net_plan *plan, struct hearth_error **err)
+int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend,
+		 const char *network, int want_slot, struct net_plan *plan, struct hearth_error **err)
 {
 	_cleanup_close_ int lock = state_lock(rootfd, err);
 	if (lock < 0)
@@ -193,7 +195,8 @@ int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, 
 	if (plan) {
 		struct bridge_cfg bc;
 		int slot;
-		if (bridge_cfg_from_ctx(ctx, &bc, err) < 0 || (slot = live_slot(live, n_live, &bc, want_slot, err)) < 0) {
+		if (bridge_cfg_from_ctx(ctx, &bc, err) < 0 ||
+		    (slot = live_slot(live, n_live, &bc, want_slot, err)) < 0) {
 			live_guests_free(live, n_live);
 			return -1;
 		}

@@ -146,7 +146,8 @@ int hearth_guest_logs(struct hearth_ctx *ctx, const char *name, uint64_t lines, 
 		 * last N lines (follow reads on from here). */
 		off_t end = lseek(log, 0, SEEK_END);
 		off_t from = lines > 0 ? tail_offset(log, want[i], end) : 0;
-		if (rc == 0 && (end < 0 || lseek(log, from, SEEK_SET) < 0 || copy_upto(log, fd, (uint64_t)(end - from)) < 0))
+		if (rc == 0 &&
+		    (end < 0 || lseek(log, from, SEEK_SET) < 0 || copy_upto(log, fd, (uint64_t)(end - from)) < 0))
 			rc = fail_errno(err, "logs: %s: %s", name, strerror(errno));
 	}
 	if (rc < 0) {

@@ -85,7 +85,8 @@ static struct hearth_record *record_broken(const char *name, const char *why)
  * monitor is gone reads as failed, never as running (the monitor of a
  * guest being started may not have written its pid yet); one that cannot
  * be read reads as broken. Fails only for a guest still being created. */
-int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret, struct hearth_error **err)
+int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret,
+		 struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
 	struct hearth_error *bad = NULL;
@@ -131,7 +132,8 @@ int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hear
 	bool gone = guest_status_active(rec->status) && rec->monitor_pid > 0 &&
 		    !proc_alive(rec->monitor_pid, rec->monitor_start);
 	if (cut || gone) {
-		int rc = cut ? repair_cut_start(ctx, vmfd, rec, err) : record_update(vmfd, mark_monitor_gone, NULL, err);
+		int rc =
+			cut ? repair_cut_start(ctx, vmfd, rec, err) : record_update(vmfd, mark_monitor_gone, NULL, err);
 		record_free(rec);
 		rec = NULL;
 		if (rc < 0 || record_read(vmfd, &rec, err) < 0)

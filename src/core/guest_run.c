@@ -55,11 +55,17 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 	if (rootfd < 0)
 		return -1;
 	struct net_plan plan;
-	int vmfd = guest_create(ctx, rootfd, cfg, backend, network, how ? how->want_slot : -1, bridged ? &plan : NULL, err);
+	int vmfd = guest_create(ctx, rootfd, cfg, backend, network, how ? how->want_slot : -1, bridged ? &plan : NULL,
+				err);
 	if (vmfd < 0)
 		return -1;
-	struct guest g = { .ctx = ctx, .name = xstrdup(cfg->name), .dir = state_vm_path(ctx, cfg->name), .dirfd = vmfd, .cfg = cfg,
-			   .opts = opts, .net = bridged ? &plan : NULL };
+	struct guest g = { .ctx = ctx,
+			   .name = xstrdup(cfg->name),
+			   .dir = state_vm_path(ctx, cfg->name),
+			   .dirfd = vmfd,
+			   .cfg = cfg,
+			   .opts = opts,
+			   .net = bridged ? &plan : NULL };
 	/* A jailed VMM opens its TAP as the jail's user. */
 	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
@@ -78,9 +84,7 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 			guest_release(&g);
 			return -1;
 		}
-		struct hearth_error *ignored = NULL;
-		if (state_vm_remove(rootfd, cfg->name, &ignored) < 0)
-			hearth_error_free(ignored);
+		IGNORE_FAILURE(state_vm_remove(rootfd, cfg->name, NULL));
 		guest_release(&g);
 		return -1;
 	}
@@ -91,8 +95,8 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 	return 0;
 }
 
-int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts, char **ret_name,
-		     struct hearth_error **err)
+int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
+		     char **ret_name, struct hearth_error **err)
 {
 	return guest_run_internal(ctx, cfg, opts, NULL, ret_name, err);
 }
@@ -138,9 +142,7 @@ int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeou
 		}
 		if (now_ms() > deadline) {
 			_cleanup_free_ char *tail = console_tail(vmfd, 10);
-			struct hearth_error *ignored = NULL;
-			if (hearth_guest_stop(ctx, name, 0, &ignored) < 0)
-				hearth_error_free(ignored);
+			IGNORE_FAILURE(hearth_guest_stop(ctx, name, 0, NULL));
 			return fail_runtime(err, "%s: not ready within %d s, stopped it; console:\n%s", name, timeout_s,
 					    tail);
 		}

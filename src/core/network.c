@@ -33,7 +33,7 @@ int hearth_network_remove(struct hearth_ctx *ctx, struct hearth_error **err)
 		if (up && r->bridge && strcmp(r->bridge, bc.name) == 0)
 			busy = r->name;
 	}
-	int rc = busy ? fail_invalid(err, "network: guest %s is still on bridge %s", busy, bc.name)
+	int rc = busy ? fail_conflict(err, "network: guest %s is still on bridge %s", busy, bc.name)
 		      : bridge_remove(&bc, err);
 	records_free(recs, n);
 	return rc;

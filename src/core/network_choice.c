@@ -8,8 +8,7 @@
 static const char *const network_names[] = { "user", "bridge", "none" };
 
 /* The network mode OPTS ask for, checked against what OPS offers. */
-int network_choose(const struct hearth_backend_ops *ops, const char *want, const char **ret,
-			  struct hearth_error **err)
+int network_choose(const struct hearth_backend_ops *ops, const char *want, const char **ret, struct hearth_error **err)
 {
 	*ret = NULL;
 	if (!want || strcmp(want, "auto") == 0) {

@@ -63,7 +63,7 @@ int hearth_guest_snapshot(struct hearth_ctx *ctx, const char *name, const char *
 	}
 	/* A guest still booting can be taken too: its restore boots on. */
 	if (st != HEARTH_STATUS_RUNNING && st != HEARTH_STATUS_PAUSED && st != HEARTH_STATUS_STARTING) {
-		fail_invalid(err, "%s: guest is %s, not running", name, hearth_status_name(st));
+		fail_conflict(err, "%s: guest is %s, not running", name, hearth_status_name(st));
 		goto out;
 	}
 	if (mkdir(dir, 0700) < 0) {
@@ -102,7 +102,8 @@ static int snapshot_dir_trusted(const char *dir, struct hearth_error **err)
 	if (stat(dir, &st) < 0)
 		return hearth_fail(err, HEARTH_ERR_INVALID, errno, "snapshot: %s (%s)", strerror(errno), dir);
 	if (st.st_uid != geteuid() || (st.st_mode & 022))
-		return fail_invalid(err, "snapshot: %s is not yours alone (uid %u, mode %04o); hearth restores only "
+		return fail_invalid(err,
+				    "snapshot: %s is not yours alone (uid %u, mode %04o); hearth restores only "
 				    "its own snapshots",
 				    dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	return 0;
@@ -126,8 +127,8 @@ static int snapshot_config_plain(struct hearth_config *cfg, const char *path, st
 	return 0;
 }
 
-int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name, const struct hearth_run_options *opts,
-			    char **ret_name, struct hearth_error **err)
+int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name,
+			    const struct hearth_run_options *opts, char **ret_name, struct hearth_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
 	if (snapshot_dir_trusted(dir, err) < 0)
@@ -166,7 +167,8 @@ int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char 
 	o.network = json_is_string(network) ? json_string_value(network) : NULL;
 	o.wait = false;
 	struct guest_start how = { .want_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1,
-				   .start = restore_start, .arg = dir };
+				   .start = restore_start,
+				   .arg = dir };
 	rc = guest_run_internal(ctx, cfg, &o, &how, ret_name, err);
 out:
 	hearth_config_free(cfg);

@@ -68,7 +68,7 @@ static int send_all(int fd, const char *s, struct hearth_error **err)
 }
 
 int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
-			  struct hearth_error **err)
+		   struct hearth_error **err)
 {
 	int64_t deadline = now_ms() + AGENT_TIMEOUT_MS;
 	if (rec->vsock_cid > 0) {

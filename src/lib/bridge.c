@@ -93,8 +93,9 @@ static int nat_rule(const struct bridge_cfg *cfg, const char *op)
 	_cleanup_free_ char *iptables = proc_find_program("iptables");
 	if (!iptables)
 		return -2;
-	char *argv[] = { iptables, "-w", "-t", "nat", (char *)op, "POSTROUTING", "-s", src, "!", "-o",
-			 (char *)cfg->name, "-j", "MASQUERADE", "-m", "comment", "--comment", "hearth", NULL };
+	char *argv[] = { iptables,     "-w", "-t",	"nat",	     (char *)op,	"POSTROUTING",
+			 "-s",	       src,  "!",	"-o",	     (char *)cfg->name, "-j",
+			 "MASQUERADE", "-m", "comment", "--comment", "hearth",		NULL };
 	return proc_run(argv, 10000, NULL, NULL) == 0 ? 0 : -1;
 }
 
@@ -165,9 +166,8 @@ int net_plan_attach(const struct net_plan *plan, uid_t owner, struct hearth_erro
 
 void net_tap_remove(const char *tap)
 {
-	struct hearth_error *ignored = NULL;
-	if (tap && *tap && nl_link_delete(tap, &ignored) < 0)
-		hearth_error_free(ignored);
+	if (tap && *tap)
+		IGNORE_FAILURE(nl_link_delete(tap, NULL));
 }
 
 int bridge_remove(const struct bridge_cfg *cfg, struct hearth_error **err)

@@ -14,10 +14,10 @@
 
 struct bridge_cfg {
 	char name[IFNAMSIZ];
-	struct in_addr net;  /* network address, host order bits cleared */
+	struct in_addr net; /* network address, host order bits cleared */
 	unsigned prefix;
-	bool nat;            /* masquerade the subnet out of the default route */
-	unsigned root_tag;   /* state_root_tag of the state root its TAPs belong to */
+	bool nat;	   /* masquerade the subnet out of the default route */
+	unsigned root_tag; /* state_root_tag of the state root its TAPs belong to */
 };
 
 /* Everything a backend needs to attach one guest. */
@@ -25,9 +25,9 @@ struct net_plan {
 	struct bridge_cfg br;
 	int slot;
 	char tap[IFNAMSIZ];
-	char mac[18];     /* 06:00:AA:BB:CC:DD, the guest address's bytes */
-	char addr[16];    /* guest address */
-	char cidr[20];    /* guest address/prefix, as hearth.ip= wants */
+	char mac[18];	  /* 06:00:AA:BB:CC:DD, the guest address's bytes */
+	char addr[16];	  /* guest address */
+	char cidr[20];	  /* guest address/prefix, as hearth.ip= wants */
 	char gateway[16]; /* the bridge's address */
 };
 

@@ -31,12 +31,14 @@ static int reject_unknown(struct reader *r, json_t *obj, const char *where, cons
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		bool known = false;
 		for (const char *const *k = keys; *k; k++)
 			known |= strcmp(*k, key) == 0;
 		if (!known)
-			return fail_invalid(r->err, "%s: unknown key at line %d (%s)", where, key_line(r->text, key), key);
+			return fail_invalid(r->err, "%s: unknown key at line %d (%s)", where, key_line(r->text, key),
+					    key);
 	}
 	return 0;
 }
@@ -53,8 +55,7 @@ static int get_string(struct reader *r, json_t *obj, const char *key, const char
 	return 0;
 }
 
-static int get_uint(struct reader *r, json_t *obj, const char *key, const char *where, uint64_t max,
-		    uint64_t *ret)
+static int get_uint(struct reader *r, json_t *obj, const char *key, const char *where, uint64_t max, uint64_t *ret)
 {
 	json_t *v = json_object_get(obj, key);
 	if (!v)
@@ -98,7 +99,8 @@ static int read_ports(struct reader *r, json_t *root, struct hearth_config *cfg)
 	size_t i;
 	json_t *e;
 	cfg->ports = xcalloc(json_array_size(arr), sizeof(*cfg->ports));
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		_cleanup_free_ char *where = xasprintf("ports[%zu].", i);
 		struct hearth_port *p = &cfg->ports[i];
 		cfg->n_ports = i + 1;
@@ -130,7 +132,8 @@ static int read_volumes(struct reader *r, json_t *root, struct hearth_config *cf
 	size_t i;
 	json_t *e;
 	cfg->volumes = xcalloc(json_array_size(arr), sizeof(*cfg->volumes));
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		_cleanup_free_ char *where = xasprintf("volumes[%zu].", i);
 		struct hearth_volume *v = &cfg->volumes[i];
 		cfg->n_volumes = i + 1;
@@ -157,7 +160,8 @@ static int read_files(struct reader *r, json_t *root, const char *key, bool secr
 	size_t i;
 	json_t *e;
 	*ret = xcalloc(json_array_size(arr), sizeof(**ret));
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		_cleanup_free_ char *where = xasprintf("%s[%zu].", key, i);
 		struct hearth_file *f = &(*ret)[i];
 		*ret_n = i + 1;
@@ -178,8 +182,8 @@ static int read_files(struct reader *r, json_t *root, const char *key, bool secr
 			memcpy(f->content, json_string_value(c), f->size + 1);
 		}
 		if (json_is_true(json_object_get(e, "redacted")) && !f->content && !f->path)
-			return fail_invalid(r->err, "%s: content was redacted by inspect; give path or content (%s)", key,
-					    f->name);
+			return fail_invalid(r->err, "%s: content was redacted by inspect; give path or content (%s)",
+					    key, f->name);
 		json_t *m = json_object_get(e, "mode");
 		if (m) {
 			uint64_t mode;
@@ -202,14 +206,15 @@ static int read_files(struct reader *r, json_t *root, const char *key, bool secr
 
 static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg)
 {
-	static const char *const keys[] = { "name", "rootfs_path", "kernel_path", "initrd_path", "revision_hash",
-					    "flake_ref", "profile", "cpus", "memory_mib", "ports", "volumes",
-					    "config_files", "secret_files", "runner_dir", NULL };
+	static const char *const keys[] = { "name",	 "rootfs_path",	 "kernel_path",	 "initrd_path", "revision_hash",
+					    "flake_ref", "profile",	 "cpus",	 "memory_mib",	"ports",
+					    "volumes",	 "config_files", "secret_files", "runner_dir",	NULL };
 	if (!json_is_object(root))
 		return fail_invalid(r->err, "config: not a JSON object");
 	if (reject_unknown(r, root, "config", keys) < 0)
 		return -1;
-	if (get_string(r, root, "name", "", &cfg->name) < 0 || get_string(r, root, "rootfs_path", "", &cfg->rootfs_path) < 0 ||
+	if (get_string(r, root, "name", "", &cfg->name) < 0 ||
+	    get_string(r, root, "rootfs_path", "", &cfg->rootfs_path) < 0 ||
 	    get_string(r, root, "kernel_path", "", &cfg->kernel_path) < 0 ||
 	    get_string(r, root, "initrd_path", "", &cfg->initrd_path) < 0 ||
 	    get_string(r, root, "revision_hash", "", &cfg->revision_hash) < 0 ||
@@ -326,8 +331,8 @@ char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 	}
 	json_object_set_new(root, "volumes", vols);
 	json_object_set_new(root, "config_files", files_to_json(cfg->config_files, cfg->n_config_files, false));
-	json_object_set_new(root, "secret_files", files_to_json(cfg->secret_files, cfg->n_secret_files,
-								 flags & HEARTH_JSON_REDACT_SECRETS));
+	json_object_set_new(root, "secret_files",
+			    files_to_json(cfg->secret_files, cfg->n_secret_files, flags & HEARTH_JSON_REDACT_SECRETS));
 	json_object_set_new(root, "runner_dir", json_string_or_null(cfg->runner_dir));
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);

@@ -175,7 +175,8 @@ int hearth_ctx_new_from_env(struct hearth_ctx **ret, struct hearth_error **err)
 	if (getuid() == 0 && sudo_uid && parse_u64(sudo_uid, 1, UINT32_MAX - 1, &uid) == 0) {
 		ctx->invoker_sudo = true;
 		ctx->invoker_uid = (uid_t)uid;
-		ctx->invoker_gid = sudo_gid && parse_u64(sudo_gid, 0, UINT32_MAX - 1, &gid) == 0 ? (gid_t)gid : (gid_t)-1;
+		ctx->invoker_gid =
+			sudo_gid && parse_u64(sudo_gid, 0, UINT32_MAX - 1, &gid) == 0 ? (gid_t)gid : (gid_t)-1;
 	}
 	for (size_t i = 0; i < HEARTH_SETTING_COUNT; i++) {
 		if (hearth_ctx_set(ctx, (enum hearth_setting)i, getenv(env_names[i]), err) < 0) {

@@ -26,8 +26,7 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-static int stage_file(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
-		      struct hearth_error **err)
+static int stage_file(int dirfd, const char *name, const char *data, size_t len, mode_t mode, struct hearth_error **err)
 {
 	/* Created with its final mode: a secret is never readable by others,
 	 * not even for the moment between create and chmod. */
@@ -138,8 +137,8 @@ static int run_mke2fs(const char *image, const char *label, const struct stage *
 	return 0;
 }
 
-int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files,
-		      size_t n, const char *extra_json, struct hearth_error **err)
+int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files, size_t n,
+		      const char *extra_json, struct hearth_error **err)
 {
 	_cleanup_free_ char *stage = xasprintf("%s/.stage-%s-XXXXXX", dir, label);
 	_cleanup_free_ char *img = xasprintf("%s/%s", dir, image);
@@ -150,7 +149,11 @@ int drive_build_files(const char *dir, const char *image, const char *label, con
 		total += files[i].size;
 	/* Root stages in memory (see stage_in_private_tmpfs); anyone else on
 	 * disk, in the guest's own 0700 directory, removed right after. */
-	struct stage st = { .dir = stage, .label = label, .files = files, .n = n, .extra_json = extra_json,
+	struct stage st = { .dir = stage,
+			    .label = label,
+			    .files = files,
+			    .n = n,
+			    .extra_json = extra_json,
 			    .tmpfs_bytes = geteuid() == 0 ? total + (n + 2) * 4096 + (1 << 20) : 0 };
 	int rc = -1;
 	_cleanup_close_ int ifd = -1;

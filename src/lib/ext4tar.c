@@ -216,8 +216,8 @@ static int add_entry(struct walk *w, ext2_ino_t ino, const char *path)
 		w->claimed += size;
 		if (w->claimed > (w->image_bytes << 8)) {
 			archive_entry_free(ent);
-			return fail_runtime(w->err, "ext4: the files up to %s claim %llu bytes in a %llu-byte image", path,
-					    (unsigned long long)w->claimed, (unsigned long long)w->image_bytes);
+			return fail_runtime(w->err, "ext4: the files up to %s claim %llu bytes in a %llu-byte image",
+					    path, (unsigned long long)w->claimed, (unsigned long long)w->image_bytes);
 		}
 		archive_entry_set_size(ent, (la_int64_t)size);
 		break;
@@ -279,7 +279,8 @@ static int on_dirent(struct ext2_dir_entry *dirent, int offset, int blocksize, c
 	if ((len == 1 && dirent->name[0] == '.') || (len == 2 && dirent->name[0] == '.' && dirent->name[1] == '.'))
 		return 0;
 	if (memchr(dirent->name, '/', (size_t)len) || memchr(dirent->name, '\0', (size_t)len)) {
-		d->w->failed = fail_runtime(d->w->err, "ext4: a name in %s holds '/' or NUL", *d->prefix ? d->prefix : "/");
+		d->w->failed =
+			fail_runtime(d->w->err, "ext4: a name in %s holds '/' or NUL", *d->prefix ? d->prefix : "/");
 		return DIRENT_ABORT;
 	}
 	_cleanup_free_ char *path = xasprintf("%s%s%.*s", d->prefix, *d->prefix ? "/" : "", len, dirent->name);

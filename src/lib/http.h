@@ -9,10 +9,10 @@
 
 struct http_request {
 	const char *socket_path;
-	const char *method;  /* "GET", "POST", "DELETE" */
-	const char *path;    /* "/v1.41/containers/json?all=1" */
-	json_t *body;        /* JSON body, or NULL (borrowed) */
-	int upload_fd;       /* a raw body streamed from this fd, or -1 */
+	const char *method; /* "GET", "POST", "DELETE" */
+	const char *path;   /* "/v1.41/containers/json?all=1" */
+	json_t *body;	    /* JSON body, or NULL (borrowed) */
+	int upload_fd;	    /* a raw body streamed from this fd, or -1 */
 	/* When set by the time upload_fd ends, the body was not whole: the
 	 * transfer is aborted rather than ended, so the server never takes
 	 * a truncated body for a complete one. */
@@ -22,7 +22,7 @@ struct http_request {
 	 * nonzero to stop early. */
 	int (*on_data)(const char *data, size_t len, void *arg);
 	void *arg;
-	long timeout_ms;     /* 0: none */
+	long timeout_ms; /* 0: none */
 };
 
 struct http_response {

@@ -29,18 +29,18 @@ char *monitor_spec_to_json(const struct monitor_spec *spec)
 	json_t *ports = json_array();
 	for (size_t i = 0; i < spec->n_ports; i++) {
 		const struct hearth_port *p = &spec->ports[i];
-		json_array_append_new(ports, json_pack("{s:o, s:i, s:i, s:s}", "host_addr",
-						       json_string_or_null(p->host_addr), "host", p->host, "guest",
-						       p->guest, "protocol", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
+		json_array_append_new(ports,
+				      json_pack("{s:o, s:i, s:i, s:s}", "host_addr", json_string_or_null(p->host_addr),
+						"host", p->host, "guest", p->guest, "protocol",
+						p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
 	}
-	json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "argv",
-			      strings_json((const char *const *)spec->argv), "dir", spec->dir, "cleanup",
-			      strings_json(spec->cleanup), "cleanup_tree", json_string_or_null(spec->cleanup_tree),
-			      "vmm_name", spec->vmm_name, "vmm_log", json_string_or_null(spec->vmm_log),
-			      "cleanup_cgroup", json_string_or_null(spec->cleanup_cgroup), "env",
-			      strings_json((const char *const *)spec->env), "tap", json_string_or_null(spec->tap),
-			      "guest_addr", json_string_or_null(spec->guest_addr), "ports", ports, "console_max",
-			      (json_int_t)spec->console_max);
+	json_t *o = json_pack(
+		"{s:o, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "argv",
+		strings_json((const char *const *)spec->argv), "dir", spec->dir, "cleanup", strings_json(spec->cleanup),
+		"cleanup_tree", json_string_or_null(spec->cleanup_tree), "vmm_name", spec->vmm_name, "vmm_log",
+		json_string_or_null(spec->vmm_log), "cleanup_cgroup", json_string_or_null(spec->cleanup_cgroup), "env",
+		strings_json((const char *const *)spec->env), "tap", json_string_or_null(spec->tap), "guest_addr",
+		json_string_or_null(spec->guest_addr), "ports", ports, "console_max", (json_int_t)spec->console_max);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
@@ -77,9 +77,12 @@ int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_
 		json_decref(o);
 		return fail_invalid(err, "spec: not a JSON object (%s)", jerr.text);
 	}
-	*ret = (struct monitor_spec){ .dir = opt_string(o, "dir"), .cleanup_tree = opt_string(o, "cleanup_tree"),
-				      .vmm_name = opt_string(o, "vmm_name"), .vmm_log = opt_string(o, "vmm_log"),
-				      .cleanup_cgroup = opt_string(o, "cleanup_cgroup"), .tap = opt_string(o, "tap"),
+	*ret = (struct monitor_spec){ .dir = opt_string(o, "dir"),
+				      .cleanup_tree = opt_string(o, "cleanup_tree"),
+				      .vmm_name = opt_string(o, "vmm_name"),
+				      .vmm_log = opt_string(o, "vmm_log"),
+				      .cleanup_cgroup = opt_string(o, "cleanup_cgroup"),
+				      .tap = opt_string(o, "tap"),
 				      .guest_addr = opt_string(o, "guest_addr"),
 				      .console_max = (uint64_t)json_integer_value(json_object_get(o, "console_max")) };
 	struct hearth_error *e = NULL;

@@ -14,21 +14,21 @@
 #include "util.h"
 
 struct monitor_spec {
-	char *const *argv;          /* the hypervisor's command */
-	const char *dir;            /* the guest's state directory */
+	char *const *argv;	    /* the hypervisor's command */
+	const char *dir;	    /* the guest's state directory */
 	const char *const *cleanup; /* names in DIR removed once it exits */
 	const char *cleanup_tree;   /* a directory under DIR removed whole then (the jail), or NULL */
-	const char *vmm_name;       /* "qemu", for reasons such as "qemu killed by signal 9" */
-	const char *vmm_log;        /* a log file in DIR the VMM writes itself, or NULL: its last
+	const char *vmm_name;	    /* "qemu", for reasons such as "qemu killed by signal 9" */
+	const char *vmm_log;	    /* a log file in DIR the VMM writes itself, or NULL: its last
 				     * error line goes into the reason when it fails */
 	const char *cleanup_cgroup; /* a cgroup removed once it exits (a jail's), or NULL */
-	char *const *env;           /* NAME=VALUE added to the hypervisor's environment, or NULL */
-	const char *tap;            /* a TAP removed once it exits, or NULL */
+	char *const *env;	    /* NAME=VALUE added to the hypervisor's environment, or NULL */
+	const char *tap;	    /* a TAP removed once it exits, or NULL */
 	/* Published ports the monitor proxies to GUEST_ADDR (bridged guests). */
 	const char *guest_addr;
 	const struct hearth_port *ports;
 	size_t n_ports;
-	uint64_t console_max;       /* bytes per console log generation; filled by monitor_launch */
+	uint64_t console_max; /* bytes per console log generation; filled by monitor_launch */
 };
 /* The hypervisor runs with DIR as its working directory, so runners that
  * make their sockets "here" make them in the guest's state directory. */

@@ -7,15 +7,16 @@
 #include "state.h"
 
 static const char *const adjectives[] = {
-	"amber", "brave", "calm", "clever", "cosy", "crisp", "dapper", "eager", "fancy", "gentle", "glad",
-	"golden", "happy", "jolly", "keen", "kind", "lively", "lucky", "merry", "mellow", "nimble", "proud",
-	"quiet", "rapid", "rosy", "shiny", "snug", "steady", "sunny", "swift", "tidy", "warm", "witty", "zesty",
+	"amber",  "brave",  "calm",   "clever", "cosy",	 "crisp", "dapper", "eager",  "fancy",
+	"gentle", "glad",   "golden", "happy",	"jolly", "keen",  "kind",   "lively", "lucky",
+	"merry",  "mellow", "nimble", "proud",	"quiet", "rapid", "rosy",   "shiny",  "snug",
+	"steady", "sunny",  "swift",  "tidy",	"warm",	 "witty", "zesty",
 };
 
 static const char *const nouns[] = {
-	"acorn", "badger", "beacon", "birch", "bramble", "cedar", "comet", "cricket", "ember", "falcon",
-	"fern", "finch", "fox", "glade", "harbor", "heron", "kettle", "lantern", "maple", "meadow", "otter",
-	"pebble", "pine", "quill", "raven", "river", "sparrow", "spruce", "thistle", "timber", "willow", "wren",
+	"acorn", "badger", "beacon", "birch",  "bramble", "cedar",  "comet",   "cricket", "ember",  "falcon", "fern",
+	"finch", "fox",	   "glade",  "harbor", "heron",	  "kettle", "lantern", "maple",	  "meadow", "otter",  "pebble",
+	"pine",	 "quill",  "raven",  "river",  "sparrow", "spruce", "thistle", "timber",  "willow", "wren",
 };
 
 static uint32_t random_u32(void)

@@ -79,13 +79,12 @@ int nl_bridge_create(const char *name, struct hearth_error **err)
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 	mnl_attr_nest_end(nlh, info);
 	/* Two starts may race to create it: the loser finds it made. */
-	if (nl_talk(nlh, "create bridge", name, err) < 0) {
-		if ((*err)->code == EEXIST) {
-			hearth_error_free(steal(*err));
-			return 0;
-		}
+	struct hearth_error *e = NULL;
+	if (nl_talk(nlh, "create bridge", name, &e) < 0 && e->code != EEXIST) {
+		hearth_error_pass(err, e);
 		return -1;
 	}
+	hearth_error_free(e);
 	return 0;
 }
 
@@ -135,13 +134,12 @@ int nl_link_delete(const char *name, struct hearth_error **err)
 	char buf[NL_BUF] = { 0 };
 	struct ifinfomsg *ifm = link_msg(buf, RTM_DELLINK, 0);
 	ifm->ifi_index = (int)idx;
-	if (nl_talk((struct nlmsghdr *)buf, "delete", name, err) < 0) {
-		if ((*err)->code == ENODEV) {
-			hearth_error_free(steal(*err));
-			return 0;
-		}
+	struct hearth_error *e = NULL;
+	if (nl_talk((struct nlmsghdr *)buf, "delete", name, &e) < 0 && e->code != ENODEV) {
+		hearth_error_pass(err, e);
 		return -1;
 	}
+	hearth_error_free(e); /* gone already: what was asked */
 	return 0;
 }
 

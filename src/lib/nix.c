@@ -127,8 +127,8 @@ static int read_output(struct hearth_build *b, struct hearth_error **err)
 		return 0;
 	struct strbuf found = { 0 };
 	strbuf_append(&found, "", 0);
-	static const char *const pieces[] = { "vmlinux", "bzImage", "Image", "rootfs.ext4", "initrd", "image.tar.gz",
-					      "bin/microvm-run" };
+	static const char *const pieces[] = { "vmlinux", "bzImage",	 "Image",	   "rootfs.ext4",
+					      "initrd",	 "image.tar.gz", "bin/microvm-run" };
 	for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
 		_cleanup_free_ char *p = existing(out, pieces[i], false);
 		if (p)
@@ -178,19 +178,27 @@ int hearth_flake_build(struct hearth_ctx *ctx, const char *flake_ref, const char
 	_cleanup_free_ char *system = nix_system();
 	_cleanup_free_ char *installable = xasprintf("%s#packages.%s.%s", b->flake_ref, system, b->profile);
 	const char *nix = ctx_get(ctx, HEARTH_SETTING_NIX);
-	char *argv[] = { (char *)(nix ? nix : "nix"), "--extra-experimental-features", "nix-command flakes",
-			 "build", "--json", "--no-link", installable, NULL };
+	char *argv[] = { (char *)(nix ? nix : "nix"),
+			 "--extra-experimental-features",
+			 "nix-command flakes",
+			 "build",
+			 "--json",
+			 "--no-link",
+			 installable,
+			 NULL };
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
 	if (run_nix(argv, &out, &status, err) < 0)
 		goto fail;
 	if (status != 0) {
-		fail_runtime(err, "build: nix build %s failed (exit %d; nix's messages are above)", installable, status);
+		fail_runtime(err, "build: nix build %s failed (exit %d; nix's messages are above)", installable,
+			     status);
 		goto fail;
 	}
 	json_error_t jerr;
 	json_t *res = json_loads(out, 0, &jerr);
-	const char *path = json_string_value(json_object_get(json_object_get(json_array_get(res, 0), "outputs"), "out"));
+	const char *path =
+		json_string_value(json_object_get(json_object_get(json_array_get(res, 0), "outputs"), "out"));
 	if (!path || !str_has_prefix(path, STORE_PREFIX) || strlen(path) < strlen(STORE_PREFIX) + STORE_HASH_LEN + 1) {
 		json_decref(res);
 		fail_runtime(err, "build: cannot read nix's JSON output (%.200s)", out);

@@ -28,11 +28,11 @@ struct ep {
 	enum ep_kind kind;
 	int fd;
 	struct listener *l;
-	struct tcp_conn *conn; /* EP_TCP_SIDE */
-	int side;              /* 0: the client, 1: the guest */
+	struct tcp_conn *conn;	 /* EP_TCP_SIDE */
+	int side;		 /* 0: the client, 1: the guest */
 	struct sockaddr_in peer; /* EP_UDP_FLOW: the client it answers */
 	int64_t last_ms;
-	struct ep *next;       /* EP_UDP_FLOW: the listener's flows */
+	struct ep *next; /* EP_UDP_FLOW: the listener's flows */
 };
 
 struct listener {
@@ -51,7 +51,7 @@ struct tcp_conn {
 	char *buf[2];
 	size_t len[2], off[2];
 	bool eof[2], shut[2];
-	bool hup[2];    /* the side hung up: it takes no more bytes */
+	bool hup[2];	/* the side hung up: it takes no more bytes */
 	bool parked[2]; /* out of the epoll set (a hung-up side waiting for its buffer to drain) */
 	bool connecting;
 	struct listener *l;

@@ -11,8 +11,7 @@ struct proxy;
 
 /* Binds every port of PORTS (host side) now, so a taken port fails the
  * start; NULL with *err set on failure. */
-struct proxy *proxy_new(const char *guest_addr, const struct hearth_port *ports, size_t n,
-			struct hearth_error **err);
+struct proxy *proxy_new(const char *guest_addr, const struct hearth_port *ports, size_t n, struct hearth_error **err);
 
 /* The epoll fd to wait on (readable when there is work). */
 int proxy_fd(const struct proxy *p);

@@ -55,8 +55,7 @@ static json_t *qmp_read(struct qmp_conn *c, struct hearth_error **err)
 }
 
 /* Sends a command and returns its "return" member, skipping events. */
-static int qmp_call(struct qmp_conn *c, const char *command, json_t *args, json_t **ret,
-		    struct hearth_error **err)
+static int qmp_call(struct qmp_conn *c, const char *command, json_t *args, json_t **ret, struct hearth_error **err)
 {
 	json_t *req = json_pack("{s:s}", "execute", command);
 	if (args)

@@ -103,10 +103,10 @@ static json_t *ports_json(const struct hearth_config *cfg)
 	json_t *ports = json_array();
 	for (size_t i = 0; cfg && i < cfg->n_ports; i++) {
 		const struct hearth_port *p = &cfg->ports[i];
-		json_array_append_new(ports, json_pack("{s:s, s:i, s:i, s:s}", "host_addr",
-						       p->host_addr ? p->host_addr : "127.0.0.1", "host", p->host,
-						       "guest", p->guest, "protocol",
-						       p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
+		json_array_append_new(ports,
+				      json_pack("{s:s, s:i, s:i, s:s}", "host_addr",
+						p->host_addr ? p->host_addr : "127.0.0.1", "host", p->host, "guest",
+						p->guest, "protocol", p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
 	}
 	return ports;
 }
@@ -146,9 +146,10 @@ static json_t *status_json(const struct hearth_record *rec)
 	json_object_set_new(o, "guest_ip", json_string_or_null(rec->guest_ip));
 	json_object_set_new(o, "gateway", json_string_or_null(rec->gateway));
 	json_object_set_new(o, "guest_channel", json_string_or_null(rec->guest_channel));
-	json_object_set_new(o, "vsock", rec->vsock_cid > 0 ? json_pack("{s:i, s:i}", "cid", rec->vsock_cid, "port",
-								       HEARTH_AGENT_VSOCK_PORT)
-						      : json_null());
+	json_object_set_new(o, "vsock",
+			    rec->vsock_cid > 0
+				    ? json_pack("{s:i, s:i}", "cid", rec->vsock_cid, "port", HEARTH_AGENT_VSOCK_PORT)
+				    : json_null());
 	json_t *net = json_object();
 	json_object_set_new(net, "mode", json_string_or_null(rec->network));
 	json_object_set_new(net, "bridge", json_string_or_null(rec->bridge));
@@ -213,10 +214,16 @@ struct hearth_guest *record_view_new(struct hearth_record *rec)
 {
 	struct view_box *b = xcalloc(1, sizeof(*b));
 	b->rec = rec;
-	b->pub = (struct hearth_guest){ .name = rec->name, .backend = rec->backend, .status = rec->status,
-					.reason = rec->reason, .exit_code = rec->exit_code,
-					.started_at = rec->started_at, .stopped_at = rec->stopped_at,
-					.accel = rec->accel, .network = rec->network, .guest_ip = rec->guest_ip,
+	b->pub = (struct hearth_guest){ .name = rec->name,
+					.backend = rec->backend,
+					.status = rec->status,
+					.reason = rec->reason,
+					.exit_code = rec->exit_code,
+					.started_at = rec->started_at,
+					.stopped_at = rec->stopped_at,
+					.accel = rec->accel,
+					.network = rec->network,
+					.guest_ip = rec->guest_ip,
 					.gateway = rec->gateway };
 	return &b->pub;
 }

@@ -14,26 +14,26 @@ struct hearth_record {
 	char *name;
 	char *backend;
 	enum hearth_status status;
-	char *reason;         /* why it failed or stopped, or NULL */
-	int exit_code;        /* the workload's, -1 while unknown */
+	char *reason;  /* why it failed or stopped, or NULL */
+	int exit_code; /* the workload's, -1 while unknown */
 	int monitor_pid;
 	uint64_t monitor_start;
 	int vmm_pid;
 	uint64_t vmm_start;
-	int64_t started_at;   /* unix seconds */
-	int64_t stopped_at;   /* unix seconds, 0 while up */
-	char *accel;          /* "kvm" or "tcg" for VMs, else NULL */
-	char *guest_ip;       /* ADDR/PREFIX */
+	int64_t started_at; /* unix seconds */
+	int64_t stopped_at; /* unix seconds, 0 while up */
+	char *accel;	    /* "kvm" or "tcg" for VMs, else NULL */
+	char *guest_ip;	    /* ADDR/PREFIX */
 	char *gateway;
-	char *guest_channel;  /* host path of the agent socket, or NULL */
+	char *guest_channel; /* host path of the agent socket, or NULL */
 	bool stop_requested;
-	char *network;        /* "user", "bridge" or "none" */
-	int net_slot;         /* the bridge slot, -1 when not bridged */
-	char *bridge;         /* bridged guests: the bridge, TAP and MAC */
+	char *network; /* "user", "bridge" or "none" */
+	int net_slot;  /* the bridge slot, -1 when not bridged */
+	char *bridge;  /* bridged guests: the bridge, TAP and MAC */
 	char *tap;
 	char *mac;
-	int vsock_cid;        /* the guest's vsock CID, 0 when it has none */
-	int creator_pid;      /* the command starting it, until the start is */
+	int vsock_cid;		/* the guest's vsock CID, 0 when it has none */
+	int creator_pid;	/* the command starting it, until the start is */
 	uint64_t creator_start; /* handed to the monitor; 0 after */
 };
 

@@ -121,7 +121,7 @@ int state_vm_create(int rootfd, const char *name, const char *config_json, const
 	if (vms < 0)
 		return fail_errno(err, "state: cannot open vms: %s", strerror(errno));
 	if (faccessat(vms, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return fail_invalid(err, "name: already in use (%s)", name);
+		return fail_conflict(err, "name: already in use (%s)", name);
 	remove_stale_new(vms);
 	/* Filled under a name no guest can have, then renamed: a guest
 	 * appears whole or not at all, whenever the command dies. */
@@ -143,7 +143,7 @@ int state_vm_create(int rootfd, const char *name, const char *config_json, const
 		goto fail;
 	if (renameat2(vms, tmp, vms, name, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST)
-			fail_invalid(err, "name: already in use (%s)", name);
+			fail_conflict(err, "name: already in use (%s)", name);
 		else
 			fail_errno(err, "state: cannot create vms/%s: %s", name, strerror(errno));
 		goto fail;

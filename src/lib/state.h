@@ -45,7 +45,6 @@ int record_write(int vmfd, const struct hearth_record *rec, struct hearth_error 
 typedef void (*record_fn)(struct hearth_record *rec, void *arg);
 int record_update(int vmfd, record_fn fn, void *arg, struct hearth_error **err) WUR;
 
-
 /* A new name "adjective-noun" not used under vms/. Call under state_lock. */
 char *name_generate(int rootfd);
 

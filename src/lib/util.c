@@ -95,6 +95,14 @@ int hearth_fail(struct hearth_error **err, enum hearth_error_kind kind, int code
 	return -1;
 }
 
+void hearth_error_pass(struct hearth_error **err, struct hearth_error *e)
+{
+	if (err && !*err)
+		*err = e;
+	else
+		hearth_error_free(e);
+}
+
 void hearth_error_prefix(struct hearth_error **err, const char *fmt, ...)
 {
 	if (!err || !*err)
@@ -133,11 +141,24 @@ int parse_size(const char *s, uint64_t default_unit, uint64_t *ret)
 	uint64_t unit = default_unit;
 	if (*end) {
 		switch (*end) {
-		case 'K': case 'k': unit = 1ULL << 10; break;
-		case 'M': case 'm': unit = 1ULL << 20; break;
-		case 'G': case 'g': unit = 1ULL << 30; break;
-		case 'T': case 't': unit = 1ULL << 40; break;
-		default: return -1;
+		case 'K':
+		case 'k':
+			unit = 1ULL << 10;
+			break;
+		case 'M':
+		case 'm':
+			unit = 1ULL << 20;
+			break;
+		case 'G':
+		case 'g':
+			unit = 1ULL << 30;
+			break;
+		case 'T':
+		case 't':
+			unit = 1ULL << 40;
+			break;
+		default:
+			return -1;
 		}
 		end++;
 		if (*end == 'i' && end[1] == 'B')

@@ -16,11 +16,11 @@
 
 #define WUR __attribute__((warn_unused_result))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define SWAP(a, b)                 \
-	do {                       \
+#define SWAP(a, b)                         \
+	do {                               \
 		__typeof__(a) swap_ = (a); \
-		(a) = (b);          \
-		(b) = swap_;        \
+		(a) = (b);                 \
+		(b) = swap_;               \
 	} while (0)
 
 void *xmalloc(size_t n);
@@ -62,10 +62,24 @@ static inline int steal_fd(int *fd)
 /* Sets *ERR (when ERR is non-NULL and *ERR not yet set) and returns -1. */
 int hearth_fail(struct hearth_error **err, enum hearth_error_kind kind, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Hands E (an error a function made for itself, to look at before
+ * deciding) on to the caller's *ERR; frees it when the caller wants none
+ * or already has one (the first cause wins). */
+void hearth_error_pass(struct hearth_error **err, struct hearth_error *e);
+
+/* Runs CALL, which may fail, for its effect alone: the caller has no use
+ * for why it failed (CALL's error argument is NULL), and says so. */
+#define IGNORE_FAILURE(call)      \
+	do {                      \
+		if ((call) < 0) { \
+		}                 \
+	} while (0)
+
 /* Prefixes the message of an already-set *ERR with the formatted text. */
 void hearth_error_prefix(struct hearth_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define fail_invalid(err, ...) hearth_fail(err, HEARTH_ERR_INVALID, EINVAL, __VA_ARGS__)
+#define fail_conflict(err, ...) hearth_fail(err, HEARTH_ERR_CONFLICT, EBUSY, __VA_ARGS__)
 #define fail_errno(err, ...) hearth_fail(err, HEARTH_ERR_RUNTIME, errno, __VA_ARGS__)
 #define fail_runtime(err, ...) hearth_fail(err, HEARTH_ERR_RUNTIME, EIO, __VA_ARGS__)
 

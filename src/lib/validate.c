@@ -140,7 +140,8 @@ static bool invoker_may_read(const struct hearth_ctx *ctx, const struct stat *st
 	return st->st_mode & (member ? S_IRGRP : S_IROTH);
 }
 
-static int load_file_content(const struct hearth_ctx *ctx, struct hearth_file *f, const char *field, struct hearth_error **err)
+static int load_file_content(const struct hearth_ctx *ctx, struct hearth_file *f, const char *field,
+			     struct hearth_error **err)
 {
 	if (!f->path)
 		return 0;
@@ -177,7 +178,8 @@ static int load_file_content(const struct hearth_ctx *ctx, struct hearth_file *f
 	return 0;
 }
 
-static int check_files(const struct hearth_ctx *ctx, struct hearth_file *files, size_t n, const char *field, struct hearth_error **err)
+static int check_files(const struct hearth_ctx *ctx, struct hearth_file *files, size_t n, const char *field,
+		       struct hearth_error **err)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -186,9 +188,9 @@ static int check_files(const struct hearth_ctx *ctx, struct hearth_file *files, 
 		/* lost+found is the drive's own; .hearth carries volumes.json. */
 		if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 		    strcmp(name, ".hearth") == 0 || strcmp(name, "lost+found") == 0 || strlen(name) > 255)
-			return fail_invalid(err,
-					    "%s: name must be one path component, not ., .., .hearth or lost+found (%s)",
-					    field, name);
+			return fail_invalid(
+				err, "%s: name must be one path component, not ., .., .hearth or lost+found (%s)",
+				field, name);
 		for (const unsigned char *c = (const unsigned char *)name; *c; c++)
 			if (*c < 0x20 || *c == 0x7f)
 				return fail_invalid(err, "%s: name must hold no control characters (%s)", field, name);
@@ -247,15 +249,16 @@ int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, st
 	if (cfg->runner_dir) {
 		struct stat st;
 		if (cfg->runner_dir[0] != '/' || stat(cfg->runner_dir, &st) < 0 || !S_ISDIR(st.st_mode))
-			return fail_invalid(err, "runner_dir: not an absolute path to a directory (%s)", cfg->runner_dir);
+			return fail_invalid(err, "runner_dir: not an absolute path to a directory (%s)",
+					    cfg->runner_dir);
 		if (check_runner_trusted(cfg->runner_dir, err) < 0)
 			return -1;
 	}
 	if (cfg->cpus < 1 || cfg->cpus > HEARTH_CPUS_MAX)
 		return fail_invalid(err, "cpus: must be 1..%d (%u)", HEARTH_CPUS_MAX, cfg->cpus);
 	if (cfg->memory_mib < HEARTH_MEMORY_MIN_MIB || cfg->memory_mib > HEARTH_MEMORY_MAX_MIB)
-		return fail_invalid(err, "memory_mib: must be %d..%d (%u)", HEARTH_MEMORY_MIN_MIB, HEARTH_MEMORY_MAX_MIB,
-				    cfg->memory_mib);
+		return fail_invalid(err, "memory_mib: must be %d..%d (%u)", HEARTH_MEMORY_MIN_MIB,
+				    HEARTH_MEMORY_MAX_MIB, cfg->memory_mib);
 	for (size_t i = 0; i < cfg->n_ports; i++) {
 		const struct hearth_port *p = &cfg->ports[i];
 		if (p->host == 0 || p->guest == 0)

@@ -200,8 +200,8 @@ static void console_rotate(struct monitor *m)
 {
 	if (renameat(m->dirfd, "console.log", m->dirfd, "console.log.1") < 0)
 		return;
-	int fd = openat(m->dirfd, "console.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-			0600);
+	int fd =
+		openat(m->dirfd, "console.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return; /* writes go on to the old file, now console.log.1 */
 	dup2(fd, m->console_fd);

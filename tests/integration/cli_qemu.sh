@@ -180,14 +180,14 @@ test_port_in_use() {
 	local rc=0
 	"$HEARTH" run --rootfs "$HELLO" --name busy -p "$port:80" 2>"$WORK/err" || rc=$?
 	kill $holder
-	[ $rc = 2 ] || fail "exit $rc"
+	[ $rc = 1 ] || fail "exit $rc"
 	grep -q "ports: host port 127.0.0.1:$port/tcp cannot be bound: Address already in use" "$WORK/err" || fail "$(cat "$WORK/err")"
 	[ ! -e "$HEARTH_STATE_DIR/vms/busy" ] || fail "state left"
 	# A port another hearth guest publishes is refused too, by name.
 	"$HEARTH" run --rootfs "$HELLO" --name holder -p "$port:80" --memory 128 --no-wait >/dev/null
 	rc=0
 	"$HEARTH" run --rootfs "$HELLO" --name second -p "$port:8080" 2>"$WORK/err" || rc=$?
-	[ $rc = 2 ] || fail "exit $rc"
+	[ $rc = 1 ] || fail "exit $rc"
 	grep -q "ports: host port $port/tcp is published by guest holder" "$WORK/err" || fail "$(cat "$WORK/err")"
 	"$HEARTH" rm -f holder >/dev/null
 }

@@ -111,7 +111,7 @@ test_docker_port_taken() {
 	local rc=0
 	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dbusy -p "$port:80" 2>"$WORK/err" || rc=$?
 	kill $holder
-	[ $rc = 2 ] || fail "exit $rc: $(cat "$WORK/err")"
+	[ $rc = 1 ] || fail "exit $rc: $(cat "$WORK/err")"
 	grep -q "ports: host port 127.0.0.1:$port/tcp cannot be bound" "$WORK/err" || fail "$(cat "$WORK/err")"
 	docker ps -aq --filter name=hearth-dbusy | grep -q . && fail "container left"
 	[ ! -e "$HEARTH_STATE_DIR/vms/dbusy" ] || fail "state left"

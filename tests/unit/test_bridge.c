@@ -87,8 +87,8 @@ static void test_tap_names_fit_and_differ(void **state)
 static void test_bad_values(void **state)
 {
 	(void)state;
-	static const char *const cidrs[] = { "10.0.0.0", "10.0.0.0/15", "10.0.0.0/30", "10.0.0/24", "x/24",
-					     "10.0.0.0/24x", "/24", "300.1.1.1/24" };
+	static const char *const cidrs[] = { "10.0.0.0", "10.0.0.0/15",	 "10.0.0.0/30", "10.0.0/24",
+					     "x/24",	 "10.0.0.0/24x", "/24",		"300.1.1.1/24" };
 	for (size_t i = 0; i < sizeof(cidrs) / sizeof(*cidrs); i++) {
 		struct hearth_error *err = NULL;
 		assert_int_equal(hearth_ctx_set(ctx, HEARTH_SETTING_BRIDGE_CIDR, cidrs[i], &err), -1);

@@ -259,8 +259,9 @@ static void test_json_round_trip(void **state)
 	assert_int_equal(hearth_config_add_volume(cfg, "data:/data:64M:ro", &err), 0);
 	assert_int_equal(hearth_config_add_file(cfg, true, "token", secret_path, &err), 0);
 	cfg->config_files = xcalloc(1, sizeof(*cfg->config_files));
-	cfg->config_files[0] = (struct hearth_file){ .name = xstrdup("app.conf"), .content = xstrdup("a=\"1\"\n"),
-						     .size = 6, .mode = 0640 };
+	cfg->config_files[0] = (struct hearth_file){
+		.name = xstrdup("app.conf"), .content = xstrdup("a=\"1\"\n"), .size = 6, .mode = 0640
+	};
 	cfg->n_config_files = 1;
 	assert_int_equal(hearth_config_validate(ctx, cfg, &err), 0);
 
@@ -312,8 +313,8 @@ static void test_json_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memory),         cmocka_unit_test(test_ports),
-		cmocka_unit_test(test_volumes),        cmocka_unit_test(test_validate_ok),
+		cmocka_unit_test(test_memory),	       cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_volumes),	       cmocka_unit_test(test_validate_ok),
 		cmocka_unit_test(test_validate_rules), cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_errors),
 	};

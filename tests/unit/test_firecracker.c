@@ -19,8 +19,8 @@ static void test_version_parse(void **state)
 {
 	(void)state;
 	struct fc_version v;
-	assert_int_equal(fc_version_parse("Firecracker v1.4.0\n\nSupported snapshot data format versions: v0.23.0\n", &v),
-			 0);
+	assert_int_equal(
+		fc_version_parse("Firecracker v1.4.0\n\nSupported snapshot data format versions: v0.23.0\n", &v), 0);
 	assert_int_equal(v.major, 1);
 	assert_int_equal(v.minor, 4);
 	assert_int_equal(v.patch, 0);
@@ -108,9 +108,16 @@ static char *joined(const struct strv *a)
 static void test_jailer_argv(void **state)
 {
 	(void)state;
-	struct fc_jail j = { .jailer = "/usr/bin/jailer", .exec_file = "/usr/bin/firecracker", .id = "web",
-			     .base_dir = "/var/lib/hearth/vms/web/jail", .parent_cgroup = "hearth-1a2b", .uid = 123,
-			     .gid = 456, .cpus = 2, .memory_bytes = 576ull << 20, .cgroup = CGROUP_V1 };
+	struct fc_jail j = { .jailer = "/usr/bin/jailer",
+			     .exec_file = "/usr/bin/firecracker",
+			     .id = "web",
+			     .base_dir = "/var/lib/hearth/vms/web/jail",
+			     .parent_cgroup = "hearth-1a2b",
+			     .uid = 123,
+			     .gid = 456,
+			     .cpus = 2,
+			     .memory_bytes = 576ull << 20,
+			     .cgroup = CGROUP_V1 };
 	struct strv a = { 0 };
 	fc_jailer_argv(&j, &a);
 	char *s = joined(&a);
@@ -165,7 +172,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version_parse), cmocka_unit_test(test_version_features),
-		cmocka_unit_test(test_ids),           cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_ids),	      cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_jailer_argv),   cmocka_unit_test(test_cgroup_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,9 +98,10 @@ static void test_volumes_ok(void **state)
 {
 	(void)state;
 	struct guest_volume v[GUEST_VOLUMES_MAX];
-	int n = guest_volumes_parse("[{\"serial\":\"hearth-vol0\",\"device\":\"vdd\",\"path\":\"/data\",\"read_only\":true},"
-				    "{\"device\":\"vde\",\"path\":\"/srv/cache\"}]",
-				    v, err, sizeof(err));
+	int n = guest_volumes_parse(
+		"[{\"serial\":\"hearth-vol0\",\"device\":\"vdd\",\"path\":\"/data\",\"read_only\":true},"
+		"{\"device\":\"vde\",\"path\":\"/srv/cache\"}]",
+		v, err, sizeof(err));
 	assert_int_equal(n, 2);
 	assert_string_equal(v[0].serial, "hearth-vol0");
 	assert_string_equal(v[0].path, "/data");
@@ -159,9 +160,9 @@ static void test_mount_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_cmdline),   cmocka_unit_test(test_defaults_and_stop_at_dashdash),
+		cmocka_unit_test(test_full_cmdline),	cmocka_unit_test(test_defaults_and_stop_at_dashdash),
 		cmocka_unit_test(test_hostile_cmdline), cmocka_unit_test(test_env),
-		cmocka_unit_test(test_volumes_ok),     cmocka_unit_test(test_volumes_hostile),
+		cmocka_unit_test(test_volumes_ok),	cmocka_unit_test(test_volumes_hostile),
 		cmocka_unit_test(test_mount_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,9 +55,15 @@ static void test_record_round_trip(void **state)
 	int root = state_root_open(ctx, &err);
 	int vm = state_vm_create(root, "rec", NULL, NULL, &err);
 	assert_true(vm >= 0);
-	struct hearth_record rec = { .name = "rec", .backend = "qemu", .status = HEARTH_STATUS_PAUSED,
-				     .reason = "why", .exit_code = 3, .monitor_pid = 42, .monitor_start = 77,
-				     .started_at = 1000, .guest_ip = "10.0.2.15/24" };
+	struct hearth_record rec = { .name = "rec",
+				     .backend = "qemu",
+				     .status = HEARTH_STATUS_PAUSED,
+				     .reason = "why",
+				     .exit_code = 3,
+				     .monitor_pid = 42,
+				     .monitor_start = 77,
+				     .started_at = 1000,
+				     .guest_ip = "10.0.2.15/24" };
 	assert_int_equal(record_write(vm, &rec, &err), 0);
 	struct stat st;
 	assert_int_equal(fstatat(vm, "record.json", &st, 0), 0);
@@ -312,11 +318,11 @@ static void test_atomic_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_root_permissions),  cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_root_permissions),      cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_concurrent_allocation), cmocka_unit_test(test_lock_serialises_choices),
-		cmocka_unit_test(test_lock_wait_bounded), cmocka_unit_test(test_cut_creation_invisible), cmocka_unit_test(test_name_generation),
-		cmocka_unit_test(test_names_valid),       cmocka_unit_test(test_pid_identity),
-		cmocka_unit_test(test_atomic_write),
+		cmocka_unit_test(test_lock_wait_bounded),     cmocka_unit_test(test_cut_creation_invisible),
+		cmocka_unit_test(test_name_generation),	      cmocka_unit_test(test_names_valid),
+		cmocka_unit_test(test_pid_identity),	      cmocka_unit_test(test_atomic_write),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
