@@ -107,6 +107,11 @@ $(B)/tests/test_guest_%: tests/unit/test_guest_%.c $(GUEST_LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iguest -o $@ $< $(GUEST_LIB_SRC) -lcmocka $(LIBS)
 
+# The contract's test reads with hearth-init's parsers what libhearth writes.
+$(B)/tests/test_contract: tests/unit/test_contract.c $(GUEST_LIB_SRC) $(B)/libhearth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iguest -o $@ $< $(GUEST_LIB_SRC) $(B)/libhearth.a -lcmocka $(LIBS)
+
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libhearth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libhearth.a -lcmocka $(LIBS)

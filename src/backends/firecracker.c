@@ -184,46 +184,68 @@ static char *boot_args(const struct guest *g)
 	return sb.buf;
 }
 
-static int put_drive(const char *sock, const char *id, const char *path, bool root, bool ro, struct hearth_error **err)
+static void plan_add(struct fc_plan *plan, char *path, json_t *body)
 {
-	_cleanup_free_ char *url = xasprintf("/drives/%s", id);
-	return fc_put(sock, url, fc_body_drive(id, path, root, ro), err);
+	plan->req = xrealloc(plan->req, (plan->n + 1) * sizeof(*plan->req));
+	plan->req[plan->n++] = (struct fc_request){ path, body };
+}
+
+static void plan_drive(struct fc_plan *plan, const char *id, const char *path, bool root, bool ro)
+{
+	plan_add(plan, xasprintf("/drives/%s", id), fc_body_drive(id, path, root, ro));
+}
+
+void fc_plan_build(const struct guest *g, const struct fc_version *v, const char *kernel, struct fc_plan *plan)
+{
+	const struct hearth_config *cfg = g->cfg;
+	*plan = (struct fc_plan){ 0 };
+	/* The log file exists already: Firecracker 1.4 does not create it. */
+	plan_add(plan, xstrdup("/logger"), fc_body_logger(v));
+	_cleanup_free_ char *args = boot_args(g);
+	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args", args);
+	if (cfg->initrd_path)
+		json_object_set_new(boot, "initrd_path", json_string("initrd"));
+	plan_add(plan, xstrdup("/boot-source"), boot);
+	plan_add(plan, xstrdup("/machine-config"),
+		 json_pack("{s:i, s:i}", "vcpu_count", (int)cfg->cpus, "mem_size_mib", (int)cfg->memory_mib));
+	plan_drive(plan, FC_DRIVE_ROOT, "rootfs.img", true, false);
+	plan_drive(plan, FC_DRIVE_CONFIG, "config.img", false, true);
+	plan_drive(plan, FC_DRIVE_SECRETS, "secrets.img", false, true);
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		char id[HEARTH_VOLUME_SERIAL_MAX];
+		hearth_volume_serial(i, id);
+		_cleanup_free_ char *file = xasprintf("vol%zu.img", i);
+		plan_drive(plan, id, file, false, cfg->volumes[i].read_only);
+	}
+	if (g->net)
+		plan_add(plan, xstrdup("/network-interfaces/" FC_IFACE),
+			 json_pack("{s:s, s:s, s:s}", "iface_id", FC_IFACE, "host_dev_name", g->net->tap, "guest_mac",
+				   g->net->mac));
+	plan_add(plan, xstrdup("/vsock"), fc_body_vsock(v, fc_guest_cid(g->rec)));
+	plan_add(plan, xstrdup("/actions"), json_pack("{s:s}", "action_type", "InstanceStart"));
+}
+
+void fc_plan_release(struct fc_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		free(plan->req[i].path);
+		json_decref(plan->req[i].body);
+	}
+	free(plan->req);
+	*plan = (struct fc_plan){ 0 };
 }
 
 /* The whole pre-boot configuration, then InstanceStart. */
 static int configure(struct guest *g, const struct fc_version *v, const char *sock, const char *kernel,
 		     struct hearth_error **err)
 {
-	const struct hearth_config *cfg = g->cfg;
-	_cleanup_free_ char *args = boot_args(g);
-	if (fc_put_logger(sock, v, err) < 0)
-		return -1;
-	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args", args);
-	if (cfg->initrd_path)
-		json_object_set_new(boot, "initrd_path", json_string("initrd"));
-	if (fc_put(sock, "/boot-source", boot, err) < 0 ||
-	    fc_put(sock, "/machine-config",
-		   json_pack("{s:i, s:i}", "vcpu_count", (int)cfg->cpus, "mem_size_mib", (int)cfg->memory_mib),
-		   err) < 0 ||
-	    put_drive(sock, FC_DRIVE_ROOT, "rootfs.img", true, false, err) < 0 ||
-	    put_drive(sock, FC_DRIVE_CONFIG, "config.img", false, true, err) < 0 ||
-	    put_drive(sock, FC_DRIVE_SECRETS, "secrets.img", false, true, err) < 0)
-		return -1;
-	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		char id[HEARTH_VOLUME_SERIAL_MAX];
-		hearth_volume_serial(i, id);
-		_cleanup_free_ char *file = xasprintf("vol%zu.img", i);
-		if (put_drive(sock, id, file, false, cfg->volumes[i].read_only, err) < 0)
-			return -1;
-	}
-	if (g->net && fc_put(sock, "/network-interfaces/" FC_IFACE,
-			     json_pack("{s:s, s:s, s:s}", "iface_id", FC_IFACE, "host_dev_name", g->net->tap,
-				       "guest_mac", g->net->mac),
-			     err) < 0)
-		return -1;
-	if (fc_put(sock, "/vsock", fc_body_vsock(v, fc_guest_cid(g->rec)), err) < 0)
-		return -1;
-	return fc_put(sock, "/actions", json_pack("{s:s}", "action_type", "InstanceStart"), err);
+	struct fc_plan plan;
+	fc_plan_build(g, v, kernel, &plan);
+	int rc = 0;
+	for (size_t i = 0; i < plan.n && rc == 0; i++)
+		rc = fc_api(sock, "PUT", plan.req[i].path, plan.req[i].body, err);
+	fc_plan_release(&plan);
+	return rc;
 }
 
 int fc_guest_cid(const struct hearth_record *rec)

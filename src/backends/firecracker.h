@@ -44,6 +44,22 @@ json_t *fc_body_logger(const struct fc_version *v);
 json_t *fc_body_drive(const char *id, const char *path, bool root, bool read_only);
 json_t *fc_body_vsock(const struct fc_version *v, int cid);
 
+/* The requests that configure and boot G with KERNEL (a path as the VMM
+ * sees it) on Firecracker V, in the order they are sent: logger, boot
+ * source, machine, drives, network, vsock, InstanceStart. A plain
+ * function of G: the firecracker backend's whole translation of a start
+ * configuration. */
+struct fc_request {
+	char *path;
+	json_t *body;
+};
+struct fc_plan {
+	struct fc_request *req;
+	size_t n;
+};
+void fc_plan_build(const struct guest *g, const struct fc_version *v, const char *kernel, struct fc_plan *plan);
+void fc_plan_release(struct fc_plan *plan);
+
 /* One API call on SOCK; a non-2xx answer is an error naming the request
  * and Firecracker's fault message. BODY is borrowed. */
 int fc_api(const char *sock, const char *method, const char *path, json_t *body, struct hearth_error **err) WUR;

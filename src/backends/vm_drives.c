@@ -20,9 +20,8 @@ char *vm_volume_path(const struct guest *g, const struct hearth_volume *v)
 }
 
 /* Config drive (with .hearth/volumes.json), secrets drive, named volumes. */
-int vm_drives_build(struct guest *g, struct hearth_error **err)
+char *vm_volumes_json(const struct hearth_config *cfg)
 {
-	const struct hearth_config *cfg = g->cfg;
 	json_t *vols = json_array();
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		char serial[HEARTH_VOLUME_SERIAL_MAX];
@@ -33,8 +32,15 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 				      json_pack("{s:s, s:s, s:s, s:b}", "serial", serial, "device", device, "path",
 						cfg->volumes[i].guest, "read_only", cfg->volumes[i].read_only));
 	}
-	_cleanup_free_ char *vjson = json_dumps(vols, JSON_COMPACT);
+	char *text = json_dumps(vols, JSON_COMPACT);
 	json_decref(vols);
+	return text;
+}
+
+int vm_drives_build(struct guest *g, struct hearth_error **err)
+{
+	const struct hearth_config *cfg = g->cfg;
+	_cleanup_free_ char *vjson = vm_volumes_json(cfg);
 	if (drive_build_files(g->dir, "config.img", HEARTH_CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
 			      err) < 0 ||
 	    drive_build_files(g->dir, "secrets.img", HEARTH_SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,

@@ -22,4 +22,8 @@ char *vm_volume_path(const struct guest *g, const struct hearth_volume *v);
  * else an in-kernel copy; holes stay holes. */
 int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst, struct hearth_error **err) WUR;
 
+/* The guest contract's volumes.json for CFG: serial, device, mount
+ * path and read-only flag of each volume, as hearth-init reads them. */
+char *vm_volumes_json(const struct hearth_config *cfg);
+
 #endif

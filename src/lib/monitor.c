@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "hearth/contract.h"
 #include "ctx.h"
 #include "json.h"
 
@@ -115,6 +116,18 @@ int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_
 	}
 	*ret_json = o;
 	return 0;
+}
+
+int monitor_exit_code(const char *line)
+{
+	const char *e = strstr(line, HEARTH_EXIT_LINE);
+	if (!e)
+		return -1;
+	char num[16];
+	snprintf(num, sizeof(num), "%s", e + strlen(HEARTH_EXIT_LINE));
+	num[strcspn(num, "\r\n ")] = '\0';
+	uint64_t code;
+	return parse_u64(num, 0, 255, &code) == 0 ? (int)code : -1;
 }
 
 /* In the detached child: the spec on stdin, the status pipe on fd 3,

@@ -33,6 +33,10 @@ struct monitor_spec {
 /* The hypervisor runs with DIR as its working directory, so runners that
  * make their sockets "here" make them in the guest's state directory. */
 
+/* The workload's exit code in a console LINE that carries the
+ * contract's exit line ("hearth-init: exit 3"), else -1. */
+int monitor_exit_code(const char *line);
+
 /* The spec as the JSON monitor_launch hands over (malloc'd), and back:
  * *RET's strings and arrays live as long as *RET_JSON (json_decref it). */
 char *monitor_spec_to_json(const struct monitor_spec *spec);

@@ -180,15 +180,9 @@ static void scan_line(struct monitor *m)
 			hearth_error_free(err);
 		}
 	}
-	const char *e = strstr(l, HEARTH_EXIT_LINE);
-	if (e) {
-		uint64_t code;
-		char num[16];
-		snprintf(num, sizeof(num), "%s", e + strlen(HEARTH_EXIT_LINE));
-		num[strcspn(num, "\r\n ")] = '\0';
-		if (parse_u64(num, 0, 255, &code) == 0)
-			m->exit_code = (int)code;
-	}
+	int code = monitor_exit_code(l);
+	if (code >= 0)
+		m->exit_code = code;
 	if (strstr(l, "Kernel panic - not syncing"))
 		m->saw_panic = true;
 	m->line_len = 0;
