@@ -37,7 +37,7 @@ GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
 FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/hearth-monitor $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
+all: $(B)/hearth $(B)/hearth-monitor $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(B)/hearth-uninstalled.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,6 +72,13 @@ $(B)/hearth.pc: Makefile
 	@mkdir -p $(B)
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libhearth\nDescription: start isolated guests on QEMU, Firecracker, Docker\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lhearth\nCflags: -I$${includedir}\n' \
 		'$(PREFIX)' '$(VERSION)' '$(PKGS)' >$@
+
+# The same for the build tree: pkg-config prefers NAME-uninstalled.pc, so
+# PKG_CONFIG_PATH=$(B) compiles a program against this build's library.
+$(B)/hearth-uninstalled.pc: Makefile
+	@mkdir -p $(B)
+	printf 'libdir=%s\nincludedir=%s\n\nName: libhearth\nDescription: start isolated guests (build tree)\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lhearth -Wl,-rpath,$${libdir}\nCflags: -I$${includedir}\n' \
+		'$(abspath $(B))' '$(abspath include)' '$(VERSION)' '$(PKGS)' >$@
 
 # hearth-init is static: a guest image need not carry a libc for it. It is
 # never sanitized, since it runs inside the guest.

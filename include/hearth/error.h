@@ -1,5 +1,14 @@
-/* libhearth errors: every fallible call takes `struct hearth_error **err`
- * last and sets it only on failure. */
+/* libhearth errors. The rule, everywhere in libhearth:
+ * - Every fallible call takes `struct hearth_error **err` last, returns 0
+ *   (or a pointer) on success and -1 (or NULL) on failure, and sets *err
+ *   only when it fails.
+ * - An error already set is never replaced: the first cause wins; callers
+ *   add context in front of its message.
+ * - ERR may be NULL: the caller has no use for why. No error is made only
+ *   to be freed.
+ * - The kind says whose the fault is (below); the message is one line,
+ *   field or subject first, the value in parentheses.
+ * docs/architecture.md says more. */
 #ifndef HEARTH_ERROR_H
 #define HEARTH_ERROR_H
 

@@ -129,7 +129,7 @@ test_taken_port_leaves_nothing() {
 	local rc=0 out
 	out=$(in_ns "$HEARTH" run --rootfs "$HELLO" --name taken --network bridge -p 18090:80 2>&1) || rc=$?
 	kill $holder
-	[ $rc = 2 ] || fail "exit $rc: $out"
+	[ $rc = 1 ] || fail "exit $rc: $out"
 	echo "$out" | grep -q '18090' || fail "error does not name the port: $out"
 	[ ! -e "$HEARTH_STATE_DIR/vms/taken" ] || fail "state left"
 	[ -z "$(taps)" ] || fail "TAP left: $(taps)"
