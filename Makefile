@@ -37,7 +37,7 @@ GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
 FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/hearth-monitor $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(B)/hearth-uninstalled.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
+all: $(B)/hearth $(B)/hearth-monitor $(B)/hearth-shared $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(B)/hearth-uninstalled.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -136,7 +136,7 @@ FUZZERS := $(GUEST_FUZZERS) $(LIB_FUZZERS)
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 build-fuzz/libhearth.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -184,4 +184,4 @@ clean:
 	rm -rf build build-asan build-fuzz build-clang
 
 .PHONY: all check check-fast fuzz demo install clean FORCE
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj build-fuzz/obj -name '*.d' 2>/dev/null)
