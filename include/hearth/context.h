@@ -60,6 +60,12 @@ HEARTH_PUBLIC const char *hearth_ctx_get(const struct hearth_ctx *ctx, enum hear
 /* The environment variable S is read from by hearth_ctx_new_from_env. */
 HEARTH_PUBLIC const char *hearth_setting_env_name(enum hearth_setting s);
 
+/* Where the programs hearth runs for the caller write their messages
+ * (nix build's progress and errors): FD, which the caller keeps open; -1
+ * discards them. Default: 2, the caller's stderr. A guest's own output
+ * never goes here: it is in its console log. */
+HEARTH_PUBLIC void hearth_ctx_set_log_fd(struct hearth_ctx *ctx, int fd);
+
 /* Progress of long work (an image import, a snapshot's copies): WHAT is
  * doing DONE of TOTAL bytes (DONE == TOTAL: finished). Called from the
  * calling thread, at most a few times a second, and only for work that

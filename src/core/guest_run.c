@@ -44,7 +44,9 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 	const char *want = opts->backend;
 	/* A build with a runner runs it, unless a backend was asked for. */
 	if ((!want || strcmp(want, "auto") == 0) && cfg->runner_dir)
-		want = "microvm-nix";
+		for (size_t i = 0; backend_at(i); i++)
+			if (backend_at(i)->needs_runner)
+				want = backend_at(i)->name;
 	if (hearth_config_validate(ctx, cfg, err) < 0 || hearth_backend_choose(ctx, want, &backend, NULL, err) < 0)
 		return -1;
 	const struct hearth_backend_ops *ops = backend_find(backend);

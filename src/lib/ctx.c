@@ -92,6 +92,7 @@ static void resolve_fixed(struct hearth_ctx *ctx)
 struct hearth_ctx *hearth_ctx_new(void)
 {
 	struct hearth_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->log_fd = 2;
 	ctx->invoker_uid = getuid();
 	ctx->invoker_gid = getgid();
 	resolve_fixed(ctx);
@@ -157,6 +158,7 @@ int hearth_ctx_set(struct hearth_ctx *ctx, enum hearth_setting s, const char *va
 int hearth_ctx_new_from_env(struct hearth_ctx **ret, struct hearth_error **err)
 {
 	struct hearth_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->log_fd = 2;
 	ctx->invoker_uid = getuid();
 	ctx->invoker_gid = getgid();
 	/* The XDG base directories stand in for the defaults of a user. */
@@ -217,6 +219,11 @@ uint64_t ctx_console_log_max(const struct hearth_ctx *ctx)
 	if (parse_size(ctx_get(ctx, HEARTH_SETTING_CONSOLE_LOG_MAX), 1, &v) < 0)
 		return 16ULL << 20; /* unreachable: checked when set */
 	return v;
+}
+
+void hearth_ctx_set_log_fd(struct hearth_ctx *ctx, int fd)
+{
+	ctx->log_fd = fd;
 }
 
 void hearth_ctx_set_progress(struct hearth_ctx *ctx, hearth_progress_fn *fn, void *arg)

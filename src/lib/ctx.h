@@ -16,6 +16,7 @@ struct hearth_ctx {
 	bool invoker_sudo;
 	uid_t invoker_uid;
 	gid_t invoker_gid;
+	int log_fd; /* where programs run for the caller write their messages */
 	hearth_progress_fn *progress;
 	void *progress_arg;
 	bool engine_silent; /* a Docker Engine call timed out: later ones fail at once */

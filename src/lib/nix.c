@@ -64,7 +64,8 @@ static char *nix_system(void)
 
 /* Runs nix with stdout captured (the JSON) and stderr passed through, so
  * its progress shows on a terminal and its errors read as nix wrote them. */
-static int run_nix(char *const argv[], char **ret_out, int *ret_status, struct hearth_error **err)
+static int run_nix(const struct hearth_ctx *ctx, char *const argv[], char **ret_out, int *ret_status,
+		   struct hearth_error **err)
 {
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0)
@@ -77,8 +78,9 @@ static int run_nix(char *const argv[], char **ret_out, int *ret_status, struct h
 		return fail_errno(err, "build: fork: %s", strerror(errno));
 	}
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0)
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int log = ctx->log_fd >= 0 ? ctx->log_fd : devnull;
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || (log != 2 && dup2(log, 2) < 0))
 			_exit(127);
 		execvp(argv[0], argv);
 		dprintf(2, "hearth: error: build: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -188,7 +190,7 @@ int hearth_flake_build(struct hearth_ctx *ctx, const char *flake_ref, const char
 			 NULL };
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
-	if (run_nix(argv, &out, &status, err) < 0)
+	if (run_nix(ctx, argv, &out, &status, err) < 0)
 		goto fail;
 	if (status != 0) {
 		fail_runtime(err, "build: nix build %s failed (exit %d; nix's messages are above)", installable,
