@@ -298,10 +298,8 @@ char *fc_api_sock(const struct guest *g)
  * Ctrl-Alt-Del for a guest without one. */
 static int fc_request_stop(struct guest *g, struct hearth_error **err)
 {
-	struct hearth_error *agent_err = NULL;
-	if (agent_request(g->rec, "poweroff", NULL, &agent_err) == 0)
+	if (agent_request(g->rec, "poweroff", NULL, NULL) == 0)
 		return 0;
-	hearth_error_free(agent_err);
 	_cleanup_free_ char *sock = fc_api_sock(g);
 	return fc_put(sock, "/actions", json_pack("{s:s}", "action_type", "SendCtrlAltDel"), err);
 }

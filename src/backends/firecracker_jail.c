@@ -243,11 +243,8 @@ static int fc_wait_socket(const char *sock, pid_t vmm, uint64_t vmm_start, struc
 void fc_abort(struct guest *g)
 {
 	struct hearth_record *rec = NULL;
-	struct hearth_error *ignored = NULL;
-	if (record_read(g->dirfd, &rec, &ignored) < 0) {
-		hearth_error_free(ignored);
+	if (record_read(g->dirfd, &rec, NULL) < 0)
 		return;
-	}
 	vm_kill(rec);
 	int64_t deadline = now_ms() + 10000;
 	while (rec->monitor_pid > 0 && proc_alive(rec->monitor_pid, rec->monitor_start) && now_ms() < deadline)

@@ -51,12 +51,10 @@ int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_
 	struct hearth_record **recs = xcalloc(n, sizeof(*recs));
 	size_t got = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct hearth_error *e = NULL;
-		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], &e);
+		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], NULL);
 		/* A guest being created or removed right now is skipped. */
-		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &recs[got], &e) == 0)
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &recs[got], NULL) == 0)
 			got++;
-		hearth_error_free(e);
 	}
 	names_free(names, n);
 	*ret = recs;
@@ -171,15 +169,13 @@ int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s, s
 		rc = ops->stop(&g, timeout_s, err);
 		goto out;
 	}
-	struct hearth_error *soft = NULL;
-	if (g.rec->status == HEARTH_STATUS_PAUSED && ops->resume && ops->resume(&g, &soft) < 0)
-		hearth_error_free(steal(soft));
-	bool asked = timeout_s > 0 && ops->request_stop(&g, &soft) == 0;
-	hearth_error_free(steal(soft));
+	/* Each step may fail; the next one is the answer to that. */
+	if (g.rec->status == HEARTH_STATUS_PAUSED && ops->resume)
+		IGNORE_FAILURE(ops->resume(&g, NULL));
+	bool asked = timeout_s > 0 && ops->request_stop(&g, NULL) == 0;
 	if (asked && wait_monitor_gone(g.rec, now_ms() + (int64_t)timeout_s * 1000))
 		goto out;
-	if (ops->force_stop(&g, &soft) < 0)
-		hearth_error_free(steal(soft));
+	IGNORE_FAILURE(ops->force_stop(&g, NULL));
 	if (wait_monitor_gone(g.rec, now_ms() + 5000))
 		goto out;
 	/* The VMM ignores us: kill it; the monitor records the end. */

@@ -33,11 +33,8 @@ struct live_guest {
 static bool daemon_guest(int vmfd)
 {
 	struct hearth_record *rec = NULL;
-	struct hearth_error *e = NULL;
-	if (record_read(vmfd, &rec, &e) < 0) {
-		hearth_error_free(e);
+	if (record_read(vmfd, &rec, NULL) < 0)
 		return false;
-	}
 	const struct hearth_backend_ops *ops = backend_find(rec->backend);
 	record_free(rec);
 	return ops && ops->refresh;
@@ -54,8 +51,7 @@ static int live_guests(struct hearth_ctx *ctx, int rootfd, struct live_guest **r
 		return -1;
 	struct live_guest *live = xcalloc(n ? n : 1, sizeof(*live));
 	for (size_t i = 0; i < n; i++) {
-		struct hearth_error *ignored = NULL;
-		int vmfd = state_vm_open(rootfd, names[i], &ignored);
+		int vmfd = state_vm_open(rootfd, names[i], NULL);
 		struct hearth_record *rec = NULL;
 		/* No daemon is asked under the lock (it may hang): a daemon's
 		 * guest has no slot, and the daemon guards its own ports (the
@@ -64,13 +60,12 @@ static int live_guests(struct hearth_ctx *ctx, int rootfd, struct live_guest **r
 			close(vmfd);
 			continue;
 		}
-		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, &ignored) == 0 &&
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, NULL) == 0 &&
 		    guest_status_active(rec->status)) {
 			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
 		}
 		if (vmfd >= 0)
 			close(vmfd);
-		hearth_error_free(ignored);
 		record_free(rec);
 	}
 	names_free(names, n);
@@ -96,13 +91,11 @@ static int check_ports(const struct live_guest *live, size_t n_live, const struc
 {
 	int rc = 0;
 	for (size_t i = 0; i < n_live && rc == 0 && cfg->n_ports > 0; i++) {
-		struct hearth_error *ignored = NULL;
 		struct hearth_config *other = NULL;
 		const struct hearth_port *p;
-		if (guest_config_read(live[i].vmfd, &other, &ignored) == 0 && ports_clash(cfg, other, &p))
+		if (guest_config_read(live[i].vmfd, &other, NULL) == 0 && ports_clash(cfg, other, &p))
 			rc = fail_conflict(err, "ports: host port %u/%s is published by guest %s", p->host,
 					   p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp", live[i].name);
-		hearth_error_free(ignored);
 		hearth_config_free(other);
 	}
 	for (size_t i = 0; i < cfg->n_ports && rc == 0; i++) {

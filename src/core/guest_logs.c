@@ -72,11 +72,8 @@ static int copy_fd(int from, int to)
 static bool guest_active(struct hearth_ctx *ctx, const char *name)
 {
 	struct hearth_record *r = NULL;
-	struct hearth_error *e = NULL;
-	if (guest_get(ctx, name, &r, &e) < 0) {
-		hearth_error_free(e);
+	if (guest_get(ctx, name, &r, NULL) < 0)
 		return false;
-	}
 	bool active = guest_status_active(r->status);
 	record_free(r);
 	return active;

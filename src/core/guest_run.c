@@ -25,10 +25,8 @@ static void set_failed(struct hearth_record *rec, void *arg)
  * to look: every place named exists until hearth rm. */
 static void keep_failed(struct guest *g, struct hearth_error **err)
 {
-	struct hearth_error *ignored = NULL;
 	const char *why = err && *err ? (*err)->message : "start failed";
-	if (record_update(g->dirfd, set_failed, (void *)why, &ignored) < 0)
-		hearth_error_free(ignored);
+	IGNORE_FAILURE(record_update(g->dirfd, set_failed, (void *)why, NULL));
 	if (!err || !*err)
 		return;
 	_cleanup_free_ char *hint = xasprintf("%s: %s (kept as failed: hearth logs --hypervisor %s; hearth rm %s)",

@@ -111,7 +111,7 @@ int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_
 		free((void *)ret->env);
 		free(p);
 		json_decref(o);
-		*err = e;
+		hearth_error_pass(err, e);
 		return -1;
 	}
 	*ret_json = o;
