@@ -106,11 +106,7 @@ int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_
 	if (!e && (!ret->argv || !ret->dir || !ret->vmm_name))
 		fail_invalid(&e, "spec: argv, dir and vmm_name are required");
 	if (e) {
-		free((void *)ret->argv);
-		free((void *)ret->cleanup);
-		free((void *)ret->env);
-		free(p);
-		json_decref(o);
+		monitor_spec_release(ret, o);
 		hearth_error_pass(err, e);
 		return -1;
 	}
@@ -128,6 +124,15 @@ int monitor_exit_code(const char *line)
 	num[strcspn(num, "\r\n ")] = '\0';
 	uint64_t code;
 	return parse_u64(num, 0, 255, &code) == 0 ? (int)code : -1;
+}
+
+void monitor_spec_release(struct monitor_spec *spec, json_t *json)
+{
+	free((void *)spec->argv);
+	free((void *)spec->cleanup);
+	free((void *)spec->env);
+	free((void *)spec->ports);
+	json_decref(json);
 }
 
 /* In the detached child: the spec on stdin, the status pipe on fd 3,

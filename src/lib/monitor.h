@@ -41,6 +41,8 @@ int monitor_exit_code(const char *line);
  * *RET's strings and arrays live as long as *RET_JSON (json_decref it). */
 char *monitor_spec_to_json(const struct monitor_spec *spec);
 int monitor_spec_parse(const char *text, struct monitor_spec *ret, json_t **ret_json, struct hearth_error **err) WUR;
+/* Frees what monitor_spec_parse made. */
+void monitor_spec_release(struct monitor_spec *spec, json_t *json);
 
 /* Starts the monitor, which starts the hypervisor. Returns once the
  * hypervisor has been exec'd (or failed to be, with *err set). The

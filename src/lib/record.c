@@ -98,6 +98,22 @@ void record_set_status(struct hearth_record *rec, enum hearth_status status, con
 		rec->stopped_at = now_unix();
 }
 
+/* What every view begins with: which guest, and how it is. */
+static json_t *head_json(const struct hearth_record *rec)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(rec->name));
+	json_object_set_new(o, "backend", json_string(rec->backend));
+	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
+	json_object_set_new(o, "reason", json_string_or_null(rec->reason));
+	return o;
+}
+
+static json_t *exit_code_json(const struct hearth_record *rec)
+{
+	return rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null();
+}
+
 static json_t *ports_json(const struct hearth_config *cfg)
 {
 	json_t *ports = json_array();
@@ -113,11 +129,7 @@ static json_t *ports_json(const struct hearth_config *cfg)
 
 static json_t *summary_json(const struct hearth_record *rec, const struct hearth_config *cfg)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(rec->name));
-	json_object_set_new(o, "backend", json_string(rec->backend));
-	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
-	json_object_set_new(o, "reason", json_string_or_null(rec->reason));
+	json_t *o = head_json(rec);
 	json_object_set_new(o, "cpus", cfg ? json_integer(cfg->cpus) : json_null());
 	json_object_set_new(o, "memory_mib", cfg ? json_integer(cfg->memory_mib) : json_null());
 	json_object_set_new(o, "guest_ip", json_string_or_null(rec->guest_ip));
@@ -126,18 +138,14 @@ static json_t *summary_json(const struct hearth_record *rec, const struct hearth
 	json_object_set_new(o, "revision", json_string_or_null(cfg ? cfg->revision_hash : NULL));
 	json_object_set_new(o, "flake_ref", json_string_or_null(cfg ? cfg->flake_ref : NULL));
 	json_object_set_new(o, "started_at", json_integer(rec->started_at));
-	json_object_set_new(o, "exit_code", rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null());
+	json_object_set_new(o, "exit_code", exit_code_json(rec));
 	return o;
 }
 
 static json_t *status_json(const struct hearth_record *rec)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(rec->name));
-	json_object_set_new(o, "backend", json_string(rec->backend));
-	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
-	json_object_set_new(o, "reason", json_string_or_null(rec->reason));
-	json_object_set_new(o, "exit_code", rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null());
+	json_t *o = head_json(rec);
+	json_object_set_new(o, "exit_code", exit_code_json(rec));
 	json_object_set_new(o, "accel", json_string_or_null(rec->accel));
 	json_object_set_new(o, "monitor_pid", json_integer(rec->monitor_pid));
 	json_object_set_new(o, "vmm_pid", json_integer(rec->vmm_pid));
@@ -162,12 +170,8 @@ static json_t *status_json(const struct hearth_record *rec)
 
 static json_t *state_json(const struct hearth_record *rec)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(rec->name));
-	json_object_set_new(o, "backend", json_string(rec->backend));
-	json_object_set_new(o, "status", json_string(hearth_status_name(rec->status)));
-	json_object_set_new(o, "reason", json_string_or_null(rec->reason));
-	json_object_set_new(o, "exit_code", rec->exit_code >= 0 ? json_integer(rec->exit_code) : json_null());
+	json_t *o = head_json(rec);
+	json_object_set_new(o, "exit_code", exit_code_json(rec));
 	json_object_set_new(o, "monitor_pid", json_integer(rec->monitor_pid));
 	json_object_set_new(o, "monitor_start", json_integer((json_int_t)rec->monitor_start));
 	json_object_set_new(o, "vmm_pid", json_integer(rec->vmm_pid));

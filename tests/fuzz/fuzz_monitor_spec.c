@@ -29,17 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (monitor_spec_parse(again, &back, &json2, NULL) < 0 || strcmp(back.dir, spec.dir) != 0 ||
 		    back.n_ports != spec.n_ports)
 			abort();
-		free((void *)back.argv);
-		free((void *)back.cleanup);
-		free((void *)back.env);
-		free((void *)back.ports);
-		json_decref(json2);
+		monitor_spec_release(&back, json2);
+		monitor_spec_release(&spec, json);
 		free(again);
-		free((void *)spec.argv);
-		free((void *)spec.cleanup);
-		free((void *)spec.env);
-		free((void *)spec.ports);
-		json_decref(json);
 	}
 	free(s);
 	return 0;

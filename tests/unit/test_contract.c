@@ -14,43 +14,18 @@
 #include "backends/firecracker.h"
 #include "backends/qemu_accel.h"
 #include "backends/vm_drives.h"
+#include "guest_fixture.h"
 #include "lib/monitor.h"
 #include "params.h"
 #include "volumes.h"
 
-struct fixture {
-	struct hearth_ctx *ctx;
-	struct hearth_config *cfg;
-	struct hearth_record rec;
-	struct net_plan plan;
-	struct guest g;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->ctx = hearth_ctx_new();
-	f->cfg = hearth_config_new();
-	f->cfg->rootfs_path = xstrdup("/r.ext4");
+	struct fixture *f = fixture_new("web-1", "/s/vms/web-1", "/r.ext4");
 	assert_int_equal(hearth_config_add_volume(f->cfg, "logs:/var/log/app", NULL), 0);
 	assert_int_equal(hearth_config_add_volume(f->cfg, "/images/data.img:/data:ro", NULL), 0);
-	struct bridge_cfg bc;
-	assert_int_equal(bridge_cfg_from_ctx(f->ctx, &bc, NULL), 0);
-	net_plan_for_slot(&bc, 7, &f->plan);
-	f->rec = (struct hearth_record){ .name = "web-1", .backend = "qemu", .network = "bridge", .net_slot = 7,
-					 .guest_ip = f->plan.cidr, .gateway = f->plan.gateway };
-	f->g = (struct guest){ .ctx = f->ctx, .name = "web-1", .dir = "/s/vms/web-1", .cfg = f->cfg, .rec = &f->rec,
-			       .net = &f->plan };
+	fixture_bridge(f, 7);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	hearth_config_free(f->cfg);
-	hearth_ctx_free(f->ctx);
-	free(f);
 	return 0;
 }
 
@@ -141,8 +116,8 @@ static void test_console_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cmdlines_read_by_the_guest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_volumes_read_by_the_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cmdlines_read_by_the_guest, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_volumes_read_by_the_guest, setup, fixture_teardown),
 		cmocka_unit_test(test_serials_fit_virtio),
 		cmocka_unit_test(test_console_lines),
 	};

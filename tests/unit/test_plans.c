@@ -14,41 +14,18 @@
 #include "backends/docker.h"
 #include "backends/firecracker.h"
 #include "backends/qemu_accel.h"
-
-struct fixture {
-	struct hearth_ctx *ctx;
-	struct hearth_config *cfg;
-	struct hearth_record rec;
-	struct net_plan plan;
-	struct guest g;
-};
+#include "guest_fixture.h"
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	f->ctx = hearth_ctx_new();
+	struct fixture *f = fixture_new("box", "/state/vms/box", "/images/root,with,commas.ext4");
 	assert_int_equal(hearth_ctx_set(f->ctx, HEARTH_SETTING_STATE_DIR, "/tmp/hearth-test-plans", NULL), 0);
-	f->cfg = hearth_config_new();
-	f->cfg->name = xstrdup("box");
-	f->cfg->rootfs_path = xstrdup("/images/root,with,commas.ext4");
 	f->cfg->cpus = 3;
 	f->cfg->memory_mib = 384;
 	assert_int_equal(hearth_config_add_port(f->cfg, "8080:80", NULL), 0);
 	assert_int_equal(hearth_config_add_port(f->cfg, "127.0.0.1:5353:53/udp", NULL), 0);
 	assert_int_equal(hearth_config_add_volume(f->cfg, "data:/var/data:ro", NULL), 0);
-	f->rec = (struct hearth_record){ .name = "box", .backend = "qemu", .net_slot = -1, .exit_code = -1 };
-	f->g = (struct guest){ .ctx = f->ctx, .name = "box", .dir = "/state/vms/box", .dirfd = -1, .cfg = f->cfg,
-			       .rec = &f->rec };
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	hearth_config_free(f->cfg);
-	hearth_ctx_free(f->ctx);
-	free(f);
 	return 0;
 }
 
@@ -110,13 +87,7 @@ static void test_qemu_user_network(void **state)
 static void test_qemu_bridge_and_kvm(void **state)
 {
 	struct fixture *f = *state;
-	struct bridge_cfg bc;
-	assert_int_equal(bridge_cfg_from_ctx(f->ctx, &bc, NULL), 0);
-	net_plan_for_slot(&bc, 4, &f->plan);
-	f->g.net = &f->plan;
-	f->rec.network = "bridge";
-	f->rec.guest_ip = f->plan.cidr;
-	f->rec.gateway = f->plan.gateway;
+	fixture_bridge(f, 4);
 	f->cfg->initrd_path = xstrdup("/k/initrd");
 	struct strv a = { 0 };
 	qemu_build_argv(&f->g, "qemu", "kvm", "/k/vmlinux", &a);
@@ -163,11 +134,7 @@ static void test_docker_container_spec(void **state)
 static void test_firecracker_plan(void **state)
 {
 	struct fixture *f = *state;
-	struct bridge_cfg bc;
-	assert_int_equal(bridge_cfg_from_ctx(f->ctx, &bc, NULL), 0);
-	net_plan_for_slot(&bc, 2, &f->plan);
-	f->g.net = &f->plan;
-	f->rec.net_slot = 2;
+	fixture_bridge(f, 2);
 	struct fc_version v = { 1, 14, 2 };
 	struct fc_plan plan;
 	fc_plan_build(&f->g, &v, "vmlinux", &plan);
@@ -198,10 +165,10 @@ static void test_firecracker_plan(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_qemu_user_network, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_qemu_bridge_and_kvm, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_docker_container_spec, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_firecracker_plan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qemu_user_network, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_qemu_bridge_and_kvm, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_docker_container_spec, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_firecracker_plan, setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
