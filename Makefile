@@ -29,7 +29,7 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 MONITOR_OBJ := $(MONITOR_SRC:%.c=$(B)/obj/%.o)
-GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c
+GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -82,7 +82,7 @@ $(B)/hearth-uninstalled.pc: Makefile
 
 # hearth-init is static: a guest image need not carry a libc for it. It is
 # never sanitized, since it runs inside the guest.
-$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h) include/hearth/contract.h
+$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h) include/hearth/contract.h include/hearth/agent_proto.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Os -static -o $@ guest/init.c $(GUEST_LIB_SRC) -l:libjansson.a
 	strip $@
@@ -129,9 +129,9 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined $(DEFS) -Iinclude -Isrc -Iguest \
 	$(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
-GUEST_FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes
+GUEST_FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes build-fuzz/fuzz_guest_agent
 LIB_FUZZERS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(filter-out tests/fuzz/fuzz_guest_params.c \
-	tests/fuzz/fuzz_volumes.c,$(wildcard tests/fuzz/fuzz_*.c)))
+	tests/fuzz/fuzz_volumes.c tests/fuzz/fuzz_guest_agent.c,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZERS := $(GUEST_FUZZERS) $(LIB_FUZZERS)
 
 build-fuzz/obj/%.o: %.c
@@ -143,6 +143,7 @@ build-fuzz/libhearth.a: $(FUZZ_OBJ)
 
 build-fuzz/fuzz_guest_params: tests/fuzz/fuzz_guest_params.c guest/params.c
 build-fuzz/fuzz_volumes: tests/fuzz/fuzz_volumes.c guest/volumes.c
+build-fuzz/fuzz_guest_agent: tests/fuzz/fuzz_guest_agent.c guest/sessions.c src/lib/agent_proto.c
 $(GUEST_FUZZERS):
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson

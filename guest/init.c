@@ -4,6 +4,7 @@
  * powers the machine off cleanly, whatever happens. */
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/vm_sockets.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -30,6 +32,7 @@
 #include "disks.h"
 #include "net.h"
 #include "params.h"
+#include "sessions.h"
 #include "volumes.h"
 
 #define VOLUMES_JSON HEARTH_CONFIG_MOUNT "/" HEARTH_VOLUMES_JSON
@@ -378,7 +381,8 @@ static int exit_code_of(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Reaps every exited child; returns the workload's code once it ends. */
+/* Reaps every exited child, telling the sessions of theirs; returns the
+ * workload's code once it ends. */
 static bool reap(pid_t workload, int *ret_code)
 {
 	bool ended = false;
@@ -388,9 +392,26 @@ static bool reap(pid_t workload, int *ret_code)
 		if (pid == workload) {
 			*ret_code = exit_code_of(status);
 			ended = true;
+		} else {
+			sessions_reaped(pid, status);
 		}
 	}
 	return ended;
+}
+
+/* What commands run through the agent start with: the workload's
+ * environment (in a container, the container's). */
+static char **session_env(void)
+{
+	static char name[96], ip[48];
+	static char *vm_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				  "HOME=/root", "TERM=linux", name, ip, NULL };
+	extern char **environ;
+	if (in_container)
+		return environ;
+	snprintf(name, sizeof(name), "HEARTH_NAME=%s", params.name);
+	snprintf(ip, sizeof(ip), "HEARTH_IP=%s", params.has_ip ? params.ip : "");
+	return vm_env;
 }
 
 /* TERM the workload's session, then KILL it after the grace period. */
@@ -457,6 +478,14 @@ int main(int argc, char **argv)
 {
 	char err[256];
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* jansson seeds its hashes from the kernel's random pool, which early
+	 * in a VM's life can keep the first JSON parse waiting a second: the
+	 * 16 random bytes the kernel hands every exec serve instead. */
+	const unsigned char *random16 = (const unsigned char *)getauxval(AT_RANDOM);
+	size_t seed = 0;
+	if (random16)
+		memcpy(&seed, random16, sizeof(seed));
+	json_object_seed(seed | 1);
 	in_container = getenv("HEARTH_CONTAINER") || access("/.dockerenv", F_OK) == 0 || getenv("container");
 	if (getpid() != 1 && !in_container) {
 		fprintf(stderr, "hearth-init: error: must run as PID 1 (pid %d)\n", (int)getpid());
@@ -494,6 +523,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGPWR);
+	sigaddset(&mask, SIGIO); /* a host came to a session port */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
@@ -510,30 +540,38 @@ int main(int argc, char **argv)
 		power_off(1);
 	}
 
+	/* The agent listens before the guest says it is ready: a host that
+	 * acts on the ready line finds it there. */
+	int agent = in_container ? agent_listen() : agent_open();
+	int vsock = in_container ? -1 : vsock_listen();
+	sessions_init(in_container, session_env());
 	char **cmd = workload_command(argc, argv);
 	pid_t workload = workload_start(cmd);
 	if (workload < 0)
 		power_off(1);
 	line(HEARTH_READY_LINE);
-
-	int agent = in_container ? agent_listen() : agent_open();
-	int vsock = in_container ? -1 : vsock_listen();
 	unsigned restarts = 0;
 	int code = 0;
 	bool stopping = false;
 	long agent_backoff = 0;
 	while (!stopping) {
-		struct pollfd pfd[3] = { { sfd, POLLIN, 0 },
-					 { agent_backoff > 0 ? -1 : agent, POLLIN, 0 },
-					 { vsock, POLLIN, 0 } };
-		int n = poll(pfd, 3, agent_backoff > 0 ? 250 : -1);
+		struct pollfd pfd[3 + SESSIONS_POLLFDS] = { { sfd, POLLIN, 0 },
+							    { agent_backoff > 0 ? -1 : agent, POLLIN, 0 },
+							    { vsock, POLLIN, 0 } };
+		int ns = sessions_pollfds(pfd + 3, SESSIONS_POLLFDS);
+		int timeout = sessions_timeout_ms();
+		if (agent_backoff > 0 && (timeout < 0 || timeout > 250))
+			timeout = 250;
+		int n = poll(pfd, (nfds_t)(3 + ns), timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		agent_backoff = 0;
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				if (si.ssi_signo != SIGCHLD) {
+				if (si.ssi_signo == SIGIO) {
+					sessions_wake();
+				} else if (si.ssi_signo != SIGCHLD) {
 					say("signal %d: stopping", (int)si.ssi_signo);
 					stopping = true;
 				}
@@ -553,6 +591,7 @@ int main(int argc, char **argv)
 				power_off(code);
 			}
 		}
+		sessions_dispatch(pfd + 3, ns);
 		if (pfd[2].revents & POLLIN)
 			stopping |= agent_serve(vsock);
 		if ((pfd[1].revents & POLLIN) && in_container) {

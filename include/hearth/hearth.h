@@ -128,6 +128,28 @@ HEARTH_PUBLIC int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, in
  * fails within a few seconds when none comes. */
 HEARTH_PUBLIC int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 
+/* A command to run in a guest, through its agent (docs/agent-protocol.md). */
+struct hearth_exec {
+	char *const *argv;    /* the command; argv[0] is looked up in the guest's PATH */
+	char *const *env;     /* KEY=VALUE over the guest's environment, or NULL */
+	const char *cwd;      /* NULL: / */
+	const char *user;     /* a name or uid[:gid] in the guest; NULL: root */
+	bool tty;             /* on a terminal of its own in the guest */
+	bool detach;          /* start it and return at once; its output is dropped */
+	int in_fd;            /* read to its end as the command's stdin; -1: an empty stdin */
+	int out_fd, err_fd;   /* where its stdout and stderr go (with TTY, both to OUT_FD) */
+	int tty_fd;           /* a terminal whose size the guest's takes, or -1 */
+	int signal_fd;        /* the caller's signalfd, or -1: on SIGWINCH the size of TTY_FD is
+			       * sent again; any other signal is sent to the command */
+};
+
+/* Runs EX in NAME and waits for it (unless EX->detach), streaming its
+ * output as it comes. *RET_STATUS is its exit status: its code, 128 + the
+ * signal that ended it. A command that cannot be run fails with *err
+ * saying why and *RET_STATUS 127 (not found) or 126 (not runnable). */
+HEARTH_PUBLIC int hearth_guest_exec(struct hearth_ctx *ctx, const char *name, const struct hearth_exec *ex,
+				    int *ret_status, struct hearth_error **err) HEARTH_WUR;
+
 HEARTH_PUBLIC int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 HEARTH_PUBLIC int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 

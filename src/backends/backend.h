@@ -71,6 +71,10 @@ struct hearth_backend_ops {
 	 * DIR, left running. */
 	int (*snapshot_create)(struct guest *g, const char *dir, struct hearth_error **err);
 	int (*snapshot_restore)(struct guest *g, const char *dir, struct hearth_error **err);
+	/* A stream to the guest agent's sessions (docs/agent-protocol.md),
+	 * connected, or -1; *RET_LOCK an fd to close with it, or -1. NULL:
+	 * the backend's guests have no agent. */
+	int (*session_open)(struct guest *g, int *ret_lock, struct hearth_error **err);
 	/* Files in the state directory that `logs --hypervisor` prints, in
 	 * order; NULL: hypervisor.log. */
 	const char *const *hypervisor_logs;

@@ -9,6 +9,8 @@
 
 #include "backend.h"
 #include "docker.h"
+#include "hearth/agent_proto.h"
+#include "lib/agent.h"
 #include "lib/drive.h"
 #include "lib/http.h"
 #include "lib/json.h"
@@ -447,6 +449,17 @@ static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, str
 	return rc;
 }
 
+/* Sessions through the container's own /run/hearth, as the agent. */
+static int docker_session_open(struct guest *g, int *ret_lock, struct hearth_error **err)
+{
+	(void)ret_lock;
+	int pid = 0;
+	if (!g->rec->guest_channel || sscanf(g->rec->guest_channel, "/proc/%d/", &pid) != 1)
+		return fail_runtime(err, "exec: the container has no agent channel");
+	_cleanup_free_ char *path = xasprintf("/proc/%d/root" AP_SESSION_SOCK, pid);
+	return agent_connect(path, err);
+}
+
 const struct hearth_backend_ops docker_backend = {
 	.name = "docker",
 	.networks = NET_OWN,
@@ -455,6 +468,7 @@ const struct hearth_backend_ops docker_backend = {
 	.start = docker_start,
 	.pause = docker_pause,
 	.resume = docker_resume,
+	.session_open = docker_session_open,
 	.refresh = docker_refresh,
 	.stop = docker_stop,
 	.remove = docker_remove,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hearth/agent_proto.h"
 #include "lib/agent.h"
 #include "firecracker.h"
 #include "lib/http.h"
@@ -331,6 +332,19 @@ static int fc_resume(struct guest *g, struct hearth_error **err)
 	return fc_vm_state(sock, "Resumed", err);
 }
 
+/* Sessions over vsock: the VMM's socket, then "CONNECT 53". */
+static int fc_session_open(struct guest *g, int *ret_lock, struct hearth_error **err)
+{
+	(void)ret_lock;
+	int fd = agent_connect(g->rec->guest_channel, err);
+	if (fd >= 0 && agent_vsock_connect(fd, AP_SESSION_VSOCK_PORT, err) < 0) {
+		close(fd);
+		hearth_error_prefix(err, "exec: ");
+		return -1;
+	}
+	return fd;
+}
+
 static const char *const fc_hypervisor_logs[] = { "hypervisor.log", "firecracker.log", NULL };
 
 const struct hearth_backend_ops firecracker_backend = {
@@ -345,6 +359,7 @@ const struct hearth_backend_ops firecracker_backend = {
 	.force_stop = fc_force_stop,
 	.pause = fc_pause,
 	.resume = fc_resume,
+	.session_open = fc_session_open,
 	.remove = fc_remove,
 	.snapshot_create = fc_snapshot_create,
 	.snapshot_restore = fc_snapshot_restore,

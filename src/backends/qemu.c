@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -13,6 +14,7 @@
 
 #include "backend.h"
 #include "qemu_accel.h"
+#include "hearth/agent_proto.h"
 #include "lib/agent.h"
 #include "vm.h"
 #include "vm_drives.h"
@@ -170,6 +172,13 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 	strv_add(a, xasprintf("socket,id=agent,path=%s/agent.sock,server=on,wait=off", agent));
 	strv_add(a, xstrdup("-device"));
 	strv_add(a, xstrdup("virtserialport,chardev=agent,name=" HEARTH_AGENT_PORT_NAME));
+	/* The agent's session streams: a port each, one host client each. */
+	for (int i = 0; i < AP_SESSION_PORTS; i++) {
+		strv_add(a, xstrdup("-chardev"));
+		strv_add(a, xasprintf("socket,id=session%d,path=%s/session-%d.sock,server=on,wait=off", i, agent, i));
+		strv_add(a, xstrdup("-device"));
+		strv_add(a, xasprintf("virtserialport,chardev=session%d,name=" AP_SESSION_PORT_PREFIX "%d", i, i));
+	}
 	strv_add(a, xstrdup("-qmp"));
 	strv_add(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
 }
@@ -215,7 +224,10 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 		return -1;
 	struct strv a = { 0 };
 	qemu_build_argv(g, qemu, accel, kernel, &a);
-	static const char *const cleanup[] = { "qmp.sock", "agent.sock", "secrets.img", "config.img", NULL };
+	static const char *const cleanup[] = { "qmp.sock",	 "agent.sock",	   "secrets.img",    "config.img",
+					       "session-0.sock", "session-1.sock", "session-2.sock", "session-3.sock",
+					       "session-4.sock", "session-5.sock", "session-6.sock", "session-7.sock",
+					       NULL };
 	/* snapshot=on keeps the rootfs's writes in a temporary file that
 	 * QEMU deletes on a clean exit only: in the guest's own directory, a
 	 * QEMU killed outright leaves it where rm finds it, not in /var/tmp. */
@@ -265,6 +277,37 @@ static int qemu_resume(struct guest *g, struct hearth_error **err)
 	return qmp_simple(g, "cont", err);
 }
 
+/* A free session port: its lock taken, its socket connected. */
+static int qemu_session_open(struct guest *g, int *ret_lock, struct hearth_error **err)
+{
+	for (int i = 0; i < AP_SESSION_PORTS; i++) {
+		_cleanup_free_ char *lock_name = xasprintf("session-%d.lock", i);
+		int lock = openat(g->dirfd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (lock < 0)
+			return fail_errno(err, "exec: %s: %s", lock_name, strerror(errno));
+		if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			close(lock);
+			continue;
+		}
+		_cleanup_free_ char *path = xasprintf("%s/session-%d.sock", g->dir, i);
+		struct hearth_error *e = NULL;
+		int fd = agent_connect(path, &e);
+		if (fd < 0) {
+			close(lock);
+			if (e->code == ENOENT) {
+				free(e->message);
+				e->message = xstrdup("exec: the guest has no session ports (started by an older "
+						     "hearth: restart it)");
+			}
+			hearth_error_pass(err, e);
+			return -1;
+		}
+		*ret_lock = lock;
+		return fd;
+	}
+	return fail_conflict(err, "exec: all %d session ports are in use", AP_SESSION_PORTS);
+}
+
 const struct hearth_backend_ops qemu_backend = {
 	.name = "qemu",
 	.caps = HEARTH_CAP_PAUSE_RESUME | HEARTH_CAP_TAP_NETWORKING,
@@ -276,4 +319,5 @@ const struct hearth_backend_ops qemu_backend = {
 	.force_stop = qemu_force_stop,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
+	.session_open = qemu_session_open,
 };

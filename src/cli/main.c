@@ -17,6 +17,7 @@ static const struct {
 	{ "status", cmd_status, "show a guest's status" },
 	{ "logs", cmd_logs, "print a guest's console (or hypervisor) log" },
 	{ "stop", cmd_stop, "stop guests" },
+	{ "exec", cmd_exec, "run a command in a running guest" },
 	{ "ping", cmd_ping, "check that a guest's agent answers" },
 	{ "pause", cmd_pause, "pause a guest" },
 	{ "resume", cmd_resume, "resume a paused guest" },

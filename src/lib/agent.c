@@ -67,18 +67,23 @@ static int send_all(int fd, const char *s, struct hearth_error **err)
 	return 0;
 }
 
+int agent_vsock_connect(int fd, int port, struct hearth_error **err)
+{
+	_cleanup_free_ char *connect = xasprintf("CONNECT %d\n", port);
+	_cleanup_free_ char *ok = NULL;
+	if (send_all(fd, connect, err) < 0 || read_line(fd, now_ms() + AGENT_TIMEOUT_MS, &ok, err) < 0)
+		return -1;
+	if (!str_has_prefix(ok, "OK "))
+		return fail_runtime(err, "vsock CONNECT %d refused (%s)", port, ok);
+	return 0;
+}
+
 int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
 		   struct hearth_error **err)
 {
 	int64_t deadline = now_ms() + AGENT_TIMEOUT_MS;
-	if (rec->vsock_cid > 0) {
-		_cleanup_free_ char *connect = xasprintf("CONNECT %d\n", HEARTH_AGENT_VSOCK_PORT);
-		_cleanup_free_ char *ok = NULL;
-		if (send_all(fd, connect, err) < 0 || read_line(fd, deadline, &ok, err) < 0)
-			return -1;
-		if (!str_has_prefix(ok, "OK "))
-			return fail_runtime(err, "vsock CONNECT %d refused (%s)", HEARTH_AGENT_VSOCK_PORT, ok);
-	}
+	if (rec->vsock_cid > 0 && agent_vsock_connect(fd, HEARTH_AGENT_VSOCK_PORT, err) < 0)
+		return -1;
 	_cleanup_free_ char *line = xasprintf("%s\n", cmd);
 	if (send_all(fd, line, err) < 0)
 		return -1;
@@ -117,13 +122,12 @@ static int connect_in_root(int fd, const char *path, struct sockaddr_un *sa)
 	return connect(fd, (struct sockaddr *)sa, sizeof(*sa));
 }
 
-int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err)
+int agent_connect(const char *path, struct hearth_error **err)
 {
-	const char *path = rec->guest_channel;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (!path || strlen(path) >= sizeof(sa.sun_path))
-		return fail_invalid(err, "%s: the guest has no agent channel", rec->name);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		return fail_invalid(err, "agent: no channel (%s)", path ? path : "none recorded");
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int rc = -1;
 	if (fd >= 0 && str_has_prefix(path, "/proc/")) {
 		rc = connect_in_root(fd, path, &sa);
@@ -131,8 +135,26 @@ int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_r
 		memcpy(sa.sun_path, path, strlen(path) + 1);
 		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	}
-	if (rc < 0)
-		return fail_errno(err, "%s: agent %s: %s", rec->name, path, strerror(errno));
+	if (rc < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "%s: %s", path, strerror(e));
+	}
+	return fd;
+}
+
+int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err)
+{
+	if (!rec->guest_channel)
+		return fail_invalid(err, "%s: the guest has no agent channel", rec->name);
+	struct hearth_error *e = NULL;
+	_cleanup_close_ int fd = agent_connect(rec->guest_channel, &e);
+	if (fd < 0) {
+		hearth_error_prefix(&e, "%s: agent ", rec->name);
+		hearth_error_pass(err, e);
+		return -1;
+	}
 	if (agent_exchange(fd, rec, cmd, ret_reply, err) < 0) {
 		hearth_error_prefix(err, "%s: agent %s: ", rec->name, cmd);
 		return -1;

@@ -15,6 +15,13 @@
  * not answer is an error within a few seconds, never a hang. */
 int agent_request(const struct hearth_record *rec, const char *cmd, char **ret_reply, struct hearth_error **err) WUR;
 
+/* A unix socket connected to PATH; a path under /proc/PID/root/ is
+ * resolved inside that root (the guest's own), never on the host. */
+int agent_connect(const char *path, struct hearth_error **err) WUR;
+
+/* On FD, connected to Firecracker's vsock socket: asks for guest PORT. */
+int agent_vsock_connect(int fd, int port, struct hearth_error **err) WUR;
+
 /* The exchange itself over a connected FD (the caller's to close). */
 int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, char **ret_reply,
 		   struct hearth_error **err) WUR;

@@ -396,6 +396,28 @@ test_fc_agent_over_vsock() {
 	assert_nothing_left
 }
 
+# hearth exec over vsock: the VMM's socket, "CONNECT 53", the session
+# protocol (the double forwards port 53 to a session port of its guest).
+test_fc_exec() {
+	need_fc
+	fc run --backend firecracker --rootfs "$HELLO" --name fx --memory 256 --cpus 1 >/dev/null
+	local rc=0
+	"$HEARTH" exec fx sh -c 'echo out; echo err >&2; exit 4' >"$WORK/xo" 2>"$WORK/xe" || rc=$?
+	[ $rc = 4 ] && [ "$(cat "$WORK/xo")" = out ] && [ "$(cat "$WORK/xe")" = err ] ||
+		fail "exit $rc: $(cat "$WORK/xo" "$WORK/xe")"
+	[ "$(printf 'x\ny\n' | "$HEARTH" exec -i fx wc -l | tr -d ' ')" = 2 ] || fail "stdin"
+	"$HEARTH" exec fx sleep 300 &
+	local pid=$!
+	sleep 1
+	kill -INT $pid
+	rc=0
+	wait $pid || rc=$?
+	[ $rc = 130 ] || fail "SIGINT: exit $rc"
+	requests | grep -q "^PUT /vsock 204" || fail "no vsock configured: $(requests)"
+	fc rm -f fx >/dev/null
+	assert_nothing_left
+}
+
 test_fc_valgrind_cli_paths() {
 	need_fc
 	command -v valgrind >/dev/null || skip "valgrind missing"
@@ -454,6 +476,7 @@ t test_fc_double_versions
 t test_fc_snapshot_and_restore
 t test_fc_snapshot_refused_on_qemu
 t test_fc_agent_over_vsock
+t test_fc_exec
 t test_fc_initrd
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_fc_valgrind_cli_paths

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# hearth exec (#11) on real guests: QEMU (virtio-serial session ports) and
+# Docker (the container's session socket); firecracker.sh runs it through
+# the double's vsock. The agent's protocol is also driven raw
+# (tests/agent_client.py) with what hearth never sends.
+. "$(dirname "$0")/../lib.sh"
+
+new_state
+WORK=$(mktemp -d /tmp/hearth-exec.XXXXXX)
+trap 'cleanup_state; rm -rf "$WORK"' EXIT
+HELLO=$GUEST/hello.ext4
+CLIENT=$(cd "$(dirname "$0")/.." && pwd)/agent_client.py
+
+need_qemu() {
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
+	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
+}
+
+need_docker() {
+	command -v docker >/dev/null || skip "docker missing (apt-get install docker.io)"
+	docker version >/dev/null 2>&1 || skip "dockerd not running"
+	[ -s "$HELLO" ] || fail "build the guest kit first (make)"
+}
+
+# The common checks, on guest $1.
+exec_basics() {
+	local g=$1 rc out
+	# Separate streams and the command's own exit status.
+	rc=0
+	"$HEARTH" exec "$g" sh -c 'echo out; echo err >&2; exit 3' >"$WORK/out" 2>"$WORK/err" || rc=$?
+	[ $rc = 3 ] || fail "exit $rc, want 3"
+	[ "$(cat "$WORK/out")" = out ] || fail "stdout: $(cat "$WORK/out")"
+	[ "$(cat "$WORK/err")" = err ] || fail "stderr: $(cat "$WORK/err")"
+	# stdin to its end, with -i only.
+	out=$(printf 'a\nb\nc\n' | "$HEARTH" exec -i "$g" wc -l)
+	[ "$(echo "$out" | tr -d ' ')" = 3 ] || fail "stdin: $out"
+	out=$(echo ignored | "$HEARTH" exec "$g" cat)
+	[ -z "$out" ] || fail "stdin went through without -i: $out"
+	# Not found, not runnable: 127 and 126, with why.
+	rc=0
+	"$HEARTH" exec "$g" /no/such 2>"$WORK/err" || rc=$?
+	[ $rc = 127 ] && grep -q "exec: /no/such: No such file or directory" "$WORK/err" ||
+		fail "not found: exit $rc: $(cat "$WORK/err")"
+	"$HEARTH" exec "$g" sh -c 'echo data >/tmp/not-a-program'
+	rc=0
+	"$HEARTH" exec "$g" /tmp/not-a-program 2>"$WORK/err" || rc=$?
+	[ $rc = 126 ] && grep -q "Permission denied" "$WORK/err" || fail "not runnable: exit $rc: $(cat "$WORK/err")"
+	# Environment, directory, user.
+	out=$("$HEARTH" exec -e GREETING=hi -e PATH=/bin:/usr/bin -w /etc -u 1234:5678 "$g" \
+		sh -c 'echo "$GREETING $(pwd) $(id -u):$(id -g)"')
+	[ "$out" = "hi /etc 1234:5678" ] || fail "env/workdir/user: $out"
+	# Output streams as it comes, not at the end.
+	python3 - "$HEARTH" "$g" <<'EOF' || fail "output was not streamed"
+import subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "exec", sys.argv[2], "sh", "-c", "echo first; sleep 3; echo second"],
+                     stdout=subprocess.PIPE)
+t = time.time()
+line = p.stdout.readline()
+assert line == b"first\n" and time.time() - t < 2.5 and p.poll() is None, (line, time.time() - t)
+assert p.stdout.readline() == b"second\n" and p.wait() == 0
+EOF
+	# Ctrl-C reaches the command: 130, and nothing of it is left.
+	"$HEARTH" exec "$g" sleep 300 &
+	local pid=$!
+	sleep 1
+	kill -INT $pid
+	rc=0
+	wait $pid || rc=$?
+	[ $rc = 130 ] || fail "SIGINT: exit $rc"
+	out=$("$HEARTH" exec "$g" ps)
+	! echo "$out" | grep -q '[s]leep 300' || fail "the command outlived its Ctrl-C: $out"
+	# A terminal: its size, and a new size when ours changes.
+	out=$(script -qec "stty rows 33 cols 101; $HEARTH exec -t $g stty size" /dev/null | tr -d '\r')
+	[ "$out" = "33 101" ] || fail "tty size: $out"
+	out=$(script -qec "stty rows 20 cols 70; (sleep 1.5; stty rows 44 cols 120 </dev/tty; pkill -WINCH -f 'exec -t $g') & $HEARTH exec -t $g sh -c 'sleep 3; stty size'" /dev/null | tr -d '\r')
+	[ "$out" = "44 120" ] || fail "resize: $out"
+	out=$("$HEARTH" exec -t "$g" tty | tr -d '\r')
+	case "$out" in /dev/pts/*) ;; *) fail "tty: $out" ;; esac
+	# Detached: returns at once, the command goes on.
+	local t0=$SECONDS
+	"$HEARTH" exec -d "$g" sh -c 'sleep 2; echo done >/tmp/detached'
+	[ $((SECONDS - t0)) -le 1 ] || fail "--detach waited"
+	wait_for "\"$HEARTH\" exec $g cat /tmp/detached | grep -qx done" 15
+	# Several at once.
+	local i pids=
+	for i in 1 2 3 4 5; do
+		"$HEARTH" exec "$g" sh -c "sleep 1; echo c$i" >"$WORK/c$i" &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086
+	wait $pids || fail "a concurrent exec failed"
+	for i in 1 2 3 4 5; do
+		[ "$(cat "$WORK/c$i")" = "c$i" ] || fail "concurrent $i: $(cat "$WORK/c$i")"
+	done
+}
+
+test_exec_qemu() {
+	need_qemu
+	"$HEARTH" run --rootfs "$HELLO" --name ex --memory 256 >/dev/null
+	exec_basics ex
+	"$HEARTH" rm -f ex >/dev/null
+}
+
+test_exec_docker() {
+	need_docker
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dex >/dev/null
+	exec_basics dex
+	"$HEARTH" rm -f dex >/dev/null
+}
+
+test_exec_refused() {
+	need_qemu
+	local rc=0
+	"$HEARTH" exec nosuch true 2>"$WORK/err" || rc=$?
+	[ $rc = 1 ] && grep -qx "hearth: error: no such guest (nosuch)" "$WORK/err" || fail "exit $rc: $(cat "$WORK/err")"
+	"$HEARTH" run --rootfs "$HELLO" --name stopped --memory 128 >/dev/null
+	"$HEARTH" stop stopped >/dev/null
+	rc=0
+	"$HEARTH" exec stopped true 2>"$WORK/err" || rc=$?
+	[ $rc = 1 ] && grep -q "stopped: guest is stopped, not running" "$WORK/err" || fail "exit $rc: $(cat "$WORK/err")"
+	rc=0
+	"$HEARTH" exec stopped 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] || fail "no command: exit $rc"
+	"$HEARTH" rm stopped >/dev/null
+}
+
+# What hearth never sends, straight to a session port (QEMU) or the
+# container's session socket: the agent answers and goes on serving.
+test_protocol_violations_qemu() {
+	need_qemu
+	"$HEARTH" run --rootfs "$HELLO" --name raw --memory 256 >/dev/null
+	local sock=$HEARTH_STATE_DIR/vms/raw/session-7.sock
+	python3 "$CLIENT" "$sock" sessions_apart || fail "sessions_apart"
+	python3 "$CLIENT" "$sock" version_error || fail "version"
+	python3 "$CLIENT" "$sock" bad_header_error || fail "bad header"
+	[ "$("$HEARTH" exec raw echo still)" = still ] || fail "the agent stopped serving"
+	"$HEARTH" rm -f raw >/dev/null
+}
+
+test_protocol_violations_docker() {
+	need_docker
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name draw >/dev/null
+	local pid sock
+	pid=$(docker inspect -f '{{.State.Pid}}' hearth-draw)
+	sock=/proc/$pid/root/run/hearth/session.sock
+	local c
+	for c in version bad_header before_hello sessions_apart; do
+		python3 "$CLIENT" "$sock" $c || fail "$c"
+	done
+	[ "$("$HEARTH" exec draw echo still)" = still ] || fail "the agent stopped serving"
+	"$HEARTH" rm -f draw >/dev/null
+}
+
+t test_exec_qemu
+t test_exec_docker
+t test_exec_refused
+t test_protocol_violations_qemu
+t test_protocol_violations_docker
+report
