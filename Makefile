@@ -29,7 +29,7 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 MONITOR_OBJ := $(MONITOR_SRC:%.c=$(B)/obj/%.o)
-GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c
+GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c src/lib/copy_stream.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -37,7 +37,7 @@ GUEST := $(B)/guest
 ARTIFACTS := $(GUEST)/hearth-init $(GUEST)/vmlinux $(GUEST)/bzImage $(GUEST)/hello.ext4
 FLAKE := $(B)/flake/flake.nix
 
-all: $(B)/hearth $(B)/hearth-monitor $(B)/hearth-shared $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(B)/hearth-uninstalled.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent
+all: $(B)/hearth $(B)/hearth-monitor $(B)/hearth-shared $(B)/libhearth.a $(B)/libhearth.so $(B)/hearth.pc $(B)/hearth-uninstalled.pc $(ARTIFACTS) $(FLAKE) $(UNIT_BIN) $(GUEST)/udp-echo $(GUEST)/vsock-agent $(GUEST)/hostile-agent
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,7 +82,7 @@ $(B)/hearth-uninstalled.pc: Makefile
 
 # hearth-init is static: a guest image need not carry a libc for it. It is
 # never sanitized, since it runs inside the guest.
-$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h) include/hearth/contract.h include/hearth/agent_proto.h
+$(GUEST)/hearth-init: guest/init.c $(GUEST_LIB_SRC) $(wildcard guest/*.h) include/hearth/contract.h include/hearth/agent_proto.h include/hearth/copy_stream.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Os -static -o $@ guest/init.c $(GUEST_LIB_SRC) -l:libjansson.a
 	strip $@
@@ -101,6 +101,11 @@ $(FLAKE): examples/flake/flake.nix examples/flake/microvm-run examples/flake/mic
 
 # Static helpers that tests put into guest images.
 $(GUEST)/udp-echo: tests/guest/udp_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ $<
+	strip $@
+
+$(GUEST)/hostile-agent: tests/guest/hostile_agent.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -o $@ $<
 	strip $@

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "hearth/contract.h"
+#include "hearth/copy_stream.h"
 
 #include "disks.h"
 #include "net.h"
@@ -474,9 +475,35 @@ static char **workload_command(int argc, char **argv)
 	return start;
 }
 
+/* `hearth-init cp-out SRC` and `hearth-init cp-in TARGET`: the guest's
+ * end of hearth cp, run by the agent as commands: the copy stream on
+ * stdout, or read from stdin. */
+static int copy_mode(int argc, char **argv)
+{
+	char err[512] = "";
+	int rc = -1;
+	if (argc == 3 && strcmp(argv[1], "cp-out") == 0) {
+		rc = cs_write_tree(STDOUT_FILENO, argv[2], NULL, err, sizeof(err));
+	} else if (argc == 3 && strcmp(argv[1], "cp-in") == 0) {
+		char *dir = NULL, *rename = NULL;
+		rc = cs_destination(argv[2], &dir, &rename, err, sizeof(err));
+		if (rc == 0)
+			rc = cs_read_tree(STDIN_FILENO, dir, rename, true, err, sizeof(err));
+		free(dir);
+		free(rename);
+	} else {
+		snprintf(err, sizeof(err), "usage: hearth-init cp-out SRC | cp-in TARGET");
+	}
+	if (rc < 0)
+		fprintf(stderr, "%s\n", err);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[256];
+	if (argc >= 2 && getpid() != 1 && (strcmp(argv[1], "cp-out") == 0 || strcmp(argv[1], "cp-in") == 0))
+		return copy_mode(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* jansson seeds its hashes from the kernel's random pool, which early
 	 * in a VM's life can keep the first JSON parse waiting a second: the

@@ -552,8 +552,11 @@ static bool frame(int si, const struct ap_frame *f)
 		return true;
 	}
 	struct session *s = session_find(si, f->session);
+	bool late = f->type == AP_STDIN || f->type == AP_RESIZE || f->type == AP_SIGNAL || f->type == AP_CLOSE;
+	if (!s && late)
+		return true; /* it may have crossed the session's EXIT: dropped */
 	if (!s) {
-		send_error(si, f->session, "protocol: no session %u", f->session);
+		send_error(si, f->session, "protocol: no session %u for frame type %u", f->session, f->type);
 		return true;
 	}
 	switch (f->type) {

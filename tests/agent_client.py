@@ -113,14 +113,16 @@ def check_sessions_apart(path):
     st.send(frame(EXEC, 1, exec_req(["sh", "-c", "sleep 1; echo one"])) + frame(STDIN, 1))
     st.send(frame(EXEC, 2, exec_req(["sleep", "30"])) + frame(STDIN, 2))
     st.send(frame(99, 2, b"?"))        # unknown type: session 2 ends, killed
-    st.send(frame(STDIN, 7, b"x"))     # no session 7
+    st.send(frame(STDIN, 7, b"x"))     # no session 7: dropped, as crossing an EXIT
+    st.send(frame(STARTED, 8, b"x"))   # no session 8, and a frame only the agent sends
     frames, end = st.until(EXIT, 1)
     assert end is not None and struct.unpack(">i", end[2])[0] == 0, frames
     out = b"".join(p for t, s, p in frames if t == STDOUT and s == 1)
     assert out == b"one\n", out
     errors = {s: p for t, s, p in frames if t == ERROR}
     assert b"unknown frame type 99" in errors.get(2, b""), errors
-    assert b"no session 7" in errors.get(7, b""), errors
+    assert 7 not in errors, errors
+    assert b"no session 8" in errors.get(8, b""), errors
     # The stream still serves: a third session runs.
     st.send(frame(EXEC, 3, exec_req(["echo", "three"])) + frame(STDIN, 3))
     frames, end = st.until(EXIT, 3)

@@ -150,6 +150,18 @@ struct hearth_exec {
 HEARTH_PUBLIC int hearth_guest_exec(struct hearth_ctx *ctx, const char *name, const struct hearth_exec *ex,
 				    int *ret_status, struct hearth_error **err) HEARTH_WUR;
 
+/* Copies SRC in guest NAME (an absolute path: a file, a directory with
+ * all below it, a link as a link) to DST on the host: into DST when it is
+ * a directory, else as DST. Modes are kept, owners too when running as
+ * root; setuid and setgid bits are dropped. The guest is not trusted:
+ * nothing is made outside DST and no link is followed there. */
+HEARTH_PUBLIC int hearth_guest_copy_out(struct hearth_ctx *ctx, const char *name, const char *src, const char *dst,
+					struct hearth_error **err) HEARTH_WUR;
+
+/* Copies SRC on the host to DST in guest NAME (absolute), the same way. */
+HEARTH_PUBLIC int hearth_guest_copy_in(struct hearth_ctx *ctx, const char *name, const char *src, const char *dst,
+				       struct hearth_error **err) HEARTH_WUR;
+
 HEARTH_PUBLIC int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 HEARTH_PUBLIC int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 

@@ -151,8 +151,74 @@ test_protocol_violations_docker() {
 	"$HEARTH" rm -f draw >/dev/null
 }
 
+test_cp_both_ways() {
+	need_qemu
+	"$HEARTH" run --rootfs "$HELLO" --name cpg --memory 256 >/dev/null
+	local src=$WORK/tree
+	mkdir -p "$src/sub/deeper"
+	echo hello >"$src/a.txt"
+	chmod 640 "$src/a.txt"
+	head -c 5000000 /dev/urandom >"$src/sub/big.bin"
+	printf '#!/bin/sh\necho run\n' >"$src/sub/deeper/tool"
+	chmod 755 "$src/sub/deeper/tool"
+	chmod 750 "$src/sub"
+	ln -s a.txt "$src/link"
+	ln -s /etc/passwd "$src/abs-link"
+	chown -R 1234:5678 "$src/sub"
+	"$HEARTH" cp "$src" cpg:/tmp/in || fail "cp in"
+	[ "$("$HEARTH" exec cpg /tmp/in/sub/deeper/tool)" = run ] || fail "the copied program does not run"
+	[ "$("$HEARTH" exec cpg stat -c '%a %u:%g' /tmp/in/sub)" = "750 1234:5678" ] || fail "mode or owner in the guest"
+	mkdir "$WORK/back"
+	"$HEARTH" cp cpg:/tmp/in "$WORK/back" || fail "cp out"
+	diff -r --no-dereference "$src" "$WORK/back/in" || fail "not identical"
+	[ "$(stat -c '%a %u:%g' "$WORK/back/in/sub")" = "750 1234:5678" ] || fail "mode or owner back"
+	[ "$(readlink "$WORK/back/in/abs-link")" = /etc/passwd ] || fail "a link came back as something else"
+	# A file to a new name, and into a directory.
+	"$HEARTH" cp cpg:/etc/passwd "$WORK/pw" && grep -q '^root:' "$WORK/pw" || fail "file to a new name"
+	"$HEARTH" cp "$WORK/pw" cpg:/tmp/ && [ "$("$HEARTH" exec cpg head -c 5 /tmp/pw)" = "root:" ] ||
+		fail "file into a directory"
+	local rc=0
+	"$HEARTH" cp cpg:/no/such "$WORK/x" 2>"$WORK/err" || rc=$?
+	[ $rc = 1 ] && grep -q "cpg: cp: /no/such: No such file or directory" "$WORK/err" || fail "missing: $(cat "$WORK/err")"
+	rc=0
+	"$HEARTH" cp cpg:relative "$WORK/x" 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] || fail "relative guest path: exit $rc"
+	"$HEARTH" rm -f cpg >/dev/null
+}
+
+# A guest whose cp answers with streams built to escape: nothing may be
+# made outside the destination, no link followed, no setuid kept.
+test_cp_hostile_guest() {
+	need_qemu
+	[ -s "$GUEST/hostile-agent" ] || fail "build the guest kit first (make)"
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hostile-agent" "$WORK/hostile.ext4" >/dev/null
+	"$HEARTH" run --rootfs "$WORK/hostile.ext4" --name evil --memory 128 >/dev/null
+	local target=/tmp/hearth-hostile-target attack rc
+	rm -rf "$target" /tmp/hearth-hostile-abs
+	mkdir -m 777 "$target"
+	for attack in dotdot absolute symlink rootlink outside header; do
+		rm -rf "$WORK/jail"
+		mkdir -p "$WORK/jail/dst"
+		rc=0
+		"$HEARTH" cp "evil:/attack-$attack" "$WORK/jail/dst" 2>"$WORK/err" || rc=$?
+		[ $rc = 1 ] || fail "$attack: exit $rc: $(cat "$WORK/err")"
+		grep -qE "refused|record header|ended" "$WORK/err" || fail "$attack: $(cat "$WORK/err")"
+		[ "$(ls -A "$WORK/jail")" = dst ] || fail "$attack: made beside the destination: $(ls -A "$WORK/jail")"
+		[ -z "$(ls -A "$target")" ] || fail "$attack: wrote through a link: $(ls -A "$target")"
+		[ ! -e /tmp/hearth-hostile-abs ] || fail "$attack: wrote an absolute name"
+		[ ! -e "$WORK/escape-dotdot" ] && [ ! -e "$WORK/jail/escape-dotdot" ] || fail "$attack: climbed out"
+	done
+	# A setuid program comes out without its setuid and setgid bits.
+	"$HEARTH" cp evil:/attack-setuid "$WORK/suid" || fail "setuid: $(cat "$WORK/err")"
+	[ "$(stat -c %a "$WORK/suid")" = 755 ] || fail "setuid kept: $(stat -c %a "$WORK/suid")"
+	rm -rf "$target"
+	"$HEARTH" rm -f evil >/dev/null
+}
+
 t test_exec_qemu
 t test_exec_docker
+t test_cp_both_ways
+t test_cp_hostile_guest
 t test_exec_refused
 t test_protocol_violations_qemu
 t test_protocol_violations_docker
