@@ -98,7 +98,7 @@ test_fc_full_life() {
 	reply=$(printf 'CONNECT 52\nping\n' | timeout 8 socat -t 4 - "UNIX-CONNECT:$HEARTH_STATE_DIR/vms/life/vsock.sock")
 	[ "$(echo "$reply" | head -n 1 | cut -d' ' -f1)" = OK ] || fail "no OK to CONNECT 52: $reply"
 	[ "$(echo "$reply" | sed -n 2p)" = pong ] || fail "no pong over the UDS: $reply"
-	reply=$(printf 'CONNECT 53\n' | timeout 8 socat -t 4 - "UNIX-CONNECT:$HEARTH_STATE_DIR/vms/life/vsock.sock" || true)
+	reply=$(printf 'CONNECT 54\n' | timeout 8 socat -t 4 - "UNIX-CONNECT:$HEARTH_STATE_DIR/vms/life/vsock.sock" || true)
 	[ -z "$reply" ] || fail "a port nobody listens on answered: $reply"
 	# Stop goes through the agent (a clean power-off), not Ctrl-Alt-Del.
 	"$HEARTH" stop life >/dev/null
