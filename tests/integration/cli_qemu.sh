@@ -428,9 +428,18 @@ test_valgrind_cli_paths() {
 	$vg "$HEARTH" ps --json >/dev/null || fail "ps --json"
 	$vg "$HEARTH" inspect vg >/dev/null || fail "inspect"
 	$vg "$HEARTH" status vg >/dev/null || fail "status"
+	[ "$(echo in | $vg "$HEARTH" exec -i vg cat)" = in ] || fail "exec: valgrind exit $?"
+	local rc=0
+	$vg "$HEARTH" exec vg sh -c 'exit 5' || rc=$?
+	[ $rc = 5 ] || fail "exec status under valgrind: $rc"
+	rc=0
+	$vg "$HEARTH" exec vg /no/such 2>/dev/null || rc=$?
+	[ $rc = 127 ] || fail "exec not found under valgrind: $rc"
+	$vg "$HEARTH" cp vg:/etc "$WORK/vg-etc" || fail "cp out: valgrind exit $?"
+	$vg "$HEARTH" cp "$WORK/vg-etc" vg:/tmp/etc2 || fail "cp in: valgrind exit $?"
 	$vg "$HEARTH" stop vg >/dev/null || fail "stop: valgrind exit $?"
 	$vg "$HEARTH" rm vg >/dev/null || fail "rm"
-	local rc=0
+	rc=0
 	$vg "$HEARTH" run --rootfs /nope 2>/dev/null || rc=$?
 	[ $rc = 2 ] || fail "bad input under valgrind: exit $rc"
 }
