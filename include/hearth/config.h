@@ -56,6 +56,16 @@ struct hearth_config {
 	char *flake_ref;
 	char *profile;
 	char *runner_dir;
+	/* When the guest counts as ready (and `run` returns): NULL for
+	 * hearth-init's ready line, or "none", "log:REGEX" (a console line),
+	 * "tcp:PORT", "http:PORT[/PATH]" (a 2xx answer), "exec:CMD" (run in
+	 * the guest by /bin/sh -c, exit 0). PORT is the guest's: reached at
+	 * its address where the host reaches it (a bridge, a container),
+	 * else through its published port; through QEMU's user-mode
+	 * forwarder, which accepts before the guest's network is up, a
+	 * tcp probe counts only once hearth-init is up (http needs no such
+	 * wait: it takes an answer). */
+	char *ready;
 	unsigned cpus;
 	unsigned memory_mib;
 	struct hearth_port *ports;
@@ -111,6 +121,26 @@ enum hearth_json_flags {
 /* Serialises CFG to JSON (the schema hearth_config_from_json reads).
  * Returns a malloc'd string. */
 HEARTH_PUBLIC char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags);
+
+enum hearth_ready_kind {
+	HEARTH_READY_AGENT, /* hearth-init's ready line (the default) */
+	HEARTH_READY_NONE,
+	HEARTH_READY_LOG,
+	HEARTH_READY_TCP,
+	HEARTH_READY_HTTP,
+	HEARTH_READY_EXEC,
+};
+
+struct hearth_ready {
+	enum hearth_ready_kind kind;
+	unsigned port;    /* TCP, HTTP */
+	const char *arg;  /* LOG: the regex; HTTP: the path ("/" when none); EXEC: the command */
+};
+
+/* Parses a readiness probe (the config's "ready", NULL: the default) into
+ * *RET (may be NULL: just checked; its strings point into SPEC). */
+HEARTH_PUBLIC int hearth_ready_parse(const char *spec, struct hearth_ready *ret,
+				     struct hearth_error **err) HEARTH_WUR;
 
 /* True when NAME matches [a-z0-9][a-z0-9-]{0,62}. */
 HEARTH_PUBLIC bool hearth_name_valid(const char *name);

@@ -3,6 +3,7 @@
  * the supervisor: status comes from it, never from a copy of ours. */
 #include <errno.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -242,47 +243,125 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	return 0;
 }
 
-/* Scans the log stream for the ready line (which may straddle chunks). */
+/* The Engine's log stream of a container without a terminal: frames of
+ * an 8-byte header (stream, size) and the bytes, handed to SINK. */
+struct demux {
+	int (*sink)(const char *data, size_t len, void *arg); /* nonzero: stop */
+	void *arg;
+	unsigned char header[8];
+	size_t have; /* header bytes collected */
+	size_t left; /* payload bytes still to hand on */
+};
+
+static int demux(const char *data, size_t len, void *arg)
+{
+	struct demux *d = arg;
+	while (len > 0) {
+		if (d->left == 0) {
+			size_t take = sizeof(d->header) - d->have < len ? sizeof(d->header) - d->have : len;
+			memcpy(d->header + d->have, data, take);
+			d->have += take;
+			data += take;
+			len -= take;
+			if (d->have == sizeof(d->header)) {
+				d->left = (size_t)d->header[4] << 24 | (size_t)d->header[5] << 16 |
+					  (size_t)d->header[6] << 8 | d->header[7];
+				d->have = 0;
+			}
+			continue;
+		}
+		size_t take = d->left < len ? d->left : len;
+		if (d->sink(data, take, d->arg))
+			return 1;
+		d->left -= take;
+		data += take;
+		len -= take;
+	}
+	return 0;
+}
+
+static int write_to_fd(const char *data, size_t len, void *arg)
+{
+	return write(*(int *)arg, data, len) != (ssize_t)len;
+}
+
+/* Scans the log's bytes, line by line, for the ready line or the probe's
+ * pattern (a line may straddle frames). */
 struct ready_scan {
-	char tail[64];
+	struct strbuf line;
+	const regex_t *re; /* NULL: the ready line */
 	bool found;
 };
 
 static int scan_ready(const char *data, size_t len, void *arg)
 {
 	struct ready_scan *s = arg;
-	struct strbuf sb = { 0 };
-	strbuf_append(&sb, s->tail, strlen(s->tail));
-	strbuf_append(&sb, data, len);
-	if (memmem(sb.buf, sb.len, HEARTH_READY_LINE, strlen(HEARTH_READY_LINE)))
-		s->found = true;
-	size_t keep = sb.len < sizeof(s->tail) - 1 ? sb.len : sizeof(s->tail) - 1;
-	memcpy(s->tail, sb.buf + sb.len - keep, keep);
-	s->tail[keep] = '\0';
-	strbuf_release(&sb);
+	for (size_t i = 0; i < len && !s->found; i++) {
+		if (data[i] != '\n' && s->line.len < 4096) {
+			strbuf_append(&s->line, data + i, 1);
+			continue;
+		}
+		if (s->line.len) {
+			s->found = s->re ? regexec(s->re, s->line.buf, 0, NULL, 0) == 0
+					 : strstr(s->line.buf, HEARTH_READY_LINE) != NULL;
+			s->line.len = 0;
+			s->line.buf[0] = '\0';
+		}
+	}
 	return s->found; /* stop reading once seen */
 }
 
-/* Ready once the container printed the ready line since STARTED (the
- * Engine's StartedAt); remembered in a marker so it is read once. */
-static bool container_ready(struct guest *g, const char *started)
+/* Ready once the container printed the ready line (or a line matching
+ * RE) since STARTED (the Engine's StartedAt); remembered in a marker so
+ * it is read once. */
+static bool container_ready(struct guest *g, const char *started, const regex_t *re)
 {
 	struct hearth_ctx *ctx = g->ctx;
 	_cleanup_free_ char *marker = NULL;
-	if (read_file_at(g->dirfd, "ready", 256, &marker, NULL) == 0 && strcmp(marker, started) == 0)
+	const char *marker_name = re ? "ready-log" : "ready";
+	if (read_file_at(g->dirfd, marker_name, 256, &marker, NULL) == 0 && strcmp(marker, started) == 0)
 		return true;
 	_cleanup_free_ char *path = container_path(g->name, "/logs?stdout=1&stderr=1");
-	struct ready_scan scan = { .found = false };
+	struct ready_scan scan = { .re = re };
+	struct demux d = { .sink = scan_ready, .arg = &scan };
 	struct http_request req = {
-		.method = "GET", .upload_fd = -1, .on_data = scan_ready, .arg = &scan, .timeout_ms = 5000
+		.method = "GET", .upload_fd = -1, .on_data = demux, .arg = &d, .timeout_ms = 5000
 	};
 	struct http_response resp = { 0 };
 	IGNORE_FAILURE(engine_send(ctx, &req, path, &resp, NULL));
 	http_response_release(&resp);
-	if (scan.found && write_file_atomic_at(g->dirfd, "ready", started, strlen(started), 0600) < 0) {
+	strbuf_release(&scan.line);
+	if (scan.found && write_file_atomic_at(g->dirfd, marker_name, started, strlen(started), 0600) < 0) {
 		/* the next refresh reads the log again */
 	}
 	return scan.found;
+}
+
+/* Ready as the guest's probe says: the ready line (the default), a log
+ * line, at once (none), or once the core's probe passed (tcp, http, and
+ * exec, which waits for the ready line too). */
+static bool container_ready_as_probed(struct guest *g, struct hearth_record *rec, const char *started)
+{
+	struct hearth_ready pr;
+	if (hearth_ready_parse(rec->ready, &pr, NULL) < 0)
+		pr.kind = HEARTH_READY_AGENT;
+	switch (pr.kind) {
+	case HEARTH_READY_NONE:
+		return true;
+	case HEARTH_READY_LOG: {
+		regex_t re;
+		if (regcomp(&re, pr.arg, REG_EXTENDED | REG_NOSUB) != 0)
+			return false;
+		bool ready = container_ready(g, started, &re);
+		regfree(&re);
+		return ready;
+	}
+	case HEARTH_READY_AGENT:
+		return container_ready(g, started, NULL);
+	default:
+		rec->agent_ready = pr.kind == HEARTH_READY_EXEC && container_ready(g, started, NULL);
+		return rec->probe_ok;
+	}
 }
 
 static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hearth_error **err)
@@ -323,9 +402,8 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	if (!s)
 		s = "dead";
 	if (strcmp(s, "running") == 0) {
-		record_set_status(rec,
-				  container_ready(g, started ? started : "") ? HEARTH_STATUS_RUNNING
-									     : HEARTH_STATUS_STARTING,
+		record_set_status(rec, container_ready_as_probed(g, rec, started ? started : "") ? HEARTH_STATUS_RUNNING
+											 : HEARTH_STATUS_STARTING,
 				  NULL);
 	} else if (strcmp(s, "paused") == 0) {
 		record_set_status(rec, HEARTH_STATUS_PAUSED, NULL);
@@ -393,39 +471,6 @@ static int docker_remove(struct guest *g, struct hearth_error **err)
 
 /* The log stream of a container without a TTY is multiplexed: frames of
  * an 8-byte header (stream, 0, 0, 0, big-endian size) and the payload. */
-struct demux {
-	int fd;
-	unsigned char header[8];
-	size_t have; /* header bytes collected */
-	size_t left; /* payload bytes still to copy */
-};
-
-static int demux_write(const char *data, size_t len, void *arg)
-{
-	struct demux *d = arg;
-	while (len > 0) {
-		if (d->left == 0) {
-			size_t take = sizeof(d->header) - d->have < len ? sizeof(d->header) - d->have : len;
-			memcpy(d->header + d->have, data, take);
-			d->have += take;
-			data += take;
-			len -= take;
-			if (d->have == sizeof(d->header)) {
-				d->left = (size_t)d->header[4] << 24 | (size_t)d->header[5] << 16 |
-					  (size_t)d->header[6] << 8 | d->header[7];
-				d->have = 0;
-			}
-			continue;
-		}
-		size_t take = d->left < len ? d->left : len;
-		if (write(d->fd, data, take) != (ssize_t)take)
-			return 1;
-		d->left -= take;
-		data += take;
-		len -= take;
-	}
-	return 0;
-}
 
 static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err)
 {
@@ -435,8 +480,8 @@ static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, str
 		snprintf(tail, sizeof(tail), "%llu", (unsigned long long)lines);
 	_cleanup_free_ char *path =
 		xasprintf("/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d", g->name, tail, follow);
-	struct demux d = { .fd = fd };
-	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux_write, .arg = &d };
+	struct demux d = { .sink = write_to_fd, .arg = &fd };
+	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux, .arg = &d };
 	struct http_response resp = { 0 };
 	if (engine_send(ctx, &req, path, &resp, err) < 0)
 		return -1;

@@ -33,6 +33,9 @@ static const char run_help[] =
 	"      --config-dir DIR       every file of DIR for /mnt/config\n"
 	"      --secret-file N=PATH   a file for /mnt/secrets (repeatable)\n"
 	"      --secrets-dir DIR      every file of DIR for /mnt/secrets\n"
+	"      --ready PROBE          when the guest is ready: none, log:REGEX (a console\n"
+	"                             line), tcp:PORT, http:PORT[/PATH] (2xx), exec:CMD\n"
+	"                             (exit 0); default: hearth-init's ready line\n"
 	"      --no-wait              return once started, before ready\n"
 	"      --timeout S            seconds to wait for ready (default 60)\n"
 	"      --json                 print {\"name\": ...} instead of the name\n"
@@ -51,6 +54,7 @@ enum {
 	OPT_SECRET_FILE,
 	OPT_SECRETS_DIR,
 	OPT_NO_WAIT,
+	OPT_READY,
 	OPT_TIMEOUT,
 	OPT_JSON,
 	OPT_FLAKE,
@@ -78,6 +82,7 @@ static const struct option run_options[] = {
 	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
 	{ "secrets-dir", required_argument, NULL, OPT_SECRETS_DIR },
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "ready", required_argument, NULL, OPT_READY },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "flake", required_argument, NULL, OPT_FLAKE },
@@ -203,6 +208,10 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 				goto fail;
 			break;
 		}
+		case OPT_READY:
+			free(cfg->ready);
+			cfg->ready = cli_asprintf("%s", optarg);
+			break;
 		case OPT_NO_WAIT:
 			opts.wait = false;
 			break;

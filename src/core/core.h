@@ -51,6 +51,17 @@ int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hear
 int guest_create(struct hearth_ctx *ctx, int rootfd, struct hearth_config *cfg, const char *backend,
 		 const char *network, int want_slot, struct net_plan *plan, struct hearth_error **err) WUR;
 
+/* hearth_guest_exec, on a guest still starting too with STARTING_TOO
+ * (an exec probe runs before the guest counts as running). */
+int guest_exec(struct hearth_ctx *ctx, const char *name, const struct hearth_exec *ex, bool starting_too,
+	       int *ret_status, struct hearth_error **err) WUR;
+
+/* Runs REC's readiness probe once when it is the core's (tcp, http;
+ * exec with ALLOW_EXEC, once hearth-init is up) and REC still starts;
+ * when it passes, REC (and its file in VMFD) says running and 1 is
+ * returned. Else 0, with *RET_WHY (malloc'd) saying why when it ran. */
+int guest_probe(struct hearth_ctx *ctx, int vmfd, struct hearth_record *rec, bool allow_exec, char **ret_why);
+
 /* A bridge slot (the guest's address) on BC: WANT (a snapshot's slot),
  * unless one of the N guests HOLDERS[i] holds it as SLOTS[i]; with WANT
  * < 0 the lowest free one. */

@@ -62,11 +62,26 @@ int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_
 	return 0;
 }
 
+/* A guest still starting whose probe is the core's: one look. */
+static void probe_once(struct hearth_ctx *ctx, struct hearth_record *rec, bool allow_exec)
+{
+	if (rec->status != HEARTH_STATUS_STARTING || !rec->ready)
+		return;
+	int vmfd = guest_dir_open(ctx, rec->name, NULL);
+	char *why = NULL;
+	if (vmfd >= 0)
+		guest_probe(ctx, vmfd, rec, allow_exec, &why);
+	free(why);
+	if (vmfd >= 0)
+		close(vmfd);
+}
+
 int hearth_guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_guest **ret, struct hearth_error **err)
 {
 	struct hearth_record *rec;
 	if (guest_get(ctx, name, &rec, err) < 0)
 		return -1;
+	probe_once(ctx, rec, true);
 	*ret = record_view_new(rec);
 	return 0;
 }
@@ -78,8 +93,10 @@ int hearth_guest_list(struct hearth_ctx *ctx, struct hearth_guest ***ret, size_t
 	if (guest_list(ctx, &recs, &n, err) < 0)
 		return -1;
 	struct hearth_guest **views = xcalloc(n ? n : 1, sizeof(*views));
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		probe_once(ctx, recs[i], false); /* an exec probe is `status`'s and `run`'s: ps stays quick */
 		views[i] = record_view_new(recs[i]);
+	}
 	free(recs);
 	*ret = views;
 	*ret_n = n;

@@ -4,8 +4,8 @@
 #include "core.h"
 #include "lib/agent_exec.h"
 
-int hearth_guest_exec(struct hearth_ctx *ctx, const char *name, const struct hearth_exec *ex, int *ret_status,
-		      struct hearth_error **err)
+int guest_exec(struct hearth_ctx *ctx, const char *name, const struct hearth_exec *ex, bool starting_too,
+	       int *ret_status, struct hearth_error **err)
 {
 	*ret_status = -1;
 	if (!ex->argv || !ex->argv[0] || !*ex->argv[0])
@@ -17,7 +17,7 @@ int hearth_guest_exec(struct hearth_ctx *ctx, const char *name, const struct hea
 	int rc = 0, lock = -1, fd = -1;
 	if (!ops->session_open)
 		rc = fail_invalid(err, "%s: exec: the %s backend has no guest agent", name, ops->name);
-	else if (g.rec->status != HEARTH_STATUS_RUNNING)
+	else if (g.rec->status != HEARTH_STATUS_RUNNING && !(starting_too && g.rec->status == HEARTH_STATUS_STARTING))
 		rc = fail_conflict(err, "%s: guest is %s, not running", name, hearth_status_name(g.rec->status));
 	else if ((fd = ops->session_open(&g, &lock, err)) < 0)
 		rc = -1;
@@ -31,4 +31,10 @@ int hearth_guest_exec(struct hearth_ctx *ctx, const char *name, const struct hea
 		close(lock);
 	guest_release(&g);
 	return rc;
+}
+
+int hearth_guest_exec(struct hearth_ctx *ctx, const char *name, const struct hearth_exec *ex, int *ret_status,
+		      struct hearth_error **err)
+{
+	return guest_exec(ctx, name, ex, false, ret_status, err);
 }

@@ -35,6 +35,23 @@ static void keep_failed(struct guest *g, struct hearth_error **err)
 	(*err)->message = steal(hint);
 }
 
+/* A tcp or http probe must reach the guest's port from the host: under
+ * QEMU's user-mode network only a published port does. */
+static int ready_reachable(const struct hearth_config *cfg, const char *network, struct hearth_error **err)
+{
+	struct hearth_ready pr;
+	if (hearth_ready_parse(cfg->ready, &pr, err) < 0)
+		return -1;
+	if ((pr.kind != HEARTH_READY_TCP && pr.kind != HEARTH_READY_HTTP) || !network || strcmp(network, "user") != 0)
+		return 0;
+	for (size_t i = 0; i < cfg->n_ports; i++)
+		if (cfg->ports[i].guest == pr.port && cfg->ports[i].protocol == HEARTH_PROTO_TCP)
+			return 0;
+	return fail_invalid(err, "ready: the guest's port %u is not published (-p HOST:%u) and its user-mode "
+				 "network has no address the host reaches (%s)",
+			    pr.port, pr.port, cfg->ready);
+}
+
 int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
 		       const struct guest_start *how, char **ret_name, struct hearth_error **err)
 {
@@ -51,6 +68,8 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 	if (network_choose(ops, opts->network, &network, err) < 0)
 		return -1;
 	bool bridged = network && strcmp(network, "bridge") == 0;
+	if (ready_reachable(cfg, network, err) < 0)
+		return -1;
 	_cleanup_close_ int rootfd = state_root_open(ctx, err);
 	if (rootfd < 0)
 		return -1;
@@ -126,10 +145,17 @@ int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeou
 	if (vmfd < 0)
 		return -1;
 	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
+	_cleanup_free_ char *probe_why = NULL;
 	for (;;) {
 		struct hearth_record *rec = NULL;
 		if (guest_record(ctx, vmfd, name, &rec, err) < 0)
 			return -1;
+		char *why = NULL;
+		if (guest_probe(ctx, vmfd, rec, true, &why) == 0 && why) {
+			free(probe_why);
+			probe_why = xasprintf("%s: %s", rec->ready, why);
+		}
+		free(why);
 		enum hearth_status st = rec->status;
 		_cleanup_free_ char *reason = rec->reason ? xstrdup(rec->reason) : NULL;
 		record_free(rec);
@@ -143,6 +169,9 @@ int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeou
 		if (now_ms() > deadline) {
 			_cleanup_free_ char *tail = console_tail(vmfd, 10);
 			IGNORE_FAILURE(hearth_guest_stop(ctx, name, 0, NULL));
+			if (probe_why)
+				return fail_runtime(err, "%s: not ready within %d s (ready %s), stopped it; console:\n%s",
+						    name, timeout_s, probe_why, tail);
 			return fail_runtime(err, "%s: not ready within %d s, stopped it; console:\n%s", name, timeout_s,
 					    tail);
 		}

@@ -44,6 +44,7 @@ void hearth_config_free(struct hearth_config *cfg)
 	free(cfg->revision_hash);
 	free(cfg->flake_ref);
 	free(cfg->profile);
+	free(cfg->ready);
 	free(cfg->runner_dir);
 	for (size_t i = 0; i < cfg->n_ports; i++)
 		free(cfg->ports[i].host_addr);

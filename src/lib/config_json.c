@@ -208,7 +208,8 @@ static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg
 {
 	static const char *const keys[] = { "name",	 "rootfs_path",	 "kernel_path",	 "initrd_path", "revision_hash",
 					    "flake_ref", "profile",	 "cpus",	 "memory_mib",	"ports",
-					    "volumes",	 "config_files", "secret_files", "runner_dir",	NULL };
+					    "volumes",	 "config_files", "secret_files", "runner_dir",	"ready",
+					    NULL };
 	if (!json_is_object(root))
 		return fail_invalid(r->err, "config: not a JSON object");
 	if (reject_unknown(r, root, "config", keys) < 0)
@@ -220,7 +221,8 @@ static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg
 	    get_string(r, root, "revision_hash", "", &cfg->revision_hash) < 0 ||
 	    get_string(r, root, "flake_ref", "", &cfg->flake_ref) < 0 ||
 	    get_string(r, root, "profile", "", &cfg->profile) < 0 ||
-	    get_string(r, root, "runner_dir", "", &cfg->runner_dir) < 0)
+	    get_string(r, root, "runner_dir", "", &cfg->runner_dir) < 0 ||
+	    get_string(r, root, "ready", "", &cfg->ready) < 0)
 		return -1;
 	uint64_t cpus = cfg->cpus;
 	if (get_uint(r, root, "cpus", "", 1024, &cpus) < 0)
@@ -313,6 +315,7 @@ char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 	json_object_set_new(root, "revision_hash", json_string_or_null(cfg->revision_hash));
 	json_object_set_new(root, "flake_ref", json_string_or_null(cfg->flake_ref));
 	json_object_set_new(root, "profile", json_string_or_null(cfg->profile));
+	json_object_set_new(root, "ready", json_string_or_null(cfg->ready));
 	json_object_set_new(root, "cpus", json_integer(cfg->cpus));
 	json_object_set_new(root, "memory_mib", json_integer(cfg->memory_mib));
 	json_t *ports = json_array();

@@ -66,8 +66,9 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 	struct curl_slist *headers = NULL;
 	char *json = NULL;
 	int upload_fd = req->upload_fd;
-	_cleanup_free_ char *url = xasprintf("http://localhost%s", req->path);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->socket_path);
+	_cleanup_free_ char *url = xasprintf("http://%s%s", req->host ? req->host : "localhost", req->path);
+	if (req->socket_path)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->socket_path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);

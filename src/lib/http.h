@@ -1,4 +1,5 @@
-/* HTTP over a unix socket (the Docker Engine API) with libcurl. */
+/* HTTP with libcurl: over a unix socket (the Docker Engine API), or TCP
+ * (readiness probes). */
 #ifndef HEARTH_HTTP_H
 #define HEARTH_HTTP_H
 
@@ -8,7 +9,8 @@
 #include "util.h"
 
 struct http_request {
-	const char *socket_path;
+	const char *socket_path; /* the server's unix socket, or NULL: HOST over TCP */
+	const char *host;	 /* "ADDR:PORT" over TCP; NULL with a socket */
 	const char *method; /* "GET", "POST", "DELETE" */
 	const char *path;   /* "/v1.41/containers/json?all=1" */
 	json_t *body;	    /* JSON body, or NULL (borrowed) */

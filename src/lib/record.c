@@ -35,6 +35,7 @@ void record_free(struct hearth_record *rec)
 	free(rec->bridge);
 	free(rec->tap);
 	free(rec->mac);
+	free(rec->ready);
 	free(rec);
 }
 
@@ -63,6 +64,9 @@ int record_parse(const char *text, struct hearth_record **ret, struct hearth_err
 	rec->bridge = json_strdup_or_null(json_object_get(o, "bridge"));
 	rec->tap = json_strdup_or_null(json_object_get(o, "tap"));
 	rec->mac = json_strdup_or_null(json_object_get(o, "mac"));
+	rec->ready = json_strdup_or_null(json_object_get(o, "ready"));
+	rec->agent_ready = json_is_true(json_object_get(o, "agent_ready"));
+	rec->probe_ok = json_is_true(json_object_get(o, "probe_ok"));
 	json_t *slot = json_object_get(o, "net_slot");
 	rec->net_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1;
 	rec->vsock_cid = (int)json_integer_value(json_object_get(o, "vsock_cid"));
@@ -188,6 +192,11 @@ static json_t *state_json(const struct hearth_record *rec)
 	json_object_set_new(o, "bridge", json_string_or_null(rec->bridge));
 	json_object_set_new(o, "tap", json_string_or_null(rec->tap));
 	json_object_set_new(o, "mac", json_string_or_null(rec->mac));
+	if (rec->ready) {
+		json_object_set_new(o, "ready", json_string(rec->ready));
+		json_object_set_new(o, "agent_ready", json_boolean(rec->agent_ready));
+		json_object_set_new(o, "probe_ok", json_boolean(rec->probe_ok));
+	}
 	if (rec->vsock_cid > 0)
 		json_object_set_new(o, "vsock_cid", json_integer(rec->vsock_cid));
 	if (rec->creator_pid > 0) {

@@ -33,6 +33,9 @@ struct hearth_record {
 	char *tap;
 	char *mac;
 	int vsock_cid;		/* the guest's vsock CID, 0 when it has none */
+	char *ready;		/* its readiness probe (hearth_config's "ready"), or NULL */
+	bool agent_ready;	/* hearth-init said ready (what an exec probe waits for) */
+	bool probe_ok;		/* the probe passed: running from then on */
 	int creator_pid;	/* the command starting it, until the start is */
 	uint64_t creator_start; /* handed to the monitor; 0 after */
 };

@@ -254,6 +254,8 @@ int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, st
 		if (check_runner_trusted(cfg->runner_dir, err) < 0)
 			return -1;
 	}
+	if (cfg->ready && hearth_ready_parse(cfg->ready, NULL, err) < 0)
+		return -1;
 	if (cfg->cpus < 1 || cfg->cpus > HEARTH_CPUS_MAX)
 		return fail_invalid(err, "cpus: must be 1..%d (%u)", HEARTH_CPUS_MAX, cfg->cpus);
 	if (cfg->memory_mib < HEARTH_MEMORY_MIN_MIB || cfg->memory_mib > HEARTH_MEMORY_MAX_MIB)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,11 @@ struct monitor {
 	pid_t vmm;
 	char line[4096]; /* the console line being assembled */
 	size_t line_len;
-	bool ready;
+	bool ready; /* hearth-init's ready line seen */
+	struct hearth_ready probe; /* the guest's readiness probe */
+	char *probe_spec;
+	regex_t probe_re; /* LOG's */
+	bool probe_re_ok, running;
 	int exit_code;
 	bool saw_panic;
 };
@@ -68,6 +73,7 @@ static void close_other_fds(const int *keep, size_t n)
 struct pids {
 	pid_t vmm;
 	bool abandoned; /* the start was given up meanwhile */
+	char *ready;	/* the probe recorded */
 };
 
 static void set_pids(struct hearth_record *rec, void *arg)
@@ -80,6 +86,7 @@ static void set_pids(struct hearth_record *rec, void *arg)
 	/* The command that started us died and the next one marked the
 	 * start failed before our pids were here to be killed. */
 	p->abandoned = rec->status != HEARTH_STATUS_STARTING;
+	p->ready = rec->ready ? xstrdup(rec->ready) : NULL;
 }
 
 static void set_running(struct hearth_record *rec, void *arg)
@@ -87,6 +94,31 @@ static void set_running(struct hearth_record *rec, void *arg)
 	(void)arg;
 	if (rec->status == HEARTH_STATUS_STARTING)
 		record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
+}
+
+static void set_agent_ready(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	rec->agent_ready = true;
+}
+
+static void update(struct monitor *m, record_fn fn)
+{
+	struct hearth_error *err = NULL;
+	if (record_update(m->dirfd, fn, NULL, &err) < 0) {
+		fprintf(stderr, "hearth-monitor: %s\n", err->message);
+		hearth_error_free(err);
+	}
+}
+
+/* The guest is ready as its probe says: the monitor's own probes (the
+ * ready line, a console line, none) mark it running; the others are the
+ * core's (core/guest_ready.c), an exec once hearth-init is up. */
+static void mark_running(struct monitor *m)
+{
+	if (!m->running)
+		update(m, set_running);
+	m->running = true;
 }
 
 /* The last line of the VMM's own log FILE that reports an error, without
@@ -174,12 +206,14 @@ static void scan_line(struct monitor *m)
 	const char *l = m->line;
 	if (!m->ready && strstr(l, HEARTH_READY_LINE)) {
 		m->ready = true;
-		struct hearth_error *err = NULL;
-		if (record_update(m->dirfd, set_running, NULL, &err) < 0) {
-			fprintf(stderr, "hearth-monitor: %s\n", err->message);
-			hearth_error_free(err);
-		}
+		if (m->probe.kind == HEARTH_READY_AGENT)
+			mark_running(m);
+		else
+			update(m, set_agent_ready);
 	}
+	if (m->probe.kind == HEARTH_READY_LOG && !m->running && m->probe_re_ok &&
+	    regexec(&m->probe_re, l, 0, NULL, 0) == 0)
+		mark_running(m);
 	int code = monitor_exit_code(l);
 	if (code >= 0)
 		m->exit_code = code;
@@ -309,6 +343,13 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 	}
 	if (pids.abandoned)
 		kill(m.vmm, SIGKILL); /* reaped and cleaned up below, as any end */
+	m.probe_spec = pids.ready;
+	if (hearth_ready_parse(m.probe_spec, &m.probe, NULL) < 0)
+		m.probe.kind = HEARTH_READY_AGENT;
+	if (m.probe.kind == HEARTH_READY_LOG)
+		m.probe_re_ok = regcomp(&m.probe_re, m.probe.arg, REG_EXTENDED | REG_NOSUB) == 0;
+	if (m.probe.kind == HEARTH_READY_NONE)
+		mark_running(&m);
 	if (write(status_fd, "ok", 2) < 0)
 		fprintf(stderr, "hearth-monitor: status pipe: %s\n", strerror(errno));
 	close(status_fd);
