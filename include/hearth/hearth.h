@@ -162,6 +162,13 @@ HEARTH_PUBLIC int hearth_guest_copy_out(struct hearth_ctx *ctx, const char *name
 HEARTH_PUBLIC int hearth_guest_copy_in(struct hearth_ctx *ctx, const char *name, const char *src, const char *dst,
 				       struct hearth_error **err) HEARTH_WUR;
 
+/* Attaches to NAME's console (VM backends): writes what it prints from
+ * now on to OUT_FD, sends what IN_FD gives (-1: nothing) to its input,
+ * until DETACH_KEY (a byte, -1: none) comes on IN_FD or the guest ends;
+ * the guest runs on. */
+HEARTH_PUBLIC int hearth_guest_attach(struct hearth_ctx *ctx, const char *name, int in_fd, int out_fd, int detach_key,
+				      struct hearth_error **err) HEARTH_WUR;
+
 HEARTH_PUBLIC int hearth_guest_pause(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 HEARTH_PUBLIC int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_error **err) HEARTH_WUR;
 

@@ -47,6 +47,7 @@ int cmd_inspect(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_status(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_logs(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_stop(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_attach(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_cp(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_exec(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_ping(struct hearth_ctx *ctx, int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct {
 	{ "logs", cmd_logs, "print a guest's console (or hypervisor) log" },
 	{ "stop", cmd_stop, "stop guests" },
 	{ "exec", cmd_exec, "run a command in a running guest" },
+	{ "attach", cmd_attach, "show a running guest's console and type into it" },
 	{ "cp", cmd_cp, "copy files between the host and a running guest" },
 	{ "ping", cmd_ping, "check that a guest's agent answers" },
 	{ "pause", cmd_pause, "pause a guest" },

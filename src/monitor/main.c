@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -256,6 +258,24 @@ static void console_chunk(struct monitor *m, const char *buf, size_t n)
 	}
 }
 
+/* console.sock in the guest's directory (0700, the caller's): what hearth
+ * attach sends there is the console's input. */
+static int attach_listen(int dirfd)
+{
+	/* Through the directory's descriptor: a deep state root's path would
+	 * not fit a socket address. */
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/console.sock", dirfd);
+	unlinkat(dirfd, "console.sock", 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 2) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd)
 {
 	struct monitor m = { .spec = spec, .exit_code = -1 };
@@ -271,13 +291,14 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 	struct stat cst;
 	if (m.console_fd >= 0 && fstat(m.console_fd, &cst) == 0)
 		m.console_size = (uint64_t)cst.st_size;
-	int con[2], execfail[2];
+	int con[2], execfail[2], con_in[2];
 	if (m.dirfd < 0 || devnull < 0 || hvlog < 0 || m.console_fd < 0 || pipe2(con, O_CLOEXEC) < 0 ||
-	    pipe2(execfail, O_CLOEXEC) < 0) {
+	    pipe2(execfail, O_CLOEXEC) < 0 || pipe2(con_in, O_CLOEXEC) < 0) {
 		dprintf(status_fd, "monitor: cannot set up logs in %s: %s", spec->dir, strerror(errno));
 		_exit(1);
 	}
-	int keep[] = { status_fd, m.dirfd, devnull, hvlog, m.console_fd, con[0], con[1], execfail[0], execfail[1] };
+	int keep[] = { status_fd,  m.dirfd,	 devnull,   hvlog,     m.console_fd, con[0],
+		       con[1],	   execfail[0], execfail[1], con_in[0], con_in[1] };
 	close_other_fds(keep, ARRAY_SIZE(keep));
 	dup2(devnull, 0);
 	dup2(hvlog, 1);
@@ -310,7 +331,7 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 		signal(SIGINT, SIG_DFL);
 		/* A guest must not outlive its monitor unsupervised. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(devnull, 0);
+		dup2(con_in[0], 0); /* the console's input: hearth attach writes it */
 		dup2(con[1], 1);
 		dup2(hvlog, 2);
 		for (char *const *e = spec->env; e && *e; e++)
@@ -325,6 +346,9 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 	}
 	close(con[1]);
 	close(execfail[1]);
+	close(con_in[0]);
+	fcntl(con_in[1], F_SETFL, O_NONBLOCK);
+	int attach = attach_listen(m.dirfd);
 	int child_errno = 0;
 	if (m.vmm < 0 || read(execfail[0], &child_errno, sizeof(child_errno)) > 0) {
 		int e = m.vmm < 0 ? errno : child_errno;
@@ -356,11 +380,13 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 
 	struct final_state f = { .m = &m };
 	bool reaped = false;
+	int client = -1;
 	for (;;) {
-		struct pollfd pfd[3] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 }, { -1, POLLIN, 0 } };
+		struct pollfd pfd[5] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 }, { -1, POLLIN, 0 },
+					 { attach, POLLIN, 0 }, { client, POLLIN, 0 } };
 		if (proxy)
 			pfd[2].fd = proxy_fd(proxy);
-		if (poll(pfd, 3, proxy ? proxy_timeout_ms(proxy) : -1) < 0) {
+		if (poll(pfd, 5, proxy ? proxy_timeout_ms(proxy) : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -392,9 +418,35 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 				break;
 			console_chunk(&m, buf, (size_t)n);
 		}
+		if (pfd[3].revents & POLLIN) {
+			/* One writer at a time: a new one takes the console over. */
+			int fd = accept4(attach, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0) {
+				if (client >= 0)
+					close(client);
+				client = fd;
+			}
+		}
+		if (pfd[4].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[4096];
+			ssize_t n = read(client, buf, sizeof(buf));
+			if (n <= 0) {
+				close(client);
+				client = -1;
+			} else if (write(con_in[1], buf, (size_t)n) < 0) {
+				/* a guest that reads no input drops it, as a serial line does */
+			}
+		}
 		if (proxy)
 			proxy_dispatch(proxy);
 	}
+	if (client >= 0)
+		close(client);
+	if (attach >= 0) {
+		close(attach);
+		unlinkat(m.dirfd, "console.sock", 0);
+	}
+	close(con_in[1]);
 	if (m.line_len)
 		scan_line(&m);
 	while (!reaped && waitpid(m.vmm, &f.wait_status, 0) < 0 && errno == EINTR)

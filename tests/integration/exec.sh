@@ -215,8 +215,58 @@ test_cp_hostile_guest() {
 	"$HEARTH" rm -f evil >/dev/null
 }
 
+# hearth attach: the console both ways, and Ctrl-] on a terminal.
+test_attach_qemu() {
+	need_qemu
+	mkdir -p "$WORK/att/etc/hearth"
+	printf '#!/bin/sh\nwhile read -r l </dev/console; do echo "echo: $l"; done\n' >"$WORK/att/etc/hearth/start"
+	chmod 755 "$WORK/att/etc/hearth/start"
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/att.ext4" "$WORK/att" >/dev/null
+	"$HEARTH" run --rootfs "$WORK/att.ext4" --name at --memory 128 >/dev/null
+	# Piped: what is sent reaches the console; its answer comes back.
+	local rc=0
+	(printf 'hello there\n'; sleep 3) | timeout 6 "$HEARTH" attach at >"$WORK/att.out" || rc=$?
+	[ $rc = 124 ] || fail "attach ended by itself: $rc"
+	grep -q '^echo: hello there' "$WORK/att.out" || fail "no answer: $(cat -A "$WORK/att.out")"
+	# On a terminal: raw keys, and Ctrl-] detaches with the guest running on.
+	python3 - "$HEARTH" <<'EOF2' || fail "terminal attach"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "attach", "at"])
+out = b""
+def until(word, limit=10):
+    global out
+    t = time.time()
+    while word not in out and time.time() - t < limit:
+        try:
+            out += os.read(fd, 4096)
+        except OSError:
+            break
+    return word in out
+assert until(b"Ctrl-] detaches"), out
+os.write(fd, b"typed\r")
+assert until(b"echo: typed"), out
+os.write(fd, b"\x1d")
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, out)
+EOF2
+	[ "$("$HEARTH" status at)" = running ] || fail "the guest did not run on"
+	"$HEARTH" rm -f at >/dev/null
+	# A daemon's console is its own.
+	if docker version >/dev/null 2>&1; then
+		"$HEARTH" run --backend docker --rootfs "$HELLO" --name dat >/dev/null
+		rc=0
+		"$HEARTH" attach dat </dev/null 2>"$WORK/err" || rc=$?
+		[ $rc = 2 ] && grep -q "attach: the docker backend's console is its daemon's" "$WORK/err" ||
+			fail "docker: exit $rc: $(cat "$WORK/err")"
+		"$HEARTH" rm -f dat >/dev/null
+	fi
+}
+
 t test_exec_qemu
 t test_exec_docker
+t test_attach_qemu
 t test_cp_both_ways
 t test_cp_hostile_guest
 t test_exec_refused
