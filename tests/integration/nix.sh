@@ -93,6 +93,11 @@ test_gateway_runner_on_microvm_nix() {
 	wait_for "curl -sf http://127.0.0.1:$GW_PORT/" 30
 	[ "$(curl -s "http://127.0.0.1:$GW_PORT/")" = "hello from hearth gateway" ] || fail "page"
 	"$HEARTH" ps | grep -Eq '^gateway +microvm-nix +running' || fail "ps: $("$HEARTH" ps)"
+	# A runner's guest has no agent channel hearth knows: exec says so.
+	local rc=0
+	"$HEARTH" exec gateway true 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] && grep -q "gateway: exec: the microvm-nix backend has no guest agent" "$WORK/err" ||
+		fail "exec: exit $rc: $(cat "$WORK/err")"
 	local vmm
 	vmm=$("$HEARTH" status gateway --json | field vmm_pid)
 	"$HEARTH" stop gateway >/dev/null
