@@ -60,20 +60,6 @@ static int flush(struct pump *p, struct hearth_error **err)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static void winsize_of(int fd, unsigned *rows, unsigned *cols)
 {
 	struct winsize ws = { 0 };

@@ -28,6 +28,7 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 	return -1;
 }
 
+/* libhearth's own (util.c) is not here: this file is hearth-init's too. */
 static int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

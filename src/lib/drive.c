@@ -11,21 +11,6 @@
 #include "hearth/contract.h"
 #include "proc.h"
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int stage_file(int dirfd, const char *name, const char *data, size_t len, mode_t mode, struct hearth_error **err)
 {
 	/* Created with its final mode: a secret is never readable by others,

@@ -301,6 +301,21 @@ int rm_rf_at(int parent, const char *name)
 	return rc;
 }
 
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path);

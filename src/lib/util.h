@@ -109,6 +109,10 @@ int read_fd(int fd, size_t max, char **ret, size_t *ret_len) WUR;
  * first byte), fsync, rename. */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode) WUR;
 
+/* Writes all LEN bytes of DATA to FD (a short write goes on); -1 with
+ * errno on failure. */
+int write_all(int fd, const void *data, size_t len) WUR;
+
 /* Removes PATH and everything below it without following symlinks. */
 int rm_rf(const char *path);
 /* The same for NAME under directory PARENT: with PARENT an fd that was

@@ -73,7 +73,6 @@ test_ready_log_exec_none() {
 	"$HEARTH" logs l | grep -q 'late: serving' || fail "log probe passed before its line"
 	"$HEARTH" run --rootfs "$WORK/late.ext4" --name x --memory 128 --ready 'exec:pidof httpd' >/dev/null
 	"$HEARTH" exec x pidof httpd >/dev/null || fail "exec probe passed before httpd ran"
-	local t0=$SECONDS
 	"$HEARTH" run --rootfs "$WORK/late.ext4" --name n --memory 128 --ready none >/dev/null
 	[ "$("$HEARTH" status n)" = running ] || fail "none: $("$HEARTH" status n)"
 	"$HEARTH" rm -f l x n >/dev/null
