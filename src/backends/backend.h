@@ -78,9 +78,12 @@ struct hearth_backend_ops {
 	/* Files in the state directory that `logs --hypervisor` prints, in
 	 * order; NULL: hypervisor.log. */
 	const char *const *hypervisor_logs;
-	/* Writes the console log (last LINES, 0: all) to FD; FOLLOW keeps on. */
+	/* Writes the console log (last LINES, 0: all, LOGS_FROM_NOW: none of
+	 * the past) to FD; FOLLOW keeps on until the guest ends. */
 	int (*logs)(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err);
 };
+
+#define LOGS_FROM_NOW UINT64_MAX
 
 extern const struct hearth_backend_ops qemu_backend;
 extern const struct hearth_backend_ops microvm_nix_backend;

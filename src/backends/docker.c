@@ -477,7 +477,7 @@ static int docker_logs(struct guest *g, uint64_t lines, bool follow, int fd, str
 	struct hearth_ctx *ctx = g->ctx;
 	char tail[24] = "all";
 	if (lines)
-		snprintf(tail, sizeof(tail), "%llu", (unsigned long long)lines);
+		snprintf(tail, sizeof(tail), "%llu", lines == LOGS_FROM_NOW ? 0ULL : (unsigned long long)lines);
 	_cleanup_free_ char *path =
 		xasprintf("/containers/hearth-%s/logs?stdout=1&stderr=1&tail=%s&follow=%d", g->name, tail, follow);
 	struct demux d = { .sink = write_to_fd, .arg = &fd };

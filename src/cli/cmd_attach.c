@@ -19,7 +19,7 @@ int cmd_attach(struct hearth_ctx *ctx, int argc, char **argv)
 		if (c != 'h')
 			return cli_bad_option("attach");
 		puts("usage: hearth attach NAME\n\nShow guest NAME's console as it prints and send what you type to its "
-		     "input\n(qemu, firecracker, microvm-nix). Ctrl-] detaches; the guest runs on.");
+		     "input\n(qemu, firecracker, microvm-nix; docker: output only, its workload has no stdin).\nCtrl-] detaches; the guest runs on.");
 		return 0;
 	}
 	if (optind + 1 != argc)

@@ -1,6 +1,8 @@
 /* hearth attach: the guest's console, live, both ways: what the console
  * prints (from console.log, followed) and what the caller types (to the
- * monitor's console.sock, the VMM's serial input). */
+ * monitor's console.sock, the VMM's serial input). A daemon's guest
+ * (docker) is attached read-only: its output as the daemon streams it;
+ * its workload has no stdin to type to (as `docker run -d` without -i). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -8,6 +10,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "core.h"
 
@@ -50,6 +54,44 @@ static void console_follow(int dirfd, int *log, ino_t *ino, off_t *off, int out)
 	}
 }
 
+/* Reads IN_FD until the detach key (typed bytes have nowhere to go) while
+ * a child follows the daemon's log stream from now into OUT_FD. */
+static int attach_daemon(struct guest *g, const struct hearth_backend_ops *ops, int in_fd, int out_fd,
+			 int detach_key, struct hearth_error **err)
+{
+	pid_t child = fork();
+	if (child < 0)
+		return fail_errno(err, "attach: fork: %s", strerror(errno));
+	if (child == 0) {
+		struct hearth_error *e = NULL;
+		_exit(ops->logs(g, LOGS_FROM_NOW, true, out_fd, &e) < 0 ? 1 : 0);
+	}
+	bool in_open = in_fd >= 0;
+	int status = 0;
+	for (;;) {
+		pid_t w = waitpid(child, &status, WNOHANG);
+		if (w == child)
+			break; /* the stream ended: the guest stopped */
+		struct pollfd p = { in_open ? in_fd : -1, POLLIN, 0 };
+		if (poll(&p, 1, FOLLOW_MS) < 0 && errno != EINTR)
+			break;
+		if (!(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		char buf[4096];
+		ssize_t r = read(in_fd, buf, sizeof(buf));
+		if (r > 0 && detach_key >= 0 && memchr(buf, detach_key, (size_t)r)) {
+			kill(child, SIGTERM);
+			waitpid(child, &status, 0);
+			return 0; /* detached; the guest runs on */
+		}
+		if (r <= 0)
+			in_open = false;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return fail_runtime(err, "%s: attach: the %s daemon's log stream failed", g->name, ops->name);
+}
+
 int hearth_guest_attach(struct hearth_ctx *ctx, const char *name, int in_fd, int out_fd, int detach_key,
 			struct hearth_error **err)
 {
@@ -58,16 +100,15 @@ int hearth_guest_attach(struct hearth_ctx *ctx, const char *name, int in_fd, int
 	if (guest_open(ctx, name, &g, &ops, err) < 0)
 		return -1;
 	int rc = 0, sock = -1;
-	if (ops->refresh)
-		rc = fail_invalid(err, "%s: attach: the %s backend's console is its daemon's (hearth logs -f reads it)",
-				  name, ops->name);
-	else if (!guest_status_active(g.rec->status))
+	if (!guest_status_active(g.rec->status))
 		rc = fail_conflict(err, "%s: guest is %s, not running", name, hearth_status_name(g.rec->status));
+	else if (ops->logs) /* a daemon's log stream, not console.log */
+		rc = attach_daemon(&g, ops, in_fd, out_fd, detach_key, err);
 	else if ((sock = connect_console(g.dirfd, err)) < 0)
 		rc = -1;
-	if (rc < 0) {
+	if (rc < 0 || sock < 0) {
 		guest_release(&g);
-		return -1;
+		return rc < 0 ? -1 : 0; /* a daemon's attach is done */
 	}
 	/* From now on: what the console prints next. */
 	int log = openat(g.dirfd, "console.log", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

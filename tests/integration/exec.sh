@@ -253,20 +253,51 @@ assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, out)
 EOF2
 	[ "$("$HEARTH" status at)" = running ] || fail "the guest did not run on"
 	"$HEARTH" rm -f at >/dev/null
-	# A daemon's console is its own.
-	if docker version >/dev/null 2>&1; then
-		"$HEARTH" run --backend docker --rootfs "$HELLO" --name dat >/dev/null
-		rc=0
-		"$HEARTH" attach dat </dev/null 2>"$WORK/err" || rc=$?
-		[ $rc = 2 ] && grep -q "attach: the docker backend's console is its daemon's" "$WORK/err" ||
-			fail "docker: exit $rc: $(cat "$WORK/err")"
-		"$HEARTH" rm -f dat >/dev/null
-	fi
+}
+
+# Docker's attach is read-only: the output from now on, Ctrl-] detaches,
+# and it ends by itself when the guest stops.
+test_attach_docker() {
+	need_docker
+	mkdir -p "$WORK/tick/etc/hearth"
+	printf '#!/bin/sh\ni=0\nwhile :; do i=$((i+1)); echo "tick $i"; sleep 0.3; done\n' >"$WORK/tick/etc/hearth/start"
+	chmod 755 "$WORK/tick/etc/hearth/start"
+	"$(dirname "$0")/../../examples/hello/build.sh" "$GUEST/hearth-init" "$WORK/tick.ext4" "$WORK/tick" >/dev/null
+	"$HEARTH" run --backend docker --rootfs "$WORK/tick.ext4" --name dat >/dev/null
+	sleep 1.5
+	python3 - "$HEARTH" <<'EOF2' || fail "terminal attach"
+import os, pty, re, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "attach", "dat"])
+out = b""
+t = time.time()
+while len(re.findall(rb"tick \d+", out)) < 2 and time.time() - t < 10:
+    out += os.read(fd, 4096)
+ticks = [int(n) for n in re.findall(rb"tick (\d+)", out)]
+assert len(ticks) >= 2 and ticks[0] > 3, ("the past was replayed or nothing came", out)
+os.write(fd, b"ignored\x1d")
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, out)
+EOF2
+	[ "$("$HEARTH" status dat)" = running ] || fail "the guest did not run on"
+	# Piped, no detach key: it follows until the guest stops, then exits 0.
+	local rc=0
+	(sleep 1; "$HEARTH" stop -t 2 dat >/dev/null) &
+	timeout 20 "$HEARTH" attach dat </dev/null >"$WORK/dat.out" 2>"$WORK/err" || rc=$?
+	wait
+	[ $rc = 0 ] || fail "attach did not end with the guest: exit $rc: $(cat "$WORK/err")"
+	grep -q '^tick ' "$WORK/dat.out" || fail "no output: $(cat "$WORK/dat.out")"
+	rc=0
+	"$HEARTH" attach dat </dev/null 2>"$WORK/err" || rc=$?
+	[ $rc = 1 ] && grep -q "dat: guest is stopped, not running" "$WORK/err" || fail "stopped: exit $rc: $(cat "$WORK/err")"
+	"$HEARTH" rm -f dat >/dev/null
 }
 
 t test_exec_qemu
 t test_exec_docker
 t test_attach_qemu
+t test_attach_docker
 t test_cp_both_ways
 t test_cp_hostile_guest
 t test_exec_refused
