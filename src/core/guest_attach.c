@@ -27,8 +27,9 @@ static int connect_console(int dirfd, struct hearth_error **err)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "attach: the console's input: %s (a guest started by an "
-							       "older hearth has none: restart it)",
+		return hearth_fail(err, HEARTH_ERR_RUNTIME, e,
+				   "attach: the console's input: %s (a guest started by an "
+				   "older hearth has none: restart it)",
 				   strerror(e));
 	}
 	return fd;
@@ -56,8 +57,8 @@ static void console_follow(int dirfd, int *log, ino_t *ino, off_t *off, int out)
 
 /* Reads IN_FD until the detach key (typed bytes have nowhere to go) while
  * a child follows the daemon's log stream from now into OUT_FD. */
-static int attach_daemon(struct guest *g, const struct hearth_backend_ops *ops, int in_fd, int out_fd,
-			 int detach_key, struct hearth_error **err)
+static int attach_daemon(struct guest *g, const struct hearth_backend_ops *ops, int in_fd, int out_fd, int detach_key,
+			 struct hearth_error **err)
 {
 	pid_t child = fork();
 	if (child < 0)
