@@ -14,7 +14,7 @@ B ?= build
 SAN :=
 endif
 
-PKGS := jansson libcurl libarchive ext2fs com_err libmnl
+PKGS := jansson libcurl libarchive ext2fs com_err libmnl libcrypto
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
@@ -23,13 +23,13 @@ DEFS := -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' -DHEARTH_DATADIR='"$(PREFI
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) $(DEFS) -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
 LIBS := $(shell pkg-config --libs $(PKGS))
 
-LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/backends/*.c) $(wildcard src/core/*.c)
+LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/backends/*.c) $(wildcard src/core/*.c) $(wildcard src/image/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 MONITOR_OBJ := $(MONITOR_SRC:%.c=$(B)/obj/%.o)
-GUEST_LIB_SRC := guest/params.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c src/lib/copy_stream.c
+GUEST_LIB_SRC := guest/params.c guest/workload.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c src/lib/copy_stream.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 

@@ -35,14 +35,19 @@
 #include "params.h"
 #include "sessions.h"
 #include "volumes.h"
+#include "workload.h"
+#include <grp.h>
 
 #define VOLUMES_JSON HEARTH_CONFIG_MOUNT "/" HEARTH_VOLUMES_JSON
+#define WORKLOAD_JSON HEARTH_CONFIG_MOUNT "/" HEARTH_WORKLOAD_JSON
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static struct guest_params params;
 static bool in_container;
 static struct guest_volume volumes[GUEST_VOLUMES_MAX];
 static int nvolumes;
 static bool config_mounted, secrets_mounted;
+static struct workload image_workload; /* argv NULL: none, /etc/hearth/start runs */
 
 /* A console line; the contract's lines go out whole, others get the
  * "hearth-init: " prefix from say(). */
@@ -339,6 +344,23 @@ static bool agent_serve(int listener)
 	return stop;
 }
 
+/* The image's User, as its own /etc/passwd and /etc/group name it. */
+static int become_user(const char *user)
+{
+	char err[256];
+	uid_t uid;
+	gid_t gid;
+	if (workload_user("", user, &uid, &gid, err, sizeof(err)) < 0) {
+		error("workload: %s", err);
+		return -1;
+	}
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		error("workload: user %s (%u:%u): %s", user, (unsigned)uid, (unsigned)gid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static pid_t workload_start(char **cmd)
 {
 	pid_t pid = fork();
@@ -352,9 +374,13 @@ static pid_t workload_start(char **cmd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
-	if (!in_container) {
+	if (image_workload.env) {
 		clearenv();
-		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+		for (char **e = image_workload.env; *e; e++)
+			putenv(*e);
+	} else if (!in_container) {
+		clearenv();
+		putenv(DEFAULT_PATH);
 		setenv("HOME", "/root", 1);
 		setenv("TERM", "linux", 1);
 	}
@@ -370,8 +396,13 @@ static pid_t workload_start(char **cmd)
 			off += (size_t)snprintf(vols + off, sizeof(vols) - off, "%s%s", i ? " " : "", volumes[i].path);
 		setenv("HEARTH_VOLUMES", vols, 1);
 	}
-	if (chdir("/") < 0)
-		_exit(127);
+	const char *cwd = image_workload.cwd ? image_workload.cwd : "/";
+	if (chdir(cwd) < 0 && (mkdir_p(cwd, 0755) < 0 || chdir(cwd) < 0)) {
+		error("workload: working directory %s: %s", cwd, strerror(errno));
+		_exit(126);
+	}
+	if (image_workload.user && become_user(image_workload.user) < 0)
+		_exit(126);
 	execvp(cmd[0], cmd);
 	error("workload: exec %s: %s", cmd[0], strerror(errno));
 	_exit(127);
@@ -408,6 +439,19 @@ static char **session_env(void)
 	static char *vm_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 				  "HOME=/root", "TERM=linux", name, ip, NULL };
 	extern char **environ;
+	if (image_workload.env) {
+		static char **env;
+		size_t n = 0;
+		while (image_workload.env[n])
+			n++;
+		env = calloc(n + 3, sizeof(char *));
+		memcpy(env, image_workload.env, n * sizeof(char *));
+		snprintf(name, sizeof(name), "HEARTH_NAME=%s", params.name);
+		snprintf(ip, sizeof(ip), "HEARTH_IP=%s", params.has_ip ? params.ip : "");
+		env[n] = name;
+		env[n + 1] = ip;
+		return env;
+	}
 	if (in_container)
 		return environ;
 	snprintf(name, sizeof(name), "HEARTH_NAME=%s", params.name);
@@ -420,8 +464,9 @@ static void workload_stop(pid_t pid, int *code)
 {
 	if (pid <= 0)
 		return;
-	kill(-pid, SIGTERM);
-	kill(pid, SIGTERM);
+	int sig = image_workload.argv ? image_workload.stop_signal : SIGTERM;
+	kill(-pid, sig);
+	kill(pid, sig);
 	for (unsigned i = 0; i < params.grace_s * 20; i++) {
 		if (reap(pid, code))
 			return;
@@ -463,6 +508,20 @@ static _Noreturn void power_off(int code)
 		pause();
 }
 
+/* An OCI image's workload, when the host wrote one. */
+static int load_workload(void)
+{
+	char text[256 * 1024], err[256];
+	ssize_t n = read_small_file(WORKLOAD_JSON, text, sizeof(text));
+	if (n < 0)
+		return errno == ENOENT ? 0 : (error("%s: %s", WORKLOAD_JSON, strerror(errno)), 1);
+	if (workload_parse(text, &image_workload, err, sizeof(err)) < 0) {
+		error("%s: %s", WORKLOAD_JSON, err);
+		return 1;
+	}
+	return 0;
+}
+
 /* The command after "--" on the kernel command line, else the image's
  * /etc/hearth/start. (QEMU's microvm machine appends its virtio_mmio.device=
  * list after -append, so under QEMU a "--" would hide the disks from the
@@ -472,6 +531,8 @@ static char **workload_command(int argc, char **argv)
 	static char *start[] = { "/etc/hearth/start", NULL };
 	if (argc > 1)
 		return argv + 1;
+	if (image_workload.argv)
+		return image_workload.argv;
 	return start;
 }
 
@@ -562,6 +623,7 @@ int main(int argc, char **argv)
 		failed |= mount_labelled(HEARTH_SECRETS_LABEL, HEARTH_SECRETS_MOUNT, 0700, &secrets_mounted);
 		failed |= mount_volumes();
 	}
+	failed |= load_workload();
 	if (failed) {
 		error("set-up failed, not starting the workload");
 		power_off(1);

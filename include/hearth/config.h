@@ -66,6 +66,15 @@ struct hearth_config {
 	 * tcp probe counts only once hearth-init is up (http needs no such
 	 * wait: it takes an answer). */
 	char *ready;
+	/* An OCI image to run instead of ROOTFS_PATH: a reference in the
+	 * transport syntax (docker://, oci:, oci-archive:, docker-archive:,
+	 * docker-daemon:); IMAGE_DIGEST, when set, is the digest it must
+	 * resolve to (hearth records it at run, so `run -f` runs the exact
+	 * image). ARGS replace the image's Cmd (its Entrypoint stays). */
+	char *image;
+	char *image_digest;
+	char **args;
+	size_t n_args;
 	unsigned cpus;
 	unsigned memory_mib;
 	struct hearth_port *ports;
@@ -82,6 +91,9 @@ struct hearth_config {
  * with hearth_config_free(), which accepts NULL. */
 HEARTH_PUBLIC struct hearth_config *hearth_config_new(void);
 HEARTH_PUBLIC void hearth_config_free(struct hearth_config *cfg);
+
+/* Sets CFG's args (an image's Cmd replaced) to a copy of the N ARGS. */
+HEARTH_PUBLIC void hearth_config_set_args(struct hearth_config *cfg, const char *const *args, size_t n);
 
 /* Parses "512", "512M", "1G" into MiB; returns 0 or -1 with *err set. */
 HEARTH_PUBLIC int hearth_parse_memory(const char *s, unsigned *ret_mib, struct hearth_error **err) HEARTH_WUR;

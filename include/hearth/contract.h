@@ -25,6 +25,14 @@
  * {"serial", "device", "path", "read_only"}. */
 #define HEARTH_VOLUMES_JSON ".hearth/volumes.json"
 
+/* In the config drive, for a guest run from an OCI image: the workload,
+ * {"argv": [...], "env": ["K=V", ...], "cwd", "user", "stop_signal"}
+ * (guest/workload.h). hearth-init itself is at HEARTH_IMAGE_INIT in
+ * such an image, a path reserved for hearth; the image's own files are
+ * left as they are. */
+#define HEARTH_WORKLOAD_JSON ".hearth/workload.json"
+#define HEARTH_IMAGE_INIT "/.hearth/init"
+
 /* Kernel command line keys (KEY=VALUE) hearth passes to hearth-init. */
 #define HEARTH_PARAM_NAME "hearth.name"	      /* the guest's name, its hostname */
 #define HEARTH_PARAM_IP "hearth.ip"	      /* ADDR/PREFIX of eth0 */

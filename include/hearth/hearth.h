@@ -16,6 +16,7 @@
 #include "hearth/context.h"
 #include "hearth/contract.h"
 #include "hearth/error.h"
+#include "hearth/image.h"
 
 enum hearth_status {
 	HEARTH_STATUS_STARTING,

@@ -20,6 +20,8 @@ struct guest {
 	struct hearth_record *rec;	       /* the current record */
 	const struct hearth_run_options *opts; /* at start only */
 	const struct net_plan *net;	       /* at start of a bridged guest, else NULL */
+	const char *workload_json;	       /* at start of an image's guest: the contract's
+						* workload.json, else NULL */
 	bool launched;			       /* at start: the VMM was started, so a failure from
 				    * here on is kept as a failed guest to look into */
 };

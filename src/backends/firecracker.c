@@ -180,6 +180,8 @@ static char *boot_args(const struct guest *g)
 	 * makes Firecracker exit. pci=off: Firecracker has no PCI bus. */
 	strbuf_printf(&sb, "console=ttyS0 reboot=k panic=1 pci=off quiet root=/dev/vda rw " HEARTH_PARAM_NAME "=%s",
 		      g->name);
+	if (g->cfg->image) /* hearth-init at the path reserved in an image's rootfs */
+		strbuf_printf(&sb, " init=" HEARTH_IMAGE_INIT);
 	if (g->net)
 		strbuf_printf(&sb, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->net->cidr, g->net->gateway);
 	return sb.buf;

@@ -125,6 +125,8 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 	strbuf_printf(&cmdline,
 		      "console=ttyS0 reboot=t panic=-1 quiet no_timer_check root=/dev/vda rw " HEARTH_PARAM_NAME "=%s",
 		      g->name);
+	if (cfg->image) /* hearth-init at the path reserved in an image's rootfs */
+		strbuf_printf(&cmdline, " init=" HEARTH_IMAGE_INIT);
 	if (g->rec->guest_ip)
 		strbuf_printf(&cmdline, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->rec->guest_ip,
 			      g->rec->gateway);

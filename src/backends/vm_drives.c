@@ -41,7 +41,9 @@ int vm_drives_build(struct guest *g, struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
 	_cleanup_free_ char *vjson = vm_volumes_json(cfg);
-	if (drive_build_files(g->dir, "config.img", HEARTH_CONFIG_LABEL, cfg->config_files, cfg->n_config_files, vjson,
+	const char *meta[] = { HEARTH_VOLUMES_JSON, vjson, g->workload_json ? HEARTH_WORKLOAD_JSON : NULL,
+			       g->workload_json, NULL };
+	if (drive_build_files(g->dir, "config.img", HEARTH_CONFIG_LABEL, cfg->config_files, cfg->n_config_files, meta,
 			      err) < 0 ||
 	    drive_build_files(g->dir, "secrets.img", HEARTH_SECRETS_LABEL, cfg->secret_files, cfg->n_secret_files, NULL,
 			      err) < 0)

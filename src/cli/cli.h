@@ -58,5 +58,6 @@ int cmd_backends(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_version(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_network(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_snapshot(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_image(struct hearth_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -7,9 +7,9 @@
 #include "cli.h"
 
 static const char run_help[] =
-	"usage: hearth run [OPTIONS]\n"
+	"usage: hearth run [OPTIONS] [-- ARGS...]\n"
 	"\n"
-	"Start a guest and print its name once it is ready.\n"
+	"Start a guest and print its name once it is ready. ARGS replace an image's Cmd.\n"
 	"\n"
 	"  -f, --file FILE            start configuration as JSON (flags override it)\n"
 	"      --flake REF            build REF with nix first and run the result\n"
@@ -23,6 +23,9 @@ static const char run_help[] =
 	"      --jail-uid N, --jail-gid N  whom the jailer drops to (default 0)\n"
 	"      --name NAME            guest name, [a-z0-9][a-z0-9-]{0,62}\n"
 	"      --rootfs PATH          root filesystem image (ext4)\n"
+	"      --image REF            an OCI image instead: docker://HOST/NAME[:TAG|@DIGEST],\n"
+	"                             oci:DIR[:TAG], oci-archive:PATH[:TAG],\n"
+	"                             docker-archive:PATH, docker-daemon:NAME:TAG\n"
 	"      --kernel PATH          kernel (vmlinux or bzImage); default: hearth's\n"
 	"      --initrd PATH          initial ramdisk\n"
 	"      --cpus N               vCPUs, 1..32 (default 2)\n"
@@ -64,6 +67,7 @@ enum {
 	OPT_JAILER,
 	OPT_JAIL_UID,
 	OPT_JAIL_GID,
+	OPT_IMAGE,
 };
 
 static const struct option run_options[] = {
@@ -71,6 +75,7 @@ static const struct option run_options[] = {
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -135,10 +140,11 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 	struct hearth_run_options opts = { .backend = "auto", .timeout_s = 60, .wait = true };
 	bool json = false;
 	const char *flake = NULL, *profile = NULL;
+	bool rootfs_flag = false, image_flag = false;
 	int rc = 0;
 
 	/* -f first, so flags override the file whatever their order. */
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *file = NULL;
 		if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) && i + 1 < argc)
 			file = argv[i + 1];
@@ -169,7 +175,26 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 			cfg->name = cli_asprintf("%s", optarg);
 			break;
 		case OPT_ROOTFS:
+			if (image_flag) {
+				rc = cli_usage_error("image: --rootfs and --image name two root filesystems");
+				goto out;
+			}
+			rootfs_flag = true;
 			set_path(&cfg->rootfs_path, optarg);
+			free(cfg->image); /* over a file's image */
+			free(cfg->image_digest);
+			cfg->image = cfg->image_digest = NULL;
+			break;
+		case OPT_IMAGE:
+			if (rootfs_flag) {
+				rc = cli_usage_error("image: --rootfs and --image name two root filesystems");
+				goto out;
+			}
+			image_flag = true;
+			free(cfg->image);
+			free(cfg->image_digest);
+			cfg->image = cli_asprintf("%s", optarg);
+			cfg->image_digest = NULL; /* a reference resolves anew */
 			break;
 		case OPT_KERNEL:
 			set_path(&cfg->kernel_path, optarg);
@@ -263,9 +288,13 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		rc = cli_usage_error("run: unexpected argument '%s'", argv[optind]);
+	if (optind < argc && (!cfg->image || strcmp(argv[optind - 1], "--") != 0)) {
+		rc = cfg->image ? cli_usage_error("run: an image's arguments go after -- ('%s')", argv[optind])
+				: cli_usage_error("run: unexpected argument '%s'", argv[optind]);
 		goto out;
+	}
+	if (optind < argc) {
+		hearth_config_set_args(cfg, (const char *const *)argv + optind, (size_t)(argc - optind));
 	}
 	if (profile && !flake) {
 		rc = cli_usage_error("profile: only with --flake (%s)", profile);
@@ -278,8 +307,8 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 		hearth_build_apply(b, cfg);
 		hearth_build_free(b);
 	}
-	if (!cfg->rootfs_path && !cfg->runner_dir) {
-		rc = cli_usage_error("rootfs_path: required (give --rootfs or -f)");
+	if (!cfg->rootfs_path && !cfg->runner_dir && !cfg->image) {
+		rc = cli_usage_error("rootfs_path: required (give --rootfs, --image or -f)");
 		goto out;
 	}
 	char *name = NULL;

@@ -25,6 +25,7 @@ static const struct {
 	{ "resume", cmd_resume, "resume a paused guest" },
 	{ "snapshot", cmd_snapshot, "snapshot a running guest, or restore one" },
 	{ "rm", cmd_rm, "remove stopped guests" },
+	{ "image", cmd_image, "list, pull and remove OCI images converted for guests" },
 	{ "network", cmd_network, "show or remove the bridge of bridged guests" },
 	{ "backends", cmd_backends, "list backends and whether they are available" },
 	{ "version", cmd_version, "print the version" },
@@ -115,6 +116,23 @@ int main(int argc, char **argv)
 		return usage(stdout), 0;
 	if (strcmp(argv[1], "--version") == 0)
 		argv[1] = (char *)"version";
+	/* Docker's short names for the image commands. */
+	static const char *const aliases[][2] = { { "images", "ls" }, { "pull", "pull" }, { "rmi", "rm" } };
+	char **alias_argv = NULL;
+	for (size_t a = 0; a < ARRAY_SIZE(aliases); a++) {
+		if (strcmp(argv[1], aliases[a][0]) != 0)
+			continue;
+		char **v = calloc((size_t)argc + 2, sizeof(char *));
+		if (!v)
+			return 1;
+		v[0] = argv[0];
+		v[1] = (char *)"image";
+		v[2] = (char *)aliases[a][1];
+		memcpy(v + 3, argv + 2, (size_t)(argc - 2) * sizeof(char *));
+		argv = alias_argv = v;
+		argc++;
+		break;
+	}
 	size_t i = 0;
 	while (i < ARRAY_SIZE(commands) && strcmp(argv[1], commands[i].name) != 0)
 		i++;
@@ -131,5 +149,6 @@ int main(int argc, char **argv)
 	cmd_argv = argv + 1;
 	int rc = commands[i].fn(ctx, argc - 1, argv + 1);
 	hearth_ctx_free(ctx);
+	free(alias_argv);
 	return rc;
 }

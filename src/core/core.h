@@ -19,6 +19,14 @@ struct guest_start {
 int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
 		       const struct guest_start *how, char **ret_name, struct hearth_error **err) WUR;
 
+/* An image guest's configuration made runnable: the image converted
+ * unless the store has it, IMAGE_DIGEST checked or set, ROOTFS_PATH the
+ * store's. */
+int image_prepare(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err) WUR;
+
+/* The contract's workload.json for an image guest's CFG. */
+char *image_workload_json(struct hearth_ctx *ctx, const struct hearth_config *cfg, struct hearth_error **err);
+
 /* NAME's record, reconciled; every guest's, sorted by name (skipping
  * guests being made or removed right now). */
 int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;

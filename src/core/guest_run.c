@@ -62,6 +62,9 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 		for (size_t i = 0; backend_at(i); i++)
 			if (backend_at(i)->needs_runner)
 				want = backend_at(i)->name;
+	/* A fresh start finds an image's rootfs again; a restore brings its own. */
+	if (cfg->image && !how && image_prepare(ctx, cfg, err) < 0)
+		return -1;
 	if (hearth_config_validate(ctx, cfg, err) < 0 || hearth_backend_choose(ctx, want, &backend, NULL, err) < 0)
 		return -1;
 	const struct hearth_backend_ops *ops = backend_find(backend);
@@ -69,6 +72,9 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 		return -1;
 	bool bridged = network && strcmp(network, "bridge") == 0;
 	if (ready_reachable(cfg, network, err) < 0)
+		return -1;
+	_cleanup_free_ char *workload = NULL;
+	if (cfg->image && !how && !(workload = image_workload_json(ctx, cfg, err)))
 		return -1;
 	_cleanup_close_ int rootfd = state_root_open(ctx, err);
 	if (rootfd < 0)
@@ -84,7 +90,8 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 			   .dirfd = vmfd,
 			   .cfg = cfg,
 			   .opts = opts,
-			   .net = bridged ? &plan : NULL };
+			   .net = bridged ? &plan : NULL,
+			   .workload_json = workload };
 	/* A jailed VMM opens its TAP as the jail's user. */
 	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);

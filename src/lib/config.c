@@ -46,6 +46,11 @@ void hearth_config_free(struct hearth_config *cfg)
 	free(cfg->profile);
 	free(cfg->ready);
 	free(cfg->runner_dir);
+	free(cfg->image);
+	free(cfg->image_digest);
+	for (size_t i = 0; i < cfg->n_args; i++)
+		free(cfg->args[i]);
+	free(cfg->args);
 	for (size_t i = 0; i < cfg->n_ports; i++)
 		free(cfg->ports[i].host_addr);
 	free(cfg->ports);
@@ -191,4 +196,15 @@ int hearth_config_add_dir(struct hearth_config *cfg, bool secret, const char *di
 	}
 	closedir(d);
 	return rc;
+}
+
+void hearth_config_set_args(struct hearth_config *cfg, const char *const *args, size_t n)
+{
+	for (size_t i = 0; i < cfg->n_args; i++)
+		free(cfg->args[i]);
+	free(cfg->args);
+	cfg->args = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		cfg->args[i] = xstrdup(args[i]);
+	cfg->n_args = n;
 }

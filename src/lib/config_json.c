@@ -55,6 +55,21 @@ static int get_string(struct reader *r, json_t *obj, const char *key, const char
 	return 0;
 }
 
+static int get_args(struct reader *r, json_t *root, struct hearth_config *cfg)
+{
+	json_t *a = json_object_get(root, "args"), *v;
+	size_t i;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail_invalid(r->err, "args: not an array of strings (line %d)", key_line(r->text, "args"));
+	json_array_foreach(a, i, v) if (!json_is_string(v)) return fail_invalid(
+		r->err, "args[%zu]: not a string (line %d)", i, key_line(r->text, "args"));
+	cfg->args = xcalloc(json_array_size(a) + 1, sizeof(char *));
+	json_array_foreach(a, i, v) cfg->args[cfg->n_args++] = xstrdup(json_string_value(v));
+	return 0;
+}
+
 static int get_uint(struct reader *r, json_t *obj, const char *key, const char *where, uint64_t max, uint64_t *ret)
 {
 	json_t *v = json_object_get(obj, key);
@@ -209,7 +224,7 @@ static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg
 	static const char *const keys[] = { "name",	 "rootfs_path",	 "kernel_path",	 "initrd_path", "revision_hash",
 					    "flake_ref", "profile",	 "cpus",	 "memory_mib",	"ports",
 					    "volumes",	 "config_files", "secret_files", "runner_dir",	"ready",
-					    NULL };
+					    "image",	 "image_digest", "args",	 NULL };
 	if (!json_is_object(root))
 		return fail_invalid(r->err, "config: not a JSON object");
 	if (reject_unknown(r, root, "config", keys) < 0)
@@ -222,7 +237,8 @@ static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg
 	    get_string(r, root, "flake_ref", "", &cfg->flake_ref) < 0 ||
 	    get_string(r, root, "profile", "", &cfg->profile) < 0 ||
 	    get_string(r, root, "runner_dir", "", &cfg->runner_dir) < 0 ||
-	    get_string(r, root, "ready", "", &cfg->ready) < 0)
+	    get_string(r, root, "ready", "", &cfg->ready) < 0 || get_string(r, root, "image", "", &cfg->image) < 0 ||
+	    get_string(r, root, "image_digest", "", &cfg->image_digest) < 0 || get_args(r, root, cfg) < 0)
 		return -1;
 	uint64_t cpus = cfg->cpus;
 	if (get_uint(r, root, "cpus", "", 1024, &cpus) < 0)
@@ -309,7 +325,19 @@ char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 {
 	json_t *root = json_object();
 	json_object_set_new(root, "name", json_string_or_null(cfg->name));
+	/* An image's rootfs_path is where the store keeps it: shown, and
+	 * found again from the image when the configuration runs. */
 	json_object_set_new(root, "rootfs_path", json_string_or_null(cfg->rootfs_path));
+	if (cfg->image) {
+		json_object_set_new(root, "image", json_string(cfg->image));
+		json_object_set_new(root, "image_digest", json_string_or_null(cfg->image_digest));
+		json_t *args = json_array();
+		for (size_t i = 0; i < cfg->n_args; i++)
+			json_array_append_new(args, json_string(cfg->args[i]));
+		json_object_set_new(root, "args", cfg->args ? args : json_null());
+		if (!cfg->args)
+			json_decref(args);
+	}
 	json_object_set_new(root, "kernel_path", json_string_or_null(cfg->kernel_path));
 	json_object_set_new(root, "initrd_path", json_string_or_null(cfg->initrd_path));
 	json_object_set_new(root, "revision_hash", json_string_or_null(cfg->revision_hash));

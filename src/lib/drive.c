@@ -41,7 +41,7 @@ struct stage {
 	const char *label;
 	const struct hearth_file *files;
 	size_t n;
-	const char *extra_json;
+	const char *const *meta;
 	uint64_t tmpfs_bytes; /* > 0: STAGE is first made a private tmpfs */
 };
 
@@ -54,12 +54,11 @@ static int stage_fill(const struct stage *st, struct hearth_error **err)
 		if (stage_file(sfd, st->files[i].name, st->files[i].content, st->files[i].size, st->files[i].mode,
 			       err) < 0)
 			return -1;
-	if (st->extra_json) {
-		if (mkdirat(sfd, ".hearth", 0755) < 0)
-			return fail_errno(err, "drive: mkdir .hearth: %s", strerror(errno));
-		if (stage_file(sfd, HEARTH_VOLUMES_JSON, st->extra_json, strlen(st->extra_json), 0444, err) < 0)
+	if (st->meta && mkdirat(sfd, ".hearth", 0755) < 0)
+		return fail_errno(err, "drive: mkdir .hearth: %s", strerror(errno));
+	for (const char *const *m = st->meta; m && *m; m += 2)
+		if (stage_file(sfd, m[0], m[1], strlen(m[1]), 0444, err) < 0)
 			return -1;
-	}
 	/* The config root is world-readable; the secrets root stays 0700. */
 	if (fchmod(sfd, strcmp(st->label, HEARTH_SECRETS_LABEL) == 0 ? 0700 : 0755) < 0)
 		return fail_errno(err, "drive: chmod %s: %s", st->dir, strerror(errno));
@@ -123,13 +122,15 @@ static int run_mke2fs(const char *image, const char *label, const struct stage *
 }
 
 int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files, size_t n,
-		      const char *extra_json, struct hearth_error **err)
+		      const char *const *meta, struct hearth_error **err)
 {
 	_cleanup_free_ char *stage = xasprintf("%s/.stage-%s-XXXXXX", dir, label);
 	_cleanup_free_ char *img = xasprintf("%s/%s", dir, image);
 	if (!mkdtemp(stage)) /* 0700 */
 		return fail_errno(err, "drive: mkdtemp in %s: %s", dir, strerror(errno));
-	uint64_t total = extra_json ? strlen(extra_json) : 0;
+	uint64_t total = 0;
+	for (const char *const *m = meta; m && *m; m += 2)
+		total += strlen(m[1]) + 4096;
 	for (size_t i = 0; i < n; i++)
 		total += files[i].size;
 	/* Root stages in memory (see stage_in_private_tmpfs); anyone else on
@@ -138,7 +139,7 @@ int drive_build_files(const char *dir, const char *image, const char *label, con
 			    .label = label,
 			    .files = files,
 			    .n = n,
-			    .extra_json = extra_json,
+			    .meta = meta,
 			    .tmpfs_bytes = geteuid() == 0 ? total + (n + 2) * 4096 + (1 << 20) : 0 };
 	int rc = -1;
 	_cleanup_close_ int ifd = -1;

@@ -10,10 +10,10 @@
 
 /* Builds IMAGE (a name in directory DIR) as an ext4 filesystem labelled
  * LABEL holding FILES. The image and every staged file are 0600/0700
- * from their first byte. EXTRA_JSON, when non-NULL, is written as
- * .hearth/volumes.json. */
+ * from their first byte. META, when non-NULL, is NAME, TEXT, ... NULL:
+ * files the contract reads (.hearth/volumes.json), 0444. */
 int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files, size_t n,
-		      const char *extra_json, struct hearth_error **err) WUR;
+		      const char *const *meta, struct hearth_error **err) WUR;
 
 /* Creates directory DIR with DIR_MODE (0700 for secrets) and FILES in it,
  * each created with its final mode. */

@@ -256,6 +256,10 @@ int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, st
 	}
 	if (cfg->ready && hearth_ready_parse(cfg->ready, NULL, err) < 0)
 		return -1;
+	if (cfg->args && !cfg->image)
+		return fail_invalid(err, "args: only an image's Cmd can be replaced (%s)", cfg->n_args ? cfg->args[0] : "");
+	if (cfg->image && cfg->runner_dir)
+		return fail_invalid(err, "image: a microvm.nix runner brings its own root filesystem (%s)", cfg->image);
 	if (cfg->cpus < 1 || cfg->cpus > HEARTH_CPUS_MAX)
 		return fail_invalid(err, "cpus: must be 1..%d (%u)", HEARTH_CPUS_MAX, cfg->cpus);
 	if (cfg->memory_mib < HEARTH_MEMORY_MIN_MIB || cfg->memory_mib > HEARTH_MEMORY_MAX_MIB)

@@ -1,0 +1,354 @@
+#include "source.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#define JSON_MAX (4u << 20) /* an index, a manifest, a config */
+#define ARCHIVE_MAX_FILES 100000
+#define REF_NAME "org.opencontainers.image.ref.name"
+
+static const char *const layer_types[] = {
+	"application/vnd.oci.image.layer.v1.tar",
+	"application/vnd.oci.image.layer.v1.tar+gzip",
+	"application/vnd.oci.image.layer.v1.tar+zstd",
+	"application/vnd.oci.image.layer.nondistributable.v1.tar",
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+	"application/vnd.docker.image.rootfs.diff.tar.gzip",
+	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+	NULL,
+};
+
+const char *image_host_arch(void)
+{
+	struct utsname u;
+	if (uname(&u) < 0)
+		return "amd64";
+	if (strcmp(u.machine, "x86_64") == 0)
+		return "amd64";
+	if (strcmp(u.machine, "aarch64") == 0)
+		return "arm64";
+	return "unknown";
+}
+
+static bool is_index(const char *type)
+{
+	return type && (strcmp(type, "application/vnd.oci.image.index.v1+json") == 0 ||
+			strcmp(type, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
+}
+
+/* Blob DIGEST of the layout at DIR, checked, parsed. */
+static json_t *blob_json(const char *dir, const char *digest, const char *what, const char *ref,
+			 struct hearth_error **err)
+{
+	if (!digest_valid(digest)) {
+		fail_invalid(err, "image: %s: %s names no sha256 digest (%s)", ref, what, digest ? digest : "none");
+		return NULL;
+	}
+	_cleanup_free_ char *path = xasprintf("%s/blobs/sha256/%s", dir, digest + 7);
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (read_file_at(AT_FDCWD, path, JSON_MAX, &text, &len) < 0) {
+		fail_invalid(err, "image: %s: %s %s: %s", ref, what, digest, strerror(errno));
+		return NULL;
+	}
+	char got[DIGEST_MAX];
+	digest_of(text, len, got);
+	if (strcmp(got, digest) != 0) {
+		fail_invalid(err, "image: %s: %s does not match its digest (want %s, got %s)", ref, what, digest, got);
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *j = json_loadb(text, len, 0, &jerr);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		fail_invalid(err, "image: %s: %s %s is not a JSON object", ref, what, digest);
+	}
+	return j;
+}
+
+/* From an index, the manifest for this host's platform. */
+static json_t *pick_platform(json_t *index, const char *ref, struct hearth_error **err)
+{
+	const char *arch = image_host_arch();
+	json_t *m;
+	size_t i;
+	struct strbuf seen = { 0 };
+	strbuf_append(&seen, "", 0);
+	json_array_foreach(json_object_get(index, "manifests"), i, m)
+	{
+		json_t *p = json_object_get(m, "platform");
+		const char *os = json_string_value(json_object_get(p, "os"));
+		const char *a = json_string_value(json_object_get(p, "architecture"));
+		if (os && a && strcmp(os, "linux") == 0 && strcmp(a, arch) == 0) {
+			strbuf_release(&seen);
+			return m;
+		}
+		strbuf_printf(&seen, "%s%s/%s", seen.len ? ", " : "", os ? os : "?", a ? a : "?");
+	}
+	fail_invalid(err, "image: %s: no linux/%s image in its index (it has: %s)", ref, arch,
+		     seen.len ? seen.buf : "none");
+	strbuf_release(&seen);
+	return NULL;
+}
+
+static int plan_from_manifest(const char *dir, const char *digest, json_t *manifest, const char *ref,
+			      struct image_plan *plan, struct hearth_error **err)
+{
+	json_t *cfg = json_object_get(manifest, "config");
+	json_t *layers = json_object_get(manifest, "layers");
+	if (!json_is_object(cfg) || !json_is_array(layers))
+		return fail_invalid(err, "image: %s: manifest %s has no config or layers", ref, digest);
+	plan->config = blob_json(dir, json_string_value(json_object_get(cfg, "digest")), "config", ref, err);
+	if (!plan->config)
+		return -1;
+	snprintf(plan->digest, sizeof(plan->digest), "%s", digest);
+	plan->layers = xcalloc(json_array_size(layers) + 1, sizeof(*plan->layers));
+	json_t *l;
+	size_t i;
+	json_array_foreach(layers, i, l)
+	{
+		const char *type = json_string_value(json_object_get(l, "mediaType"));
+		const char *ld = json_string_value(json_object_get(l, "digest"));
+		bool known = false;
+		for (size_t k = 0; type && layer_types[k]; k++)
+			known |= strcmp(type, layer_types[k]) == 0;
+		if (!known)
+			return fail_invalid(err, "image: %s: layer %zu has a media type hearth cannot unpack (%s)", ref,
+					    i, type ? type : "none");
+		if (!digest_valid(ld))
+			return fail_invalid(err, "image: %s: layer %zu names no sha256 digest", ref, i);
+		plan->layers[i].path = xasprintf("%s/blobs/sha256/%s", dir, ld + 7);
+		plan->layers[i].digest = xstrdup(ld);
+		plan->n_layers = i + 1;
+	}
+	return 0;
+}
+
+static int resolve_layout(const char *dir, const char *tag, const char *ref, struct image_plan *plan,
+			  struct hearth_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/index.json", dir);
+	_cleanup_free_ char *text = NULL;
+	if (read_file_at(AT_FDCWD, path, JSON_MAX, &text, NULL) < 0)
+		return fail_invalid(err, "image: %s: not an OCI image layout (index.json: %s)", ref, strerror(errno));
+	json_t *index = json_loads(text, 0, NULL);
+	json_t *manifests = json_object_get(index, "manifests");
+	json_t *desc = NULL, *m;
+	size_t i;
+	json_array_foreach(manifests, i, m)
+	{
+		const char *name = json_string_value(json_object_get(json_object_get(m, "annotations"), REF_NAME));
+		if (tag ? name && strcmp(name, tag) == 0 : json_array_size(manifests) == 1)
+			desc = m;
+	}
+	int rc = 0;
+	json_t *owner = json_incref(index); /* what DESC points into */
+	if (!desc)
+		rc = tag ? fail_invalid(err, "image: %s: no image tagged %s in the layout", ref, tag)
+			 : fail_invalid(err, "image: %s: the layout holds %zu images; name one with :TAG", ref,
+					json_array_size(manifests));
+	for (int depth = 0; rc == 0; depth++) {
+		const char *type = json_string_value(json_object_get(desc, "mediaType"));
+		const char *digest = json_string_value(json_object_get(desc, "digest"));
+		json_t *blob =
+			depth < 4 ? blob_json(dir, digest, is_index(type) ? "index" : "manifest", ref, err) : NULL;
+		if (!blob) {
+			rc = depth < 4 ? -1 : fail_invalid(err, "image: %s: indexes nested too deep", ref);
+			break;
+		}
+		if (is_index(type) || json_object_get(blob, "manifests")) {
+			json_decref(owner);
+			owner = blob;
+			desc = pick_platform(blob, ref, err);
+			rc = desc ? 0 : -1;
+			continue;
+		}
+		rc = plan_from_manifest(dir, digest, blob, ref, plan, err);
+		json_decref(blob);
+		break;
+	}
+	json_decref(owner);
+	json_decref(index);
+	return rc;
+}
+
+/* Extracts the regular files of archive PATH into DIR as DIR/f<N>, and
+ * returns {name: "DIR/f<N>"}: names are looked up, never used as paths. */
+static json_t *extract_archive(const char *path, const char *dir, const char *ref, struct hearth_error **err)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	json_t *files = json_object();
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		fail_invalid(err, "image: %s: %s", ref, archive_error_string(a));
+		goto fail;
+	}
+	struct archive_entry *e;
+	int r;
+	size_t n = 0;
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		if (archive_entry_filetype(e) != AE_IFREG)
+			continue;
+		if (++n > ARCHIVE_MAX_FILES) {
+			fail_invalid(err, "image: %s: more than %u files in the archive", ref, ARCHIVE_MAX_FILES);
+			goto fail;
+		}
+		const char *name = archive_entry_pathname(e);
+		while (name && str_has_prefix(name, "./"))
+			name += 2;
+		_cleanup_free_ char *dst = xasprintf("%s/f%zu", dir, n);
+		_cleanup_close_ int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || archive_read_data_into_fd(a, fd) != ARCHIVE_OK) {
+			fail_runtime(err, "image: %s: extracting %s: %s", ref, name ? name : "?",
+				     fd < 0 ? strerror(errno) : archive_error_string(a));
+			goto fail;
+		}
+		if (name)
+			json_object_set_new(files, name, json_string(dst));
+	}
+	if (r != ARCHIVE_EOF) {
+		fail_invalid(err, "image: %s: a broken archive: %s", ref, archive_error_string(a));
+		goto fail;
+	}
+	archive_read_free(a);
+	return files;
+fail:
+	archive_read_free(a);
+	json_decref(files);
+	return NULL;
+}
+
+/* An OCI archive's layout, rebuilt as DIR/blobs/sha256/HEX + index.json. */
+static int layout_from_archive(json_t *files, const char *dir, const char *ref, struct hearth_error **err)
+{
+	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
+	if (mkdir_p(blobs, 0700) < 0)
+		return fail_errno(err, "image: mkdir %s: %s", blobs, strerror(errno));
+	const char *name;
+	json_t *v;
+	json_object_foreach(files, name, v)
+	{
+		const char *hex = str_has_prefix(name, "blobs/sha256/") ? name + 13 : NULL;
+		_cleanup_free_ char *dst = NULL;
+		if (strcmp(name, "index.json") == 0)
+			dst = xasprintf("%s/index.json", dir);
+		else if (hex && strlen(hex) == DIGEST_HEX_LEN && strspn(hex, "0123456789abcdef") == DIGEST_HEX_LEN)
+			dst = xasprintf("%s/%s", blobs, hex);
+		if (dst && rename(json_string_value(v), dst) < 0)
+			return fail_errno(err, "image: %s: %s: %s", ref, name, strerror(errno));
+	}
+	return 0;
+}
+
+/* `docker save` output: manifest.json, the config, uncompressed layers
+ * checked against the config's diff_ids. */
+static int resolve_docker_archive(json_t *files, const char *ref, struct image_plan *plan, struct hearth_error **err)
+{
+	const char *mpath = json_string_value(json_object_get(files, "manifest.json"));
+	_cleanup_free_ char *text = NULL;
+	if (!mpath || read_file_at(AT_FDCWD, mpath, JSON_MAX, &text, NULL) < 0)
+		return fail_invalid(err, "image: %s: not a docker archive (no manifest.json)", ref);
+	json_t *manifest = json_loads(text, 0, NULL);
+	json_t *first = json_array_get(manifest, 0);
+	const char *cname = json_string_value(json_object_get(first, "Config"));
+	json_t *layers = json_object_get(first, "Layers");
+	const char *cpath = cname ? json_string_value(json_object_get(files, cname)) : NULL;
+	_cleanup_free_ char *ctext = NULL;
+	size_t clen = 0;
+	int rc = 0;
+	if (json_array_size(manifest) != 1)
+		rc = fail_invalid(err, "image: %s: the archive holds %zu images; hearth takes one", ref,
+				  json_array_size(manifest));
+	else if (!cpath || !json_is_array(layers) || read_file_at(AT_FDCWD, cpath, JSON_MAX, &ctext, &clen) < 0)
+		rc = fail_invalid(err, "image: %s: the archive's manifest names no config or layers", ref);
+	json_t *diff_ids = NULL;
+	if (rc == 0) {
+		digest_of(ctext, clen, plan->digest);
+		plan->config = json_loadb(ctext, clen, 0, NULL);
+		diff_ids = json_object_get(json_object_get(plan->config, "rootfs"), "diff_ids");
+		if (json_array_size(diff_ids) != json_array_size(layers))
+			rc = fail_invalid(err, "image: %s: %zu layers but %zu diff_ids in its config", ref,
+					  json_array_size(layers), json_array_size(diff_ids));
+	}
+	plan->layers = xcalloc(json_array_size(layers) + 1, sizeof(*plan->layers));
+	json_t *l;
+	size_t i;
+	json_array_foreach(layers, i, l)
+	{
+		if (rc < 0)
+			break;
+		const char *lpath =
+			json_string_value(json_object_get(files, json_string_value(l) ? json_string_value(l) : ""));
+		const char *want = json_string_value(json_array_get(diff_ids, i));
+		if (!lpath || !digest_valid(want)) {
+			rc = fail_invalid(err, "image: %s: layer %zu is missing from the archive", ref, i);
+			break;
+		}
+		plan->layers[i].path = xstrdup(lpath);
+		plan->layers[i].digest = xstrdup(want);
+		plan->n_layers = i + 1;
+	}
+	json_decref(manifest);
+	return rc;
+}
+
+int image_plan_resolve(const struct image_ref *ref, const char *ref_text, const char *tmp_parent,
+		       struct image_plan *plan, struct hearth_error **err)
+{
+	memset(plan, 0, sizeof(*plan));
+	int rc;
+	switch (ref->transport) {
+	case IMAGE_OCI:
+		rc = resolve_layout(ref->path, ref->tag, ref_text, plan, err);
+		break;
+	case IMAGE_OCI_ARCHIVE:
+	case IMAGE_DOCKER_ARCHIVE: {
+		plan->tmpdir = xasprintf("%s/extract-XXXXXX", tmp_parent);
+		if (!mkdtemp(plan->tmpdir)) {
+			rc = fail_errno(err, "image: mkdtemp %s: %s", plan->tmpdir, strerror(errno));
+			free(plan->tmpdir);
+			plan->tmpdir = NULL;
+			break;
+		}
+		json_t *files = extract_archive(ref->path, plan->tmpdir, ref_text, err);
+		if (!files)
+			rc = -1;
+		else if (ref->transport == IMAGE_DOCKER_ARCHIVE)
+			rc = resolve_docker_archive(files, ref_text, plan, err);
+		else
+			rc = layout_from_archive(files, plan->tmpdir, ref_text, err) < 0
+				     ? -1
+				     : resolve_layout(plan->tmpdir, ref->tag, ref_text, plan, err);
+		json_decref(files);
+		break;
+	}
+	default:
+		rc = fail_invalid(err,
+				  "image: %s: this transport is not built yet (oci:, oci-archive:, "
+				  "docker-archive: are)",
+				  ref_text);
+	}
+	if (rc < 0)
+		image_plan_release(plan);
+	return rc;
+}
+
+void image_plan_release(struct image_plan *plan)
+{
+	for (size_t i = 0; i < plan->n_layers; i++) {
+		free(plan->layers[i].path);
+		free(plan->layers[i].digest);
+	}
+	free(plan->layers);
+	json_decref(plan->config);
+	if (plan->tmpdir)
+		rm_rf(plan->tmpdir);
+	free(plan->tmpdir);
+	memset(plan, 0, sizeof(*plan));
+}

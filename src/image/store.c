@@ -1,0 +1,320 @@
+#include "store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "lib/ctx.h"
+#include "lib/proc.h"
+#include "lib/progress.h"
+#include "lib/state.h"
+#include "source.h"
+#include "unpack.h"
+
+#define IMAGE_JSON "image.json"
+#define ROOTFS "rootfs.ext4"
+#define MAX_IMAGE_BYTES (64ULL << 30) /* file data of one image */
+#define MKE2FS_TIMEOUT_MS (10 * 60 * 1000)
+
+static char *store_path(const struct hearth_ctx *ctx)
+{
+	return xasprintf("%s/images", ctx_get(ctx, HEARTH_SETTING_STATE_DIR));
+}
+
+static int store_ensure(const struct hearth_ctx *ctx, struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = state_root_open(ctx, err); /* checks the root is trusted */
+	if (rootfd < 0)
+		return -1;
+	_cleanup_free_ char *store = store_path(ctx);
+	_cleanup_free_ char *tmp = xasprintf("%s/.tmp", store);
+	if (mkdir_p(tmp, 0700) < 0)
+		return fail_errno(err, "image store: mkdir %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+static int entry_load(const char *dir, struct image_entry *e, struct hearth_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *path = xasprintf("%s/" IMAGE_JSON, dir);
+	if (read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL) < 0)
+		return fail_errno(err, "image store: %s: %s", path, strerror(errno));
+	e->meta = json_loads(text, 0, NULL);
+	if (!json_is_object(e->meta)) {
+		json_decref(e->meta);
+		e->meta = NULL;
+		return fail_runtime(err, "image store: %s: not JSON", path);
+	}
+	e->dir = xstrdup(dir);
+	return 0;
+}
+
+void image_entry_release(struct image_entry *e)
+{
+	free(e->dir);
+	json_decref(e->meta);
+	e->dir = NULL;
+	e->meta = NULL;
+}
+
+static int entry_save(const char *dir, json_t *meta, struct hearth_error **err)
+{
+	_cleanup_free_ char *text = json_dumps(meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || write_file_atomic_at(dfd, IMAGE_JSON, text, strlen(text), 0644) < 0)
+		return fail_errno(err, "image store: %s/" IMAGE_JSON ": %s", dir, strerror(errno));
+	return 0;
+}
+
+/* What of the image's config hearth uses: the run config. */
+static json_t *run_config(json_t *config)
+{
+	json_t *c = json_object_get(config, "config");
+	json_t *out = json_object();
+	static const char *const keys[] = { "Entrypoint", "Cmd",	  "Env",	"WorkingDir",
+					    "User",	  "ExposedPorts", "StopSignal", NULL };
+	for (size_t i = 0; keys[i]; i++) {
+		json_t *v = json_object_get(c, keys[i]);
+		if (v && !json_is_null(v))
+			json_object_set(out, keys[i], v);
+	}
+	return out;
+}
+
+static uint64_t walk_bytes, walk_inodes;
+static int walk_count(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)flag, (void)ftw;
+	walk_bytes += (uint64_t)st->st_blocks * 512 + 256;
+	walk_inodes++;
+	return 0;
+}
+
+/* The staged tree as an ext4 image: its blocks plus a quarter and 64 MiB
+ * of headroom, and inodes for twice its entries. */
+static int make_ext4(const char *stage, const char *image, struct hearth_error **err)
+{
+	walk_bytes = walk_inodes = 0;
+	if (nftw(stage, walk_count, 64, FTW_PHYS) < 0)
+		return fail_errno(err, "image: measuring %s: %s", stage, strerror(errno));
+	uint64_t kib = (walk_bytes + walk_bytes / 4) / 1024 + (64 << 10);
+	struct strv argv = { 0 };
+	strv_add(&argv, xstrdup("mke2fs"));
+	strv_add(&argv, xstrdup("-q"));
+	strv_add(&argv, xstrdup("-F"));
+	strv_add(&argv, xstrdup("-t"));
+	strv_add(&argv, xstrdup("ext4"));
+	strv_add(&argv, xstrdup("-L"));
+	strv_add(&argv, xstrdup("hearth-image"));
+	strv_addf(&argv, "-N%llu", (unsigned long long)(walk_inodes * 2 + 4096));
+	strv_add(&argv, xstrdup("-d"));
+	strv_add(&argv, xstrdup(stage));
+	strv_add(&argv, xstrdup(image));
+	strv_addf(&argv, "%lluk", (unsigned long long)kib);
+	_cleanup_free_ char *out = NULL;
+	int rc = proc_run(argv.v, MKE2FS_TIMEOUT_MS, &out, err);
+	strv_free(&argv);
+	if (rc > 0) {
+		out[strcspn(out, "\n")] = '\0';
+		return fail_runtime(err, "image: mke2fs failed (%d): %s", rc, out);
+	}
+	return rc;
+}
+
+static int copy_init(const struct hearth_ctx *ctx, const char *stage, struct hearth_error **err)
+{
+	_cleanup_free_ char *src = xasprintf("%s/hearth-init", ctx_get(ctx, HEARTH_SETTING_DATA_DIR));
+	_cleanup_free_ char *dir = xasprintf("%s/.hearth", stage);
+	_cleanup_free_ char *dst = xasprintf("%s" IMAGE_INIT_PATH, stage);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	rm_rf(dir); /* reserved for hearth: whatever the image put there goes */
+	/* Where hearth-init mounts what the contract promises, when the image
+	 * has no such directory (an image from scratch often has none). */
+	static const char *const points[] = { "proc", "sys", "dev", "tmp", "run", "mnt", "mnt/config", "mnt/secrets" };
+	for (size_t i = 0; i < ARRAY_SIZE(points); i++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", stage, points[i]);
+		struct stat st;
+		if (lstat(p, &st) < 0 && mkdir(p, strcmp(points[i], "tmp") == 0 ? 01777 : 0755) < 0)
+			return fail_errno(err, "image: mkdir %s: %s", p, strerror(errno));
+	}
+	if (read_file_at(AT_FDCWD, src, 64 << 20, &data, &len) < 0)
+		return fail_errno(err, "image: hearth-init %s: %s (build it: make)", src, strerror(errno));
+	_cleanup_close_ int fd = -1;
+	if (mkdir(dir, 0755) < 0 || (fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755)) < 0 ||
+	    write_all(fd, data, len) < 0 || fchmod(fd, 0755) < 0)
+		return fail_errno(err, "image: %s: %s", dst, strerror(errno));
+	return 0;
+}
+
+static int apply_layers(const struct hearth_ctx *ctx, const struct image_plan *plan, const char *stage, const char *ref,
+			struct hearth_error **err)
+{
+	_cleanup_close_ int rootfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct unpack u = { .rootfd = rootfd, .owners = geteuid() == 0, .max_bytes = MAX_IMAGE_BYTES };
+	for (size_t i = 0; i < plan->n_layers; i++) {
+		_cleanup_free_ char *what = xasprintf("image: %s: layer %zu (%.19s)", ref, i, plan->layers[i].digest);
+		_cleanup_close_ int fd = open(plan->layers[i].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return fail_invalid(err, "%s: %s", what, strerror(errno));
+		struct stat st;
+		struct progress p;
+		progress_begin(&p, ctx, what + 7, fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0);
+		int rc = digest_check_fd(fd, plan->layers[i].digest, what, err);
+		if (rc == 0)
+			rc = unpack_layer(&u, fd, what, err);
+		progress_add(&p, (uint64_t)st.st_size);
+		progress_end(&p);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Builds entry HEX from PLAN in .tmp, then renames it into place. */
+static int build_entry(const struct hearth_ctx *ctx, const char *store, const char *hex, const struct image_plan *plan,
+		       const char *ref, struct hearth_error **err)
+{
+	_cleanup_free_ char *work = xasprintf("%s/.tmp/build-%s-XXXXXX", store, hex);
+	if (!mkdtemp(work))
+		return fail_errno(err, "image: mkdtemp %s: %s", work, strerror(errno));
+	_cleanup_free_ char *stage = xasprintf("%s/root", work);
+	_cleanup_free_ char *image = xasprintf("%s/" ROOTFS, work);
+	_cleanup_free_ char *final = xasprintf("%s/%s", store, hex);
+	int rc = mkdir(stage, 0755) < 0 ? fail_errno(err, "image: mkdir %s: %s", stage, strerror(errno)) : 0;
+	if (rc == 0)
+		rc = apply_layers(ctx, plan, stage, ref, err);
+	if (rc == 0)
+		rc = copy_init(ctx, stage, err);
+	if (rc == 0)
+		rc = make_ext4(stage, image, err);
+	rm_rf(stage);
+	struct stat st;
+	if (rc == 0 && stat(image, &st) == 0) {
+		json_t *meta = json_pack("{s:s, s:[s], s:o, s:I, s:I}", "digest", plan->digest, "refs", ref, "config",
+					 run_config(plan->config), "size", (json_int_t)st.st_size, "created",
+					 (json_int_t)now_unix());
+		rc = entry_save(work, meta, err);
+		json_decref(meta);
+		if (rc == 0 && rename(work, final) < 0)
+			rc = fail_errno(err, "image: rename %s: %s", final, strerror(errno));
+	}
+	if (rc < 0)
+		rm_rf(work);
+	return rc;
+}
+
+static void add_ref(const char *dir, json_t *meta, const char *ref)
+{
+	json_t *refs = json_object_get(meta, "refs");
+	json_t *r;
+	size_t i;
+	json_array_foreach(refs, i, r) if (strcmp(json_string_value(r), ref) == 0) return;
+	json_array_append_new(refs, json_string(ref));
+	IGNORE_FAILURE(entry_save(dir, meta, NULL));
+}
+
+int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, struct image_entry *ret, struct hearth_error **err)
+{
+	struct image_ref ref;
+	if (image_ref_parse(ref_text, &ref, err) < 0 || store_ensure(ctx, err) < 0) {
+		image_ref_release(&ref);
+		return -1;
+	}
+	_cleanup_free_ char *store = store_path(ctx);
+	_cleanup_free_ char *tmp = xasprintf("%s/.tmp", store);
+	struct image_plan plan;
+	int rc = image_plan_resolve(&ref, ref_text, tmp, &plan, err);
+	image_ref_release(&ref);
+	if (rc < 0)
+		return -1;
+	const char *hex = plan.digest + 7;
+	_cleanup_free_ char *dir = xasprintf("%s/%s", store, hex);
+	_cleanup_free_ char *lock = xasprintf("%s/.tmp/%s.lock", store, hex);
+	_cleanup_close_ int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+		rc = fail_errno(err, "image store: lock %s: %s", lock, strerror(errno));
+	struct stat st;
+	if (rc == 0 && stat(dir, &st) < 0)
+		rc = build_entry(ctx, store, hex, &plan, ref_text, err);
+	image_plan_release(&plan);
+	if (rc == 0)
+		rc = entry_load(dir, ret, err);
+	if (rc == 0)
+		add_ref(dir, ret->meta, ref_text);
+	return rc; /* the lock file stays: unlinking it would let a third pull lock a new one */
+}
+
+int image_store_list(struct hearth_ctx *ctx, struct image_entry **ret, size_t *ret_n, struct hearth_error **err)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	_cleanup_free_ char *store = store_path(ctx);
+	DIR *d = opendir(store);
+	if (!d)
+		return errno == ENOENT ? 0 : fail_errno(err, "image store: %s: %s", store, strerror(errno));
+	struct dirent *de;
+	size_t n = 0;
+	struct image_entry *all = NULL;
+	while ((de = readdir(d))) {
+		if (strlen(de->d_name) != 64)
+			continue;
+		_cleanup_free_ char *dir = xasprintf("%s/%s", store, de->d_name);
+		struct image_entry e = { 0 };
+		if (entry_load(dir, &e, NULL) < 0)
+			continue;
+		all = xrealloc(all, (n + 1) * sizeof(*all));
+		all[n++] = e;
+	}
+	closedir(d);
+	/* Oldest first. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && json_integer_value(json_object_get(all[j - 1].meta, "created")) >
+						    json_integer_value(json_object_get(all[j].meta, "created"));
+		     j--)
+			SWAP(all[j - 1], all[j]);
+	*ret = all;
+	*ret_n = n;
+	return 0;
+}
+
+int image_store_find(struct hearth_ctx *ctx, const char *key, struct image_entry *ret, struct hearth_error **err)
+{
+	struct image_entry *all;
+	size_t n;
+	if (image_store_list(ctx, &all, &n, err) < 0)
+		return -1;
+	int found = -1;
+	for (size_t i = 0; i < n && found < 0; i++) {
+		const char *digest = json_string_value(json_object_get(all[i].meta, "digest"));
+		if (digest && (strcmp(digest, key) == 0 || (strlen(key) >= 12 && str_has_prefix(digest + 7, key))))
+			found = (int)i;
+		json_t *r;
+		size_t k;
+		json_array_foreach(json_object_get(all[i].meta, "refs"), k,
+				   r) if (strcmp(json_string_value(r), key) == 0) found = (int)i;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((int)i == found)
+			*ret = all[i];
+		else
+			image_entry_release(&all[i]);
+	free(all);
+	if (found < 0)
+		return hearth_fail(err, HEARTH_ERR_NOT_FOUND, ENOENT, "image: no such image in the store (%s)", key);
+	return 0;
+}
+
+int image_store_remove(struct hearth_ctx *ctx, const struct image_entry *e, struct hearth_error **err)
+{
+	(void)ctx;
+	/* Renamed away first, so a reader never sees half an entry. */
+	_cleanup_free_ char *gone = xasprintf("%s.removing", e->dir);
+	if (rename(e->dir, gone) < 0)
+		return fail_errno(err, "image: remove %s: %s", e->dir, strerror(errno));
+	rm_rf(gone);
+	return 0;
+}

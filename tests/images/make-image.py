@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Builds the OCI test images from busybox-static, with no network: an
+OCI layout (tags "1", "user", "noplatform", "corrupt" made on demand), an
+oci-archive of it and a docker-archive (`docker save` format).
+
+Layers: 1 (plain tar) busybox, /etc/passwd with user app (1000), /www,
+/gone.txt, /opaque/old.txt; 2 (gzip) a whiteout of /gone.txt, an opaque
+/opaque with new.txt, an absolute symlink, a hard link, a setuid file, a
+device node, a file owned by 1000; 3 (zstd when the zstd tool exists,
+else gzip) a page that replaces the base one.
+
+usage: make-image.py OUT_DIR [BUSYBOX] [hostile]
+"""
+import gzip, hashlib, io, json, os, shutil, subprocess, sys, tarfile
+
+out = sys.argv[1]
+busybox = sys.argv[2] if len(sys.argv) > 2 else "/bin/busybox"
+hostile = len(sys.argv) > 3 and sys.argv[3] == "hostile"
+
+
+def entry(tar, name, data=None, mode=0o644, uid=0, gid=0, type=tarfile.REGTYPE, link="", dev=(0, 0)):
+    ti = tarfile.TarInfo(name)
+    ti.mode, ti.uid, ti.gid, ti.type, ti.linkname = mode, uid, gid, type, link
+    ti.devmajor, ti.devminor = dev
+    ti.mtime = 1700000000
+    if data is not None:
+        ti.size = len(data)
+        tar.addfile(ti, io.BytesIO(data))
+    else:
+        tar.addfile(ti)
+
+
+def layer(build):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        build(tar)
+    return buf.getvalue()
+
+
+def base(tar):
+    for d in ["bin", "etc", "www", "opaque", "keep", "home", "home/app", "devs"]:
+        entry(tar, d, mode=0o755, type=tarfile.DIRTYPE)
+    with open(busybox, "rb") as f:
+        entry(tar, "bin/busybox", f.read(), mode=0o755)
+    for applet in ["sh", "ls", "cat", "stat", "id", "readlink", "httpd", "echo", "pwd", "sleep", "wc", "env"]:
+        entry(tar, "bin/" + applet, type=tarfile.SYMTYPE, link="busybox")
+    entry(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp::1000:1000:app:/home/app:/bin/sh\n")
+    entry(tar, "etc/group", b"root:x:0:\napp:x:1000:\n")
+    entry(tar, "www/index.html", b"base page\n")
+    entry(tar, "gone.txt", b"deleted by layer 2\n")
+    entry(tar, "opaque/old.txt", b"hidden by the opaque marker\n")
+    entry(tar, "keep/a", b"kept\n")
+
+
+def changes(tar):
+    entry(tar, ".wh.gone.txt", b"")
+    entry(tar, "opaque", mode=0o755, type=tarfile.DIRTYPE)
+    entry(tar, "opaque/.wh..wh..opq", b"")
+    entry(tar, "opaque/new.txt", b"new\n")
+    entry(tar, "link", type=tarfile.SYMTYPE, link="/www/index.html")
+    entry(tar, "keep/b", b"linked twice\n")
+    entry(tar, "keep/b-hard", type=tarfile.LNKTYPE, link="keep/b")
+    entry(tar, "suid", b"#!/bin/sh\n", mode=0o4755)
+    entry(tar, "devs/null", type=tarfile.CHRTYPE, mode=0o666, dev=(1, 3))
+    entry(tar, "home/app/owned", b"mine\n", uid=1000, gid=1000, mode=0o600)
+
+
+def page(tar):
+    entry(tar, "www/index.html", b"hello from an OCI image\n")
+
+
+def hostile_layer(tar):
+    entry(tar, "escape", type=tarfile.SYMTYPE, link="/")
+    entry(tar, "escape/tmp/hearth-escaped-through-link", b"x\n")
+    entry(tar, "../hearth-escaped-dotdot", b"x\n")
+
+
+def blob(data):
+    digest = hashlib.sha256(data).hexdigest()
+    with open(f"{out}/layout/blobs/sha256/{digest}", "wb") as f:
+        f.write(data)
+    return "sha256:" + digest, len(data)
+
+
+def zstd(data):
+    if shutil.which("zstd"):
+        return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout, "zstd"
+    return gzip.compress(data, mtime=0), "gzip"
+
+
+os.makedirs(f"{out}/layout/blobs/sha256", exist_ok=True)
+raw = [layer(base), layer(changes), layer(page)]
+if hostile:
+    raw = [layer(base), layer(hostile_layer)]
+packed = [(raw[0], "tar")] + [(gzip.compress(raw[1], mtime=0), "tar+gzip")]
+if not hostile:
+    z, kind = zstd(raw[2])
+    packed.append((z, "tar+" + kind))
+layers = []
+for data, kind in packed:
+    d, n = blob(data)
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1." + kind, "digest": d, "size": n})
+diff_ids = ["sha256:" + hashlib.sha256(r).hexdigest() for r in raw]
+
+
+def image(cfg_extra):
+    cfg = {
+        "architecture": "amd64", "os": "linux",
+        "config": {
+            "Entrypoint": ["/bin/busybox"],
+            "Cmd": ["httpd", "-f", "-p", "80", "-h", "/www"],
+            "Env": ["GREETING=hello from the image", "PATH=/bin"],
+            "WorkingDir": "/www",
+            "ExposedPorts": {"80/tcp": {}},
+            "StopSignal": "SIGTERM",
+        },
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    cfg["config"].update(cfg_extra)
+    cfg_bytes = json.dumps(cfg).encode()
+    cd, cn = blob(cfg_bytes)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
+                "layers": layers}
+    md, mn = blob(json.dumps(manifest).encode())
+    return cfg_bytes, {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn}
+
+
+cfg1, m1 = image({})
+_, muser = image({"User": "app", "Cmd": ["sh", "-c", "id -u; id -g; pwd; echo $GREETING"]})
+# An index for another platform only.
+other = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": [dict(m1, platform={"os": "linux", "architecture": "s390x"})]}
+od, on = blob(json.dumps(other).encode())
+# A multi-platform index whose amd64 entry is ours.
+multi = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": [dict(m1, platform={"os": "linux", "architecture": "arm64"}),
+                       dict(m1, platform={"os": "linux", "architecture": "amd64"})]}
+xd, xn = blob(json.dumps(multi).encode())
+refs = [dict(m1, annotations={"org.opencontainers.image.ref.name": "1"}),
+        dict(muser, annotations={"org.opencontainers.image.ref.name": "user"}),
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": od, "size": on,
+         "annotations": {"org.opencontainers.image.ref.name": "noplatform"}},
+        {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": xd, "size": xn,
+         "annotations": {"org.opencontainers.image.ref.name": "multi"}}]
+with open(f"{out}/layout/index.json", "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": refs}, f)
+with open(f"{out}/layout/oci-layout", "w") as f:
+    json.dump({"imageLayoutVersion": "1.0.0"}, f)
+
+# oci-archive: the layout as a tar.
+with tarfile.open(f"{out}/image.oci.tar", "w") as tar:
+    tar.add(f"{out}/layout", arcname=".")
+
+# docker-archive: manifest.json, the config, uncompressed layers.
+cfg_id = hashlib.sha256(cfg1).hexdigest()
+with tarfile.open(f"{out}/image.docker.tar", "w") as tar:
+    def add(name, data):
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        tar.addfile(ti, io.BytesIO(data))
+    names = []
+    for i, r in enumerate(raw):
+        names.append(f"layer{i}/layer.tar")
+        add(names[-1], r)
+    add(cfg_id + ".json", cfg1)
+    add("manifest.json", json.dumps([{"Config": cfg_id + ".json", "RepoTags": ["test/app:1"],
+                                      "Layers": names}]).encode())
+print(m1["digest"])
