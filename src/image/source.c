@@ -186,7 +186,7 @@ static json_t *extract_archive(const char *path, const char *dir, const char *re
 	archive_read_support_format_tar(a);
 	json_t *files = json_object();
 	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-		fail_invalid(err, "image: %s: %s", ref, archive_error_string(a));
+		fail_invalid(err, "image: %s: not a tar archive (%s)", ref, archive_error_string(a));
 		goto fail;
 	}
 	struct archive_entry *e;
@@ -213,7 +213,7 @@ static json_t *extract_archive(const char *path, const char *dir, const char *re
 			json_object_set_new(files, name, json_string(dst));
 	}
 	if (r != ARCHIVE_EOF) {
-		fail_invalid(err, "image: %s: a broken archive: %s", ref, archive_error_string(a));
+		fail_invalid(err, "image: %s: not a tar archive, or a broken one (%s)", ref, archive_error_string(a));
 		goto fail;
 	}
 	archive_read_free(a);

@@ -207,6 +207,33 @@ static int build_entry(const struct hearth_ctx *ctx, const char *store, const ch
 	return rc;
 }
 
+/* An exclusive lock on PATH that its holder removes when done: after
+ * the lock is taken, the file must still be the one at PATH (else the
+ * last holder removed it, and the lock is taken again on a new one). */
+static int lock_take(const char *path, struct hearth_error **err)
+{
+	for (;;) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "image store: lock %s: %s", path, strerror(e));
+		}
+		struct stat held, now;
+		if (fstat(fd, &held) == 0 && stat(path, &now) == 0 && held.st_ino == now.st_ino &&
+		    held.st_dev == now.st_dev)
+			return fd;
+		close(fd);
+	}
+}
+
+static void lock_drop(const char *path, int fd)
+{
+	unlink(path);
+	close(fd);
+}
+
 static void add_ref(const char *dir, json_t *meta, const char *ref)
 {
 	json_t *refs = json_object_get(meta, "refs");
@@ -234,9 +261,9 @@ int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, struct imag
 	const char *hex = plan.digest + 7;
 	_cleanup_free_ char *dir = xasprintf("%s/%s", store, hex);
 	_cleanup_free_ char *lock = xasprintf("%s/.tmp/%s.lock", store, hex);
-	_cleanup_close_ int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
-		rc = fail_errno(err, "image store: lock %s: %s", lock, strerror(errno));
+	int lfd = lock_take(lock, err);
+	if (lfd < 0)
+		rc = -1;
 	struct stat st;
 	if (rc == 0 && stat(dir, &st) < 0)
 		rc = build_entry(ctx, store, hex, &plan, ref_text, err);
@@ -245,7 +272,9 @@ int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, struct imag
 		rc = entry_load(dir, ret, err);
 	if (rc == 0)
 		add_ref(dir, ret->meta, ref_text);
-	return rc; /* the lock file stays: unlinking it would let a third pull lock a new one */
+	if (lfd >= 0)
+		lock_drop(lock, lfd);
+	return rc;
 }
 
 int image_store_list(struct hearth_ctx *ctx, struct image_entry **ret, size_t *ret_n, struct hearth_error **err)

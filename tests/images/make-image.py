@@ -9,13 +9,15 @@ Layers: 1 (plain tar) busybox, /etc/passwd with user app (1000), /www,
 device node, a file owned by 1000; 3 (zstd when the zstd tool exists,
 else gzip) a page that replaces the base one.
 
-usage: make-image.py OUT_DIR [BUSYBOX] [hostile]
+usage: make-image.py OUT_DIR [BUSYBOX] [hostile-link|hostile-dotdot|hostile-hardlink]
+A hostile image's second layer tries to write outside the image: through
+a symlink to / that it made itself, by "..", or by a hard link up out.
 """
 import gzip, hashlib, io, json, os, shutil, subprocess, sys, tarfile
 
 out = sys.argv[1]
 busybox = sys.argv[2] if len(sys.argv) > 2 else "/bin/busybox"
-hostile = len(sys.argv) > 3 and sys.argv[3] == "hostile"
+hostile = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def entry(tar, name, data=None, mode=0o644, uid=0, gid=0, type=tarfile.REGTYPE, link="", dev=(0, 0)):
@@ -70,9 +72,15 @@ def page(tar):
 
 
 def hostile_layer(tar):
-    entry(tar, "escape", type=tarfile.SYMTYPE, link="/")
-    entry(tar, "escape/tmp/hearth-escaped-through-link", b"x\n")
-    entry(tar, "../hearth-escaped-dotdot", b"x\n")
+    if hostile == "hostile-link":
+        entry(tar, "escape", type=tarfile.SYMTYPE, link="/")
+        entry(tar, "escape/tmp/hearth-escaped-through-link", b"x\n")
+        entry(tar, "abs", type=tarfile.SYMTYPE, link="/tmp")
+        entry(tar, "abs/hearth-escaped-through-abs", b"x\n")
+    elif hostile == "hostile-dotdot":
+        entry(tar, "../hearth-escaped-dotdot", b"x\n")
+    else:
+        entry(tar, "passwd-copy", type=tarfile.LNKTYPE, link="../../../../etc/passwd")
 
 
 def blob(data):

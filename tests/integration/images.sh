@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# OCI images as guests (#12): images made here from busybox-static
+# (tests/images/make-image.py: three layers, a whiteout, an opaque
+# directory, links, a setuid file, a device node, a file of uid 1000),
+# read from an OCI layout, an oci-archive and a docker-archive, unpacked
+# into the store and booted on real qemu.
+. "$(dirname "$0")/../lib.sh"
+
+new_state
+WORK=$(mktemp -d /tmp/hearth-images.XXXXXX)
+trap 'cleanup_state; rm -rf "$WORK"' EXIT
+MAKE_IMAGE=$(cd "$(dirname "$0")/.." && pwd)/images/make-image.py
+STORE=$HEARTH_STATE_DIR/images
+
+need_tools() {
+	command -v python3 >/dev/null || skip "python3 missing"
+	command -v mke2fs >/dev/null || skip "mke2fs missing (apt-get install e2fsprogs)"
+	[ -x /bin/busybox ] || skip "busybox missing (apt-get install busybox-static)"
+	[ -d "$WORK/img" ] || python3 "$MAKE_IMAGE" "$WORK/img" >/dev/null
+}
+
+need_qemu() {
+	need_tools
+	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
+}
+
+# The store holds whole entries only: no build or extraction left over.
+store_clean() {
+	local left
+	left=$(ls -A "$STORE/.tmp" 2>/dev/null)
+	[ -z "$left" ] || fail "left in the store's .tmp: $left"
+}
+
+# The image's layers as the guest sees them, and its config as the workload.
+test_oci_layout_qemu() {
+	need_qemu
+	local port
+	port=$(free_port)
+	"$HEARTH" run --image "oci:$WORK/img/layout:1" --name web -p "$port:80" --ready http:80/ >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from an OCI image" ] || fail "page: upper layer's not served"
+	local out
+	out=$("$HEARTH" exec web sh -c '
+		echo "env=$GREETING"
+		[ -e /gone.txt ] && echo "whiteout ignored"
+		echo "opaque=$(ls /opaque | tr "\n" " ")"
+		echo "suid=$(stat -c %a /suid)"
+		echo "owned=$(stat -c %u:%g:%a /home/app/owned)"
+		echo "link=$(readlink /link)"
+		[ "$(stat -c %i /keep/b)" = "$(stat -c %i /keep/b-hard)" ] && echo hardlink=one
+		echo "dev=$(stat -c %F:%t:%T /devs/null)"
+		echo "kept=$(cat /keep/a)"')
+	for want in "env=hello from the image" "opaque=new.txt " suid=4755 owned=1000:1000:600 link=/www/index.html \
+		hardlink=one "dev=character special file:1:3" kept=kept; do
+		grep -qx "$want" <<<"$out" || fail "want '$want' in: $out"
+	done
+	! grep -q "whiteout ignored" <<<"$out" || fail "a file deleted by an upper layer is there"
+	# inspect records the reference and the digest; run -f runs the same image.
+	"$HEARTH" inspect web >"$WORK/web.json"
+	local digest
+	digest=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["image"], c["image_digest"])' "$WORK/web.json")
+	[[ $digest == "oci:$WORK/img/layout:1 sha256:"* ]] || fail "inspect: $digest"
+	"$HEARTH" rm -f web >/dev/null
+	"$HEARTH" run -f "$WORK/web.json" --name web2 >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from an OCI image" ] || fail "run -f: no page"
+	"$HEARTH" rm -f web2 >/dev/null
+}
+
+# User (by name), WorkingDir, Env, and args after -- replacing Cmd.
+test_image_config() {
+	need_qemu
+	"$HEARTH" run --image "oci:$WORK/img/layout:user" --name usr >/dev/null
+	wait_for "'$HEARTH' logs usr | grep -q 'exit 0'" 30
+	"$HEARTH" logs usr | tr -d '\r' >"$WORK/usr.log"
+	grep -q '^1000$' "$WORK/usr.log" && grep -q '^/www$' "$WORK/usr.log" && grep -q '^hello from the image$' "$WORK/usr.log" ||
+		fail "user, cwd or env: $(cat "$WORK/usr.log")"
+	[ "$(grep -c '^1000$' "$WORK/usr.log")" = 2 ] || fail "gid: $(cat "$WORK/usr.log")"
+	"$HEARTH" run --image "oci:$WORK/img/layout:1" --name args -- sh -c 'echo "args: $0 $#"' >/dev/null
+	wait_for "'$HEARTH' logs args | grep -q 'exit 0'" 30
+	grep -q '^args: sh 0$' <("$HEARTH" logs args | tr -d '\r') || fail "args: $("$HEARTH" logs args)"
+	"$HEARTH" inspect args | grep -q '"args": \[' || fail "inspect lacks args"
+	"$HEARTH" rm -f usr args >/dev/null
+}
+
+# Each local transport runs, and one image is converted once.
+test_transports_and_cache() {
+	need_qemu
+	local t d before after
+	for t in "oci-archive:$WORK/img/image.oci.tar:1" "docker-archive:$WORK/img/image.docker.tar" \
+		"oci:$WORK/img/layout:multi"; do
+		"$HEARTH" run --image "$t" --name tr -- cat /www/index.html >/dev/null || fail "$t: did not run"
+		wait_for "'$HEARTH' logs tr | grep -q 'exit 0'" 30
+		grep -q '^hello from an OCI image$' <("$HEARTH" logs tr | tr -d '\r') || fail "$t: $("$HEARTH" logs tr)"
+		"$HEARTH" rm -f tr >/dev/null
+	done
+	# The layout's tag 1, its archive and its multi-platform index are one image.
+	d=$("$HEARTH" pull "oci:$WORK/img/layout:1")
+	before=$(stat -c %i:%Y "$STORE/${d#sha256:}/rootfs.ext4")
+	[ "$("$HEARTH" pull "oci-archive:$WORK/img/image.oci.tar:1")" = "$d" ] || fail "archive: another digest"
+	after=$(stat -c %i:%Y "$STORE/${d#sha256:}/rootfs.ext4")
+	[ "$before" = "$after" ] || fail "converted again: $before -> $after"
+	"$HEARTH" images | grep -q "oci:$WORK/img/layout:multi" || fail "images: $("$HEARTH" images)"
+	store_clean
+}
+
+# Concurrent pulls of one image convert it once.
+test_concurrent_pulls() {
+	need_tools
+	python3 "$MAKE_IMAGE" "$WORK/conc" >/dev/null
+	local i
+	for i in 1 2 3 4; do "$HEARTH" pull "oci:$WORK/conc/layout:user" >"$WORK/conc.$i" & done
+	wait
+	[ "$(sort -u "$WORK"/conc.[1-4] | wc -l)" = 1 ] || fail "digests: $(cat "$WORK"/conc.[1-4])"
+	[ "$(ls "$STORE" | grep -c "^$(cut -c8- "$WORK/conc.1")")" = 1 ] || fail "store: $(ls "$STORE")"
+	store_clean
+}
+
+# rm refuses an image in use; prune removes what no guest uses.
+test_rmi_prune() {
+	need_qemu
+	local d rc=0
+	d=$("$HEARTH" pull "oci:$WORK/img/layout:user")
+	"$HEARTH" run --image "oci:$WORK/img/layout:user" --name keep >/dev/null
+	"$HEARTH" rmi "oci:$WORK/img/layout:user" 2>"$WORK/err" || rc=$?
+	[ $rc = 1 ] && grep -q "is used by 1 guest" "$WORK/err" || fail "rmi in use: exit $rc: $(cat "$WORK/err")"
+	[ -d "$STORE/${d#sha256:}" ] || fail "removed while used"
+	"$HEARTH" rm -f keep >/dev/null
+	"$HEARTH" rmi "${d:7:12}" >/dev/null || fail "rmi by digest prefix"
+	[ ! -e "$STORE/${d#sha256:}" ] || fail "still there"
+	"$HEARTH" pull "oci:$WORK/img/layout:user" >/dev/null
+	"$HEARTH" image prune | grep -q "removed" || fail "prune"
+	[ -z "$(ls "$STORE" | grep -v '^\.')" ] || fail "prune left: $(ls "$STORE")"
+}
+
+# Bad input: one line naming the image, exit 2 (or 1), nothing left.
+test_bad_images() {
+	need_tools
+	local rc
+	cp -a "$WORK/img" "$WORK/bad"
+	# A corrupted blob: the first layer's last byte changed.
+	local layer
+	layer=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]+"/index.json"))["manifests"][0]["digest"][7:]; print(json.load(open(sys.argv[1]+"/blobs/sha256/"+d))["layers"][0]["digest"][7:])' "$WORK/bad/layout")
+	printf 'X' | dd of="$WORK/bad/layout/blobs/sha256/$layer" bs=1 seek=100 conv=notrunc 2>/dev/null
+	local cases=(
+		"nosuch:/x|unknown transport \"nosuch\""
+		"$WORK/img/layout|no transport"
+		"oci:$WORK/img/layout:9|no image tagged 9"
+		"oci:$WORK/img/layout|holds 4 images"
+		"oci:$WORK/nowhere:1|not an OCI image layout"
+		"oci:$WORK/img/layout:noplatform|no linux/amd64 image in its index (it has: linux/s390x)"
+		"oci:$WORK/bad/layout:1|does not match its digest"
+		"docker-archive:$WORK/img/layout/index.json|not a tar archive"
+		"docker-archive:$WORK/img/image.oci.tar|not a docker archive (no manifest.json)"
+		"docker://127.0.0.1:1/x:Bad*Tag|not a tag"
+	)
+	local c
+	for c in "${cases[@]}"; do
+		rc=0
+		# A store of its own: this one has the corrupted image's digest.
+		HEARTH_STATE_DIR=$WORK/state-bad "$HEARTH" pull "${c%%|*}" 2>"$WORK/err" >/dev/null || rc=$?
+		[ $rc != 0 ] || fail "${c%%|*}: accepted"
+		[ "$(wc -l <"$WORK/err")" = 1 ] && grep -qF -- "${c#*|}" "$WORK/err" ||
+			fail "${c%%|*}: exit $rc: $(cat "$WORK/err")"
+	done
+	# A stale digest: the configuration names one the reference no longer has.
+	rc=0
+	echo "{\"image\": \"oci:$WORK/img/layout:1\", \"image_digest\": \"sha256:$(printf '%064d' 0)\"}" >"$WORK/stale.json"
+	"$HEARTH" run -f "$WORK/stale.json" --name stale 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] && grep -q "image_digest: .* now resolves to sha256:" "$WORK/err" || fail "stale: $(cat "$WORK/err")"
+	[ ! -e "$HEARTH_STATE_DIR/vms/stale" ] || fail "stale: a guest was made"
+	rc=0
+	"$HEARTH" run --image "oci:$WORK/img/layout:1" --rootfs "$GUEST/hello.ext4" 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] && grep -q "two root filesystems" "$WORK/err" || fail "both: $(cat "$WORK/err")"
+	rc=0
+	"$HEARTH" run --rootfs "$GUEST/hello.ext4" -- echo 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] && grep -q "unexpected argument" "$WORK/err" || fail "args without image: $(cat "$WORK/err")"
+	STORE=$WORK/state-bad/images store_clean
+	[ -z "$(ls "$WORK/state-bad/images")" ] || fail "half-made entries: $(ls "$WORK/state-bad/images")"
+}
+
+# A hostile layer writes nothing outside the image: a symlink it made to
+# / or /tmp is followed inside the image, ".." and hard links up are refused.
+test_hostile_layers() {
+	need_tools
+	rm -f /tmp/hearth-escaped-*
+	local h rc
+	python3 "$MAKE_IMAGE" "$WORK/h-link" /bin/busybox hostile-link >/dev/null
+	local d
+	d=$("$HEARTH" pull "oci:$WORK/h-link/layout:1") || fail "link image refused"
+	debugfs -R "ls /tmp" "$STORE/${d#sha256:}/rootfs.ext4" 2>/dev/null | grep -q hearth-escaped-through-link ||
+		fail "the linked write is not inside the image"
+	for h in dotdot hardlink; do
+		python3 "$MAKE_IMAGE" "$WORK/h-$h" /bin/busybox "hostile-$h" >/dev/null
+		rc=0
+		"$HEARTH" pull "oci:$WORK/h-$h/layout:1" 2>"$WORK/err" >/dev/null || rc=$?
+		[ $rc = 2 ] && grep -qE "outside the image|refused name" "$WORK/err" || fail "$h: exit $rc: $(cat "$WORK/err")"
+	done
+	[ -z "$(ls /tmp/hearth-escaped-* "$WORK"/hearth-escaped-* 2>/dev/null)" ] || fail "escaped: $(ls /tmp/hearth-escaped-*)"
+	store_clean
+}
+
+t test_oci_layout_qemu
+t test_image_config
+t test_transports_and_cache
+t test_concurrent_pulls
+t test_rmi_prune
+t test_bad_images
+t test_hostile_layers
+report
