@@ -18,24 +18,29 @@ struct hearth_ctx;
  * The comment gives the environment variable hearth_ctx_new_from_env
  * reads it from, and the default. */
 enum hearth_setting {
-	HEARTH_SETTING_STATE_DIR,	/* HEARTH_STATE_DIR: /var/lib/hearth for root, else
+	HEARTH_SETTING_STATE_DIR,	    /* HEARTH_STATE_DIR: /var/lib/hearth for root, else
 				     * $XDG_STATE_HOME/hearth or ~/.local/state/hearth */
-	HEARTH_SETTING_DATA_DIR,	/* HEARTH_DATA_DIR: default kernel and images; the build
+	HEARTH_SETTING_DATA_DIR,	    /* HEARTH_DATA_DIR: default kernel and images; the build
 				     * tree beside libhearth, else PREFIX/share/hearth */
-	HEARTH_SETTING_RUNTIME_DIR,	/* HEARTH_RUNTIME_DIR: per-boot caches; /run/hearth for
+	HEARTH_SETTING_RUNTIME_DIR,	    /* HEARTH_RUNTIME_DIR: per-boot caches; /run/hearth for
 				     * root, else $XDG_RUNTIME_DIR/hearth or STATE_DIR/cache */
-	HEARTH_SETTING_MONITOR,		/* HEARTH_MONITOR: the hearth-monitor executable; beside
+	HEARTH_SETTING_MONITOR,		    /* HEARTH_MONITOR: the hearth-monitor executable; beside
 				     * libhearth in the build tree, else PREFIX/libexec/hearth */
-	HEARTH_SETTING_QEMU,		/* HEARTH_QEMU: qemu-system-x86_64 from PATH */
-	HEARTH_SETTING_FIRECRACKER,	/* HEARTH_FIRECRACKER: firecracker from PATH */
-	HEARTH_SETTING_NIX,		/* HEARTH_NIX: nix from PATH */
-	HEARTH_SETTING_DOCKER_HOST,	/* DOCKER_HOST: unix:///var/run/docker.sock */
-	HEARTH_SETTING_ACCEL,		/* HEARTH_ACCEL: "kvm" or "tcg"; default: probed */
-	HEARTH_SETTING_BRIDGE,		/* HEARTH_BRIDGE: hearth0 */
-	HEARTH_SETTING_BRIDGE_CIDR,	/* HEARTH_BRIDGE_CIDR: 10.89.0.0/24, a /16 to /29 */
-	HEARTH_SETTING_NAT,		/* HEARTH_NAT: "1" masquerades bridged guests; "0" */
-	HEARTH_SETTING_CONSOLE_LOG_MAX, /* HEARTH_CONSOLE_LOG_MAX: bytes per console log
+	HEARTH_SETTING_QEMU,		    /* HEARTH_QEMU: qemu-system-x86_64 from PATH */
+	HEARTH_SETTING_FIRECRACKER,	    /* HEARTH_FIRECRACKER: firecracker from PATH */
+	HEARTH_SETTING_NIX,		    /* HEARTH_NIX: nix from PATH */
+	HEARTH_SETTING_DOCKER_HOST,	    /* DOCKER_HOST: unix:///var/run/docker.sock */
+	HEARTH_SETTING_ACCEL,		    /* HEARTH_ACCEL: "kvm" or "tcg"; default: probed */
+	HEARTH_SETTING_BRIDGE,		    /* HEARTH_BRIDGE: hearth0 */
+	HEARTH_SETTING_BRIDGE_CIDR,	    /* HEARTH_BRIDGE_CIDR: 10.89.0.0/24, a /16 to /29 */
+	HEARTH_SETTING_NAT,		    /* HEARTH_NAT: "1" masquerades bridged guests; "0" */
+	HEARTH_SETTING_CONSOLE_LOG_MAX,	    /* HEARTH_CONSOLE_LOG_MAX: bytes per console log
 					 * generation (K/M/G allowed, >= 4096); 16M */
+	HEARTH_SETTING_REGISTRY_AUTH_FILE,  /* REGISTRY_AUTH_FILE: registry credentials, the
+					    * "auths" of ~/.docker/config.json (its default) */
+	HEARTH_SETTING_INSECURE_REGISTRIES, /* HEARTH_INSECURE_REGISTRIES: HOST[:PORT],... reached
+					     * without TLS verification (or over http); loopback
+					     * registries are always reached over http */
 	HEARTH_SETTING_COUNT
 };
 

@@ -49,14 +49,11 @@ static void digests_free(char **d, size_t n)
 int image_prepare(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err)
 {
 	struct image_entry e;
-	if (image_store_ensure(ctx, cfg->image, &e, err) < 0)
+	if (image_store_ensure(ctx, cfg->image, cfg->image_digest, &e, err) < 0)
 		return -1;
 	const char *digest = json_string_value(json_object_get(e.meta, "digest"));
 	int rc = 0;
-	if (cfg->image_digest && strcmp(cfg->image_digest, digest) != 0)
-		rc = fail_invalid(err, "image_digest: %s now resolves to %s, not %s", cfg->image, digest,
-				  cfg->image_digest);
-	if (rc == 0) {
+	{
 		free(cfg->image_digest);
 		cfg->image_digest = xstrdup(digest);
 		free(cfg->rootfs_path);
@@ -144,7 +141,7 @@ done:
 int hearth_image_pull(struct hearth_ctx *ctx, const char *ref, char **ret_digest, struct hearth_error **err)
 {
 	struct image_entry e;
-	if (image_store_ensure(ctx, ref, &e, err) < 0)
+	if (image_store_ensure(ctx, ref, NULL, &e, err) < 0)
 		return -1;
 	*ret_digest = xstrdup(json_string_value(json_object_get(e.meta, "digest")));
 	image_entry_release(&e);

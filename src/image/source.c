@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "registry.h"
+
 #define JSON_MAX (4u << 20) /* an index, a manifest, a config */
 #define ARCHIVE_MAX_FILES 100000
 #define REF_NAME "org.opencontainers.image.ref.name"
@@ -96,17 +98,14 @@ static json_t *pick_platform(json_t *index, const char *ref, struct hearth_error
 	return NULL;
 }
 
-static int plan_from_manifest(const char *dir, const char *digest, json_t *manifest, const char *ref,
-			      struct image_plan *plan, struct hearth_error **err)
+/* The layers of MANIFEST into PLAN, as files of layout DIR (or to fetch
+ * when DIR is NULL). */
+static int plan_layers(const char *dir, json_t *manifest, const char *ref, struct image_plan *plan,
+		       struct hearth_error **err)
 {
-	json_t *cfg = json_object_get(manifest, "config");
 	json_t *layers = json_object_get(manifest, "layers");
-	if (!json_is_object(cfg) || !json_is_array(layers))
-		return fail_invalid(err, "image: %s: manifest %s has no config or layers", ref, digest);
-	plan->config = blob_json(dir, json_string_value(json_object_get(cfg, "digest")), "config", ref, err);
-	if (!plan->config)
-		return -1;
-	snprintf(plan->digest, sizeof(plan->digest), "%s", digest);
+	if (!json_is_array(layers))
+		return fail_invalid(err, "image: %s: the manifest has no layers", ref);
 	plan->layers = xcalloc(json_array_size(layers) + 1, sizeof(*plan->layers));
 	json_t *l;
 	size_t i;
@@ -114,6 +113,7 @@ static int plan_from_manifest(const char *dir, const char *digest, json_t *manif
 	{
 		const char *type = json_string_value(json_object_get(l, "mediaType"));
 		const char *ld = json_string_value(json_object_get(l, "digest"));
+		json_t *size = json_object_get(l, "size");
 		bool known = false;
 		for (size_t k = 0; type && layer_types[k]; k++)
 			known |= strcmp(type, layer_types[k]) == 0;
@@ -122,9 +122,94 @@ static int plan_from_manifest(const char *dir, const char *digest, json_t *manif
 					    i, type ? type : "none");
 		if (!digest_valid(ld))
 			return fail_invalid(err, "image: %s: layer %zu names no sha256 digest", ref, i);
-		plan->layers[i].path = xasprintf("%s/blobs/sha256/%s", dir, ld + 7);
+		plan->layers[i].path = dir ? xasprintf("%s/blobs/sha256/%s", dir, ld + 7) : NULL;
 		plan->layers[i].digest = xstrdup(ld);
+		plan->layers[i].size =
+			json_is_integer(size) && json_integer_value(size) > 0 ? (uint64_t)json_integer_value(size) : 0;
 		plan->n_layers = i + 1;
+	}
+	return 0;
+}
+
+static int plan_from_manifest(const char *dir, const char *digest, json_t *manifest, const char *ref,
+			      struct image_plan *plan, struct hearth_error **err)
+{
+	json_t *cfg = json_object_get(manifest, "config");
+	if (!json_is_object(cfg))
+		return fail_invalid(err, "image: %s: manifest %s has no config", ref, digest);
+	plan->config = blob_json(dir, json_string_value(json_object_get(cfg, "digest")), "config", ref, err);
+	if (!plan->config)
+		return -1;
+	snprintf(plan->digest, sizeof(plan->digest), "%s", digest);
+	return plan_layers(dir, manifest, ref, plan, err);
+}
+
+/* A registry's manifest for this host: through an index when the
+ * reference names one. */
+static int resolve_registry(const struct hearth_ctx *ctx, const struct image_ref *ref, const char *ref_text,
+			    struct image_plan *plan, struct hearth_error **err)
+{
+	plan->registry = registry_new(ctx, ref, ref_text);
+	_cleanup_free_ char *reference = xstrdup(ref->digest ? ref->digest : ref->tag);
+	for (int depth = 0; depth < 3; depth++) {
+		char *body = NULL, *type = NULL;
+		size_t len;
+		char digest[DIGEST_MAX];
+		if (registry_manifest(plan->registry, reference, &body, &len, &type, digest, err) < 0)
+			return -1;
+		json_t *m = json_loadb(body, len, 0, NULL);
+		free(body);
+		int rc = 0;
+		if (!json_is_object(m)) {
+			rc = fail_invalid(err, "image: %s: the manifest is not a JSON object", ref_text);
+		} else if (is_index(type) || json_object_get(m, "manifests")) {
+			json_t *desc = pick_platform(m, ref_text, err);
+			const char *d = json_string_value(json_object_get(desc, "digest"));
+			if (!desc)
+				rc = -1;
+			else if (!digest_valid(d))
+				rc = fail_invalid(err, "image: %s: its index names no sha256 digest", ref_text);
+			else {
+				free(reference);
+				reference = xstrdup(d);
+			}
+			free(type);
+			json_decref(m);
+			if (rc < 0)
+				return -1;
+			continue;
+		} else {
+			const char *cd = json_string_value(json_object_get(json_object_get(m, "config"), "digest"));
+			char *ctext = NULL;
+			size_t clen = 0;
+			if (!digest_valid(cd))
+				rc = fail_invalid(err, "image: %s: the manifest names no config digest", ref_text);
+			else if (registry_blob_mem(plan->registry, cd, JSON_MAX, &ctext, &clen, err) < 0)
+				rc = -1;
+			else if (!json_is_object(plan->config = json_loadb(ctext, clen, 0, NULL)))
+				rc = fail_invalid(err, "image: %s: the config is not a JSON object", ref_text);
+			free(ctext);
+			snprintf(plan->digest, sizeof(plan->digest), "%s", digest);
+			if (rc == 0)
+				rc = plan_layers(NULL, m, ref_text, plan, err);
+		}
+		free(type);
+		json_decref(m);
+		return rc;
+	}
+	return fail_invalid(err, "image: %s: indexes nested too deep", ref_text);
+}
+
+int image_plan_fetch(struct image_plan *plan, struct hearth_error **err)
+{
+	for (size_t i = 0; i < plan->n_layers; i++) {
+		struct image_layer *l = &plan->layers[i];
+		if (l->path)
+			continue;
+		_cleanup_free_ char *path = xasprintf("%s/%s", plan->tmpdir, l->digest + 7);
+		if (registry_blob(plan->registry, l->digest, l->size, path, err) < 0)
+			return -1;
+		l->path = steal_ptr(&path);
 	}
 	return 0;
 }
@@ -298,12 +383,22 @@ static int resolve_docker_archive(json_t *files, const char *ref, struct image_p
 	return rc;
 }
 
-int image_plan_resolve(const struct image_ref *ref, const char *ref_text, const char *tmp_parent,
-		       struct image_plan *plan, struct hearth_error **err)
+int image_plan_resolve(const struct hearth_ctx *ctx, const struct image_ref *ref, const char *ref_text,
+		       const char *tmp_parent, struct image_plan *plan, struct hearth_error **err)
 {
 	memset(plan, 0, sizeof(*plan));
 	int rc;
 	switch (ref->transport) {
+	case IMAGE_DOCKER:
+		plan->tmpdir = xasprintf("%s/blobs-XXXXXX", tmp_parent);
+		if (!mkdtemp(plan->tmpdir)) {
+			rc = fail_errno(err, "image: mkdtemp %s: %s", plan->tmpdir, strerror(errno));
+			free(plan->tmpdir);
+			plan->tmpdir = NULL;
+			break;
+		}
+		rc = resolve_registry(ctx, ref, ref_text, plan, err);
+		break;
 	case IMAGE_OCI:
 		rc = resolve_layout(ref->path, ref->tag, ref_text, plan, err);
 		break;
@@ -347,6 +442,7 @@ void image_plan_release(struct image_plan *plan)
 	}
 	free(plan->layers);
 	json_decref(plan->config);
+	registry_free(plan->registry);
 	if (plan->tmpdir)
 		rm_rf(plan->tmpdir);
 	free(plan->tmpdir);

@@ -8,12 +8,16 @@
 #include <jansson.h>
 
 #include "digest.h"
+#include "hearth/context.h"
 #include "ref.h"
 
 struct image_layer {
-	char *path;   /* the blob, a file */
-	char *digest; /* what its bytes must hash to */
+	char *path;    /* the blob, a file; NULL until image_plan_fetch */
+	char *digest;  /* what its bytes must hash to */
+	uint64_t size; /* as its descriptor says; 0: unknown */
 };
+
+struct registry;
 
 struct image_plan {
 	/* The store key: the manifest's digest (OCI layouts, registries),
@@ -22,13 +26,18 @@ struct image_plan {
 	json_t *config; /* the image configuration, checked */
 	struct image_layer *layers;
 	size_t n_layers;
-	char *tmpdir; /* an archive's extraction, or NULL */
+	char *tmpdir;		   /* an archive's extraction, a registry's blobs, or NULL */
+	struct registry *registry; /* where the layers come from, or NULL */
 };
 
-/* Resolves REF (its canonical text REF_TEXT for errors) to a plan.
- * TMP_PARENT is where an archive may be extracted. */
-int image_plan_resolve(const struct image_ref *ref, const char *ref_text, const char *tmp_parent,
-		       struct image_plan *plan, struct hearth_error **err) WUR;
+/* Resolves REF (its canonical text REF_TEXT for errors) to a plan: the
+ * manifest and the config, not yet the layers of a registry's image.
+ * TMP_PARENT is where an archive is extracted, or blobs downloaded. */
+int image_plan_resolve(const struct hearth_ctx *ctx, const struct image_ref *ref, const char *ref_text,
+		       const char *tmp_parent, struct image_plan *plan, struct hearth_error **err) WUR;
+
+/* Downloads the layers that are not files yet. */
+int image_plan_fetch(struct image_plan *plan, struct hearth_error **err) WUR;
 void image_plan_release(struct image_plan *plan);
 
 /* The platform this host runs: "amd64", "arm64", ... (GOARCH names). */

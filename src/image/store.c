@@ -244,20 +244,38 @@ static void add_ref(const char *dir, json_t *meta, const char *ref)
 	IGNORE_FAILURE(entry_save(dir, meta, NULL));
 }
 
-int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, struct image_entry *ret, struct hearth_error **err)
+int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, const char *pin, struct image_entry *ret,
+		       struct hearth_error **err)
 {
 	struct image_ref ref;
 	if (image_ref_parse(ref_text, &ref, err) < 0 || store_ensure(ctx, err) < 0) {
 		image_ref_release(&ref);
 		return -1;
 	}
+	if (pin && !digest_valid(pin)) {
+		image_ref_release(&ref);
+		return fail_invalid(err, "image_digest: not a sha256 digest (%s)", pin);
+	}
+	if (pin && image_store_find(ctx, pin, ret, NULL) == 0) {
+		image_ref_release(&ref);
+		return 0; /* the exact image, already here */
+	}
+	if (pin && ref.transport == IMAGE_DOCKER) {
+		free(ref.digest);
+		ref.digest = xstrdup(pin);
+	}
 	_cleanup_free_ char *store = store_path(ctx);
 	_cleanup_free_ char *tmp = xasprintf("%s/.tmp", store);
 	struct image_plan plan;
-	int rc = image_plan_resolve(&ref, ref_text, tmp, &plan, err);
+	int rc = image_plan_resolve(ctx, &ref, ref_text, tmp, &plan, err);
 	image_ref_release(&ref);
 	if (rc < 0)
 		return -1;
+	if (pin && strcmp(plan.digest, pin) != 0) {
+		rc = fail_invalid(err, "image_digest: %s now resolves to %s, not %s", ref_text, plan.digest, pin);
+		image_plan_release(&plan);
+		return rc;
+	}
 	const char *hex = plan.digest + 7;
 	_cleanup_free_ char *dir = xasprintf("%s/%s", store, hex);
 	_cleanup_free_ char *lock = xasprintf("%s/.tmp/%s.lock", store, hex);
@@ -265,8 +283,11 @@ int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, struct imag
 	if (lfd < 0)
 		rc = -1;
 	struct stat st;
-	if (rc == 0 && stat(dir, &st) < 0)
-		rc = build_entry(ctx, store, hex, &plan, ref_text, err);
+	if (rc == 0 && stat(dir, &st) < 0) {
+		rc = image_plan_fetch(&plan, err);
+		if (rc == 0)
+			rc = build_entry(ctx, store, hex, &plan, ref_text, err);
+	}
 	image_plan_release(&plan);
 	if (rc == 0)
 		rc = entry_load(dir, ret, err);

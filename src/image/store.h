@@ -22,8 +22,11 @@ struct image_entry {
 };
 
 /* Resolves REF, converting it unless the store has its digest; adds REF
- * to the entry's references. */
-int image_store_ensure(struct hearth_ctx *ctx, const char *ref, struct image_entry *ret, struct hearth_error **err) WUR;
+ * to the entry's references. PIN, when set, is the digest REF must
+ * resolve to: an entry the store has already is taken as it is, and a
+ * registry is asked for PIN rather than REF's tag. */
+int image_store_ensure(struct hearth_ctx *ctx, const char *ref, const char *pin, struct image_entry *ret,
+		       struct hearth_error **err) WUR;
 
 /* The entry whose digest is DIGEST, or whose references hold REF. */
 int image_store_find(struct hearth_ctx *ctx, const char *ref_or_digest, struct image_entry *ret,

@@ -26,6 +26,8 @@ static const char *const env_names[HEARTH_SETTING_COUNT] = {
 	[HEARTH_SETTING_BRIDGE_CIDR] = "HEARTH_BRIDGE_CIDR",
 	[HEARTH_SETTING_NAT] = "HEARTH_NAT",
 	[HEARTH_SETTING_CONSOLE_LOG_MAX] = "HEARTH_CONSOLE_LOG_MAX",
+	[HEARTH_SETTING_REGISTRY_AUTH_FILE] = "REGISTRY_AUTH_FILE",
+	[HEARTH_SETTING_INSECURE_REGISTRIES] = "HEARTH_INSECURE_REGISTRIES",
 };
 
 const char *hearth_setting_env_name(enum hearth_setting s)
@@ -87,6 +89,10 @@ static void resolve_fixed(struct hearth_ctx *ctx)
 	ctx->resolved[HEARTH_SETTING_BRIDGE_CIDR] = xstrdup(BRIDGE_DEFAULT_CIDR);
 	ctx->resolved[HEARTH_SETTING_NAT] = xstrdup("0");
 	ctx->resolved[HEARTH_SETTING_CONSOLE_LOG_MAX] = xstrdup("16M");
+	if (!ctx->resolved[HEARTH_SETTING_REGISTRY_AUTH_FILE]) {
+		_cleanup_free_ char *home = home_dir();
+		ctx->resolved[HEARTH_SETTING_REGISTRY_AUTH_FILE] = xasprintf("%s/.docker/config.json", home);
+	}
 }
 
 struct hearth_ctx *hearth_ctx_new(void)
@@ -132,6 +138,7 @@ static int check_value(enum hearth_setting s, const char *value, struct hearth_e
 		return bridge_cfg_parse(value, BRIDGE_DEFAULT_CIDR, false, &bc, err);
 	case HEARTH_SETTING_BRIDGE_CIDR:
 		return bridge_cfg_parse(BRIDGE_DEFAULT_NAME, value, false, &bc, err);
+	case HEARTH_SETTING_REGISTRY_AUTH_FILE:
 	case HEARTH_SETTING_STATE_DIR:
 	case HEARTH_SETTING_DATA_DIR:
 	case HEARTH_SETTING_RUNTIME_DIR:
@@ -171,6 +178,8 @@ int hearth_ctx_new_from_env(struct hearth_ctx **ret, struct hearth_error **err)
 	const char *xdg_runtime = getenv("XDG_RUNTIME_DIR");
 	if (geteuid() != 0 && xdg_runtime && *xdg_runtime)
 		ctx->resolved[HEARTH_SETTING_RUNTIME_DIR] = xasprintf("%s/hearth", xdg_runtime);
+	if (home && *home)
+		ctx->resolved[HEARTH_SETTING_REGISTRY_AUTH_FILE] = xasprintf("%s/.docker/config.json", home);
 	resolve_fixed(ctx);
 	const char *sudo_uid = getenv("SUDO_UID"), *sudo_gid = getenv("SUDO_GID");
 	uint64_t uid, gid;

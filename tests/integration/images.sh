@@ -8,7 +8,8 @@
 
 new_state
 WORK=$(mktemp -d /tmp/hearth-images.XXXXXX)
-trap 'cleanup_state; rm -rf "$WORK"' EXIT
+REGISTRY_PIDS=()
+trap 'cleanup_state; [ ${#REGISTRY_PIDS[@]} = 0 ] || kill "${REGISTRY_PIDS[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
 MAKE_IMAGE=$(cd "$(dirname "$0")/.." && pwd)/images/make-image.py
 STORE=$HEARTH_STATE_DIR/images
 
@@ -22,6 +23,38 @@ need_tools() {
 need_qemu() {
 	need_tools
 	command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
+}
+
+need_registry() {
+	need_tools
+	command -v docker-registry >/dev/null || skip "docker-registry missing (apt-get install docker-registry)"
+	command -v skopeo >/dev/null || skip "skopeo missing (apt-get install skopeo)"
+	command -v htpasswd >/dev/null || skip "htpasswd missing (apt-get install apache2-utils)"
+}
+
+# A real registry on 127.0.0.1 (Debian's docker-registry), with a login
+# when $2 is "auth"; its port in $REG_PORT.
+start_registry() {
+	local name=$1 mode=${2:-open}
+	REG_PORT=$(free_port)
+	mkdir -p "$WORK/$name"
+	{
+		printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/$name/data"
+		printf 'http:\n  addr: 127.0.0.1:%s\n' "$REG_PORT"
+		if [ "$mode" = auth ]; then
+			htpasswd -Bbn tester s3cret >"$WORK/$name/htpasswd" 2>/dev/null
+			printf 'auth:\n  htpasswd:\n    realm: hearth-test\n    path: %s\n' "$WORK/$name/htpasswd"
+		fi
+	} >"$WORK/$name/config.yml"
+	docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name/log" 2>&1 &
+	REGISTRY_PIDS+=($!)
+	wait_for "curl -s -o /dev/null http://127.0.0.1:$REG_PORT/v2/" 10
+}
+
+# skopeo pushes oci:LAYOUT:TAG to the registry as test/app:TAG.
+push() {
+	skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$WORK/img/layout:$1" \
+		"docker://127.0.0.1:$REG_PORT/test/app:$2" >/dev/null
 }
 
 # The store holds whole entries only: no build or extraction left over.
@@ -198,6 +231,67 @@ test_hostile_layers() {
 	store_clean
 }
 
+# From a registry: by tag and by digest, with a page served through -p;
+# with a login from REGISTRY_AUTH_FILE; errors for each way it can fail.
+test_registry() {
+	need_registry
+	need_qemu
+	start_registry reg
+	push 1 1
+	local port d rc
+	port=$(free_port)
+	"$HEARTH" run --image "docker://127.0.0.1:$REG_PORT/test/app:1" --name reg1 -p "$port:80" --ready http:80/ >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from an OCI image" ] || fail "by tag: no page"
+	d=$("$HEARTH" inspect reg1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["image_digest"])')
+	"$HEARTH" rm -f reg1 >/dev/null
+	"$HEARTH" rmi "$d" >/dev/null
+	"$HEARTH" run --image "docker://127.0.0.1:$REG_PORT/test/app@$d" --name reg2 -p "$port:80" --ready http:80/ >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from an OCI image" ] || fail "by digest: no page"
+	"$HEARTH" rm -f reg2 >/dev/null
+	# The tag moves; a configuration that recorded the digest runs the old
+	# image, fetched by its digest.
+	push user 1
+	[ "$("$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1")" != "$d" ] || fail "the moved tag resolved to the old digest"
+	"$HEARTH" rmi "$d" >/dev/null
+	printf '{"image": "docker://127.0.0.1:%s/test/app:1", "image_digest": "%s", "ports": [{"host": %s, "guest": 80}], "ready": "http:80/"}' \
+		"$REG_PORT" "$d" "$port" >"$WORK/pinned.json"
+	"$HEARTH" run -f "$WORK/pinned.json" --name reg3 >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from an OCI image" ] || fail "pinned: not the old image"
+	"$HEARTH" rm -f reg3 >/dev/null
+	local cases=(
+		"docker://127.0.0.1:$REG_PORT/test/app:nosuch|no such tag in the registry"
+		"docker://127.0.0.1:$REG_PORT/test/nothing:1|no such tag in the registry"
+		"docker://127.0.0.1:$REG_PORT/test/app@sha256:$(printf '%064d' 0)|no such manifest digest"
+		"docker://127.0.0.1:$(free_port)/test/app:1|cannot reach the registry"
+	)
+	local c
+	for c in "${cases[@]}"; do
+		rc=0
+		"$HEARTH" pull "${c%%|*}" 2>"$WORK/err" >/dev/null || rc=$?
+		[ $rc != 0 ] && [ "$(wc -l <"$WORK/err")" = 1 ] && grep -qF -- "${c#*|}" "$WORK/err" ||
+			fail "${c%%|*}: exit $rc: $(cat "$WORK/err")"
+	done
+	store_clean
+}
+
+test_registry_login() {
+	need_registry
+	start_registry login auth
+	push user user tester:s3cret
+	local rc=0 ref
+	ref="docker://127.0.0.1:$REG_PORT/test/app:user"
+	REGISTRY_AUTH_FILE=$WORK/none.json "$HEARTH" pull "$ref" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "asks for a login (none for 127.0.0.1:$REG_PORT" "$WORK/err" || fail "no login: $(cat "$WORK/err")"
+	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}' "$REG_PORT" "$(printf tester:wrong | base64)" >"$WORK/bad.json"
+	rc=0
+	REGISTRY_AUTH_FILE=$WORK/bad.json "$HEARTH" pull "$ref" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "refused the login" "$WORK/err" || fail "bad login: $(cat "$WORK/err")"
+	! grep -q wrong "$WORK/err" || fail "the password reached the message"
+	printf '{"auths": {"http://127.0.0.1:%s": {"auth": "%s"}}}' "$REG_PORT" "$(printf tester:s3cret | base64)" >"$WORK/good.json"
+	REGISTRY_AUTH_FILE=$WORK/good.json "$HEARTH" pull "$ref" >/dev/null || fail "good login refused"
+	store_clean
+}
+
 t test_oci_layout_qemu
 t test_image_config
 t test_transports_and_cache
@@ -205,4 +299,6 @@ t test_concurrent_pulls
 t test_rmi_prune
 t test_bad_images
 t test_hostile_layers
+t test_registry
+t test_registry_login
 report

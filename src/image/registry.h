@@ -1,0 +1,36 @@
+/* A client of the Distribution API v2 (a Docker or OCI registry), with
+ * libcurl: manifests and blobs, each checked against its digest; token
+ * (Bearer) and basic auth with credentials from REGISTRY_AUTH_FILE or
+ * ~/.docker/config.json. A loopback registry is spoken to over plain
+ * http; any other over https, verified unless the host is among the
+ * context's insecure registries (then unverified, and http when it does
+ * not speak TLS). Credentials stay in memory: never in argv, a file or
+ * an error message. */
+#ifndef HEARTH_IMAGE_REGISTRY_H
+#define HEARTH_IMAGE_REGISTRY_H
+
+#include "digest.h"
+#include "hearth/context.h"
+#include "ref.h"
+
+struct registry;
+
+/* For REF (docker transport); REF_TEXT names it in errors. */
+struct registry *registry_new(const struct hearth_ctx *ctx, const struct image_ref *ref, const char *ref_text);
+void registry_free(struct registry *r);
+
+/* The manifest (or index) REFERENCE (a tag or a digest) names: its body,
+ * media type and digest (checked when REFERENCE is a digest). */
+int registry_manifest(struct registry *r, const char *reference, char **ret_body, size_t *ret_len, char **ret_type,
+		      char ret_digest[DIGEST_MAX], struct hearth_error **err) WUR;
+
+/* Blob DIGEST (SIZE bytes, as its descriptor says) into PATH (created
+ * 0600), checked, with progress; -1 and no PATH on any failure. */
+int registry_blob(struct registry *r, const char *digest, uint64_t size, const char *path,
+		  struct hearth_error **err) WUR;
+
+/* Blob DIGEST in memory (at most MAX bytes), checked. */
+int registry_blob_mem(struct registry *r, const char *digest, size_t max, char **ret, size_t *ret_len,
+		      struct hearth_error **err) WUR;
+
+#endif
