@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "lib/ctx.h"
+#include "lib/http.h"
 #include "registry.h"
 
 #define JSON_MAX (4u << 20) /* an index, a manifest, a config */
@@ -43,9 +45,10 @@ static bool is_index(const char *type)
 			strcmp(type, "application/vnd.docker.distribution.manifest.list.v2+json") == 0);
 }
 
-/* Blob DIGEST of the layout at DIR, checked, parsed. */
-static json_t *blob_json(const char *dir, const char *digest, const char *what, const char *ref,
-			 struct hearth_error **err)
+/* Blob DIGEST of the layout at DIR, checked, parsed; its bytes in
+ * *RET_RAW when asked for. */
+static json_t *blob_json_raw(const char *dir, const char *digest, const char *what, const char *ref, char **ret_raw,
+			     size_t *ret_len, struct hearth_error **err)
 {
 	if (!digest_valid(digest)) {
 		fail_invalid(err, "image: %s: %s names no sha256 digest (%s)", ref, what, digest ? digest : "none");
@@ -69,8 +72,19 @@ static json_t *blob_json(const char *dir, const char *digest, const char *what, 
 	if (!json_is_object(j)) {
 		json_decref(j);
 		fail_invalid(err, "image: %s: %s %s is not a JSON object", ref, what, digest);
+		return NULL;
+	}
+	if (ret_raw) {
+		*ret_raw = steal_ptr(&text);
+		*ret_len = len;
 	}
 	return j;
+}
+
+static json_t *blob_json(const char *dir, const char *digest, const char *what, const char *ref,
+			 struct hearth_error **err)
+{
+	return blob_json_raw(dir, digest, what, ref, NULL, NULL, err);
 }
 
 /* From an index, the manifest for this host's platform. */
@@ -137,7 +151,8 @@ static int plan_from_manifest(const char *dir, const char *digest, json_t *manif
 	json_t *cfg = json_object_get(manifest, "config");
 	if (!json_is_object(cfg))
 		return fail_invalid(err, "image: %s: manifest %s has no config", ref, digest);
-	plan->config = blob_json(dir, json_string_value(json_object_get(cfg, "digest")), "config", ref, err);
+	plan->config = blob_json_raw(dir, json_string_value(json_object_get(cfg, "digest")), "config", ref,
+				     &plan->config_raw, &plan->config_len, err);
 	if (!plan->config)
 		return -1;
 	snprintf(plan->digest, sizeof(plan->digest), "%s", digest);
@@ -188,7 +203,8 @@ static int resolve_registry(const struct hearth_ctx *ctx, const struct image_ref
 				rc = -1;
 			else if (!json_is_object(plan->config = json_loadb(ctext, clen, 0, NULL)))
 				rc = fail_invalid(err, "image: %s: the config is not a JSON object", ref_text);
-			free(ctext);
+			plan->config_raw = ctext;
+			plan->config_len = clen;
 			snprintf(plan->digest, sizeof(plan->digest), "%s", digest);
 			if (rc == 0)
 				rc = plan_layers(NULL, m, ref_text, plan, err);
@@ -356,6 +372,8 @@ static int resolve_docker_archive(json_t *files, const char *ref, struct image_p
 	if (rc == 0) {
 		digest_of(ctext, clen, plan->digest);
 		plan->config = json_loadb(ctext, clen, 0, NULL);
+		plan->config_raw = steal_ptr(&ctext);
+		plan->config_len = clen;
 		diff_ids = json_object_get(json_object_get(plan->config, "rootfs"), "diff_ids");
 		if (json_array_size(diff_ids) != json_array_size(layers))
 			rc = fail_invalid(err, "image: %s: %zu layers but %zu diff_ids in its config", ref,
@@ -383,6 +401,40 @@ static int resolve_docker_archive(json_t *files, const char *ref, struct image_p
 	return rc;
 }
 
+static int write_fd(const char *data, size_t len, void *arg)
+{
+	return write_all(*(int *)arg, data, len);
+}
+
+/* `docker save NAME:TAG` through the Engine API into PATH. */
+static int daemon_export(const struct hearth_ctx *ctx, const struct image_ref *ref, const char *ref_text,
+			 const char *path, struct hearth_error **err)
+{
+	const char *host = ctx_get(ctx, HEARTH_SETTING_DOCKER_HOST);
+	if (!str_has_prefix(host, "unix://"))
+		return fail_invalid(err, "image: %s: DOCKER_HOST=%s: only unix:// sockets are supported", ref_text,
+				    host);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return fail_errno(err, "image: %s: %s", path, strerror(errno));
+	_cleanup_free_ char *url = xasprintf("/images/%s:%s/get", ref->repository, ref->tag);
+	struct http_request req = {
+		.socket_path = host + 7, .method = "GET", .path = url, .upload_fd = -1, .on_data = write_fd, .arg = &fd
+	};
+	struct http_response resp = { 0 };
+	if (http_do(&req, &resp, err) < 0) {
+		hearth_error_prefix(err, "image: %s: is dockerd running? ", ref_text);
+		return -1;
+	}
+	http_response_release(&resp);
+	if (resp.status == 404)
+		return hearth_fail(err, HEARTH_ERR_NOT_FOUND, ENOENT, "image: %s: no such image in the Docker Engine",
+				   ref_text);
+	if (resp.status != 200)
+		return fail_runtime(err, "image: %s: the Docker Engine answered %ld", ref_text, resp.status);
+	return 0;
+}
+
 int image_plan_resolve(const struct hearth_ctx *ctx, const struct image_ref *ref, const char *ref_text,
 		       const char *tmp_parent, struct image_plan *plan, struct hearth_error **err)
 {
@@ -403,7 +455,8 @@ int image_plan_resolve(const struct hearth_ctx *ctx, const struct image_ref *ref
 		rc = resolve_layout(ref->path, ref->tag, ref_text, plan, err);
 		break;
 	case IMAGE_OCI_ARCHIVE:
-	case IMAGE_DOCKER_ARCHIVE: {
+	case IMAGE_DOCKER_ARCHIVE:
+	case IMAGE_DOCKER_DAEMON: {
 		plan->tmpdir = xasprintf("%s/extract-XXXXXX", tmp_parent);
 		if (!mkdtemp(plan->tmpdir)) {
 			rc = fail_errno(err, "image: mkdtemp %s: %s", plan->tmpdir, strerror(errno));
@@ -411,10 +464,17 @@ int image_plan_resolve(const struct hearth_ctx *ctx, const struct image_ref *ref
 			plan->tmpdir = NULL;
 			break;
 		}
-		json_t *files = extract_archive(ref->path, plan->tmpdir, ref_text, err);
+		_cleanup_free_ char *saved = xasprintf("%s/daemon.tar", plan->tmpdir);
+		if (ref->transport == IMAGE_DOCKER_DAEMON && daemon_export(ctx, ref, ref_text, saved, err) < 0) {
+			rc = -1;
+			break;
+		}
+		json_t *files = extract_archive(ref->transport == IMAGE_DOCKER_DAEMON ? saved : ref->path,
+						plan->tmpdir, ref_text, err);
+		unlink(saved);
 		if (!files)
 			rc = -1;
-		else if (ref->transport == IMAGE_DOCKER_ARCHIVE)
+		else if (ref->transport != IMAGE_OCI_ARCHIVE)
 			rc = resolve_docker_archive(files, ref_text, plan, err);
 		else
 			rc = layout_from_archive(files, plan->tmpdir, ref_text, err) < 0
@@ -442,6 +502,7 @@ void image_plan_release(struct image_plan *plan)
 	}
 	free(plan->layers);
 	json_decref(plan->config);
+	free(plan->config_raw);
 	registry_free(plan->registry);
 	if (plan->tmpdir)
 		rm_rf(plan->tmpdir);

@@ -24,6 +24,8 @@ struct image_plan {
 	 * else the config's (docker archives, which carry no manifest). */
 	char digest[DIGEST_MAX];
 	json_t *config; /* the image configuration, checked */
+	char *config_raw; /* its bytes, whose digest is the image's ID */
+	size_t config_len;
 	struct image_layer *layers;
 	size_t n_layers;
 	char *tmpdir;		   /* an archive's extraction, a registry's blobs, or NULL */

@@ -244,38 +244,41 @@ static void add_ref(const char *dir, json_t *meta, const char *ref)
 	IGNORE_FAILURE(entry_save(dir, meta, NULL));
 }
 
-int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, const char *pin, struct image_entry *ret,
-		       struct hearth_error **err)
+int image_store_plan(struct hearth_ctx *ctx, const char *ref_text, const char *pin, struct image_plan *plan,
+		     struct hearth_error **err)
 {
 	struct image_ref ref;
-	if (image_ref_parse(ref_text, &ref, err) < 0 || store_ensure(ctx, err) < 0) {
-		image_ref_release(&ref);
+	if (image_ref_parse(ref_text, &ref, err) < 0)
 		return -1;
-	}
 	if (pin && !digest_valid(pin)) {
 		image_ref_release(&ref);
 		return fail_invalid(err, "image_digest: not a sha256 digest (%s)", pin);
 	}
-	if (pin && image_store_find(ctx, pin, ret, NULL) == 0) {
-		image_ref_release(&ref);
-		return 0; /* the exact image, already here */
-	}
 	if (pin && ref.transport == IMAGE_DOCKER) {
-		free(ref.digest);
+		free(ref.digest); /* the registry is asked for the exact image */
 		ref.digest = xstrdup(pin);
 	}
 	_cleanup_free_ char *store = store_path(ctx);
 	_cleanup_free_ char *tmp = xasprintf("%s/.tmp", store);
-	struct image_plan plan;
-	int rc = image_plan_resolve(ctx, &ref, ref_text, tmp, &plan, err);
+	int rc = store_ensure(ctx, err) < 0 ? -1 : image_plan_resolve(ctx, &ref, ref_text, tmp, plan, err);
 	image_ref_release(&ref);
-	if (rc < 0)
-		return -1;
-	if (pin && strcmp(plan.digest, pin) != 0) {
-		rc = fail_invalid(err, "image_digest: %s now resolves to %s, not %s", ref_text, plan.digest, pin);
-		image_plan_release(&plan);
-		return rc;
+	if (rc == 0 && pin && strcmp(plan->digest, pin) != 0) {
+		rc = fail_invalid(err, "image_digest: %s now resolves to %s, not %s", ref_text, plan->digest, pin);
+		image_plan_release(plan);
 	}
+	return rc;
+}
+
+int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, const char *pin, struct image_entry *ret,
+		       struct hearth_error **err)
+{
+	if (pin && digest_valid(pin) && image_store_find(ctx, pin, ret, NULL) == 0)
+		return 0; /* the exact image, already here */
+	struct image_plan plan;
+	if (image_store_plan(ctx, ref_text, pin, &plan, err) < 0)
+		return -1;
+	_cleanup_free_ char *store = store_path(ctx);
+	int rc = 0;
 	const char *hex = plan.digest + 7;
 	_cleanup_free_ char *dir = xasprintf("%s/%s", store, hex);
 	_cleanup_free_ char *lock = xasprintf("%s/.tmp/%s.lock", store, hex);

@@ -28,6 +28,14 @@ struct image_entry {
 int image_store_ensure(struct hearth_ctx *ctx, const char *ref, const char *pin, struct image_entry *ret,
 		       struct hearth_error **err) WUR;
 
+struct image_plan;
+
+/* Resolves REF (and checks PIN, as image_store_ensure does) without
+ * converting anything: for a backend that loads images itself. The
+ * plan's files live in the store's .tmp until image_plan_release. */
+int image_store_plan(struct hearth_ctx *ctx, const char *ref, const char *pin, struct image_plan *plan,
+		     struct hearth_error **err) WUR;
+
 /* The entry whose digest is DIGEST, or whose references hold REF. */
 int image_store_find(struct hearth_ctx *ctx, const char *ref_or_digest, struct image_entry *ret,
 		     struct hearth_error **err) WUR;
