@@ -375,9 +375,15 @@ static pid_t workload_start(char **cmd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
 	if (image_workload.env) {
+		/* The image's environment, and the contract's variables the
+		 * backend put in a container's. */
+		char *vols = getenv("HEARTH_VOLUMES") ? strdup(getenv("HEARTH_VOLUMES")) : NULL;
 		clearenv();
 		for (char **e = image_workload.env; *e; e++)
 			putenv(*e);
+		if (vols)
+			setenv("HEARTH_VOLUMES", vols, 1);
+		free(vols);
 	} else if (!in_container) {
 		clearenv();
 		putenv(DEFAULT_PATH);
@@ -437,7 +443,11 @@ static char **session_env(void)
 {
 	static char name[96], ip[48];
 	static char *vm_env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				  "HOME=/root", "TERM=linux", name, ip, NULL };
+				  "HOME=/root",
+				  "TERM=linux",
+				  name,
+				  ip,
+				  NULL };
 	extern char **environ;
 	if (image_workload.env) {
 		static char **env;

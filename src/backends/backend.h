@@ -77,6 +77,10 @@ struct hearth_backend_ops {
 	 * connected, or -1; *RET_LOCK an fd to close with it, or -1. NULL:
 	 * the backend's guests have no agent. */
 	int (*session_open)(struct guest *g, int *ret_lock, struct hearth_error **err);
+	/* For an OCI image guest: the image made ready the backend's own way,
+	 * CFG's image_digest set. NULL: the core converts it to an ext4 root
+	 * filesystem in the image store (rootfs_path). */
+	int (*image_prepare)(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err);
 	/* Files in the state directory that `logs --hypervisor` prints, in
 	 * order; NULL: hypervisor.log. */
 	const char *const *hypervisor_logs;

@@ -193,9 +193,19 @@ json_t *docker_container_spec(const struct guest *g, const char *image)
 	json_object_set_new(
 		host, "LogConfig",
 		json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size", cap, "max-file", "2"));
-	return json_pack("{s:s, s:s, s:[s], s:[], s:o, s:o, s:o, s:o}", "Image", image, "Hostname", g->name,
-			 "Entrypoint", "/sbin/init", "Cmd", "Env", env, "Labels", labels, "ExposedPorts", exposed,
-			 "HostConfig", host);
+	json_t *spec = json_pack("{s:s, s:s, s:[s], s:[], s:o, s:o, s:o, s:o}", "Image", image, "Hostname", g->name,
+				 "Entrypoint", cfg->image ? HEARTH_IMAGE_INIT : "/sbin/init", "Cmd", "Env", env,
+				 "Labels", labels, "ExposedPorts", exposed, "HostConfig", host);
+	if (cfg->image) {
+		/* hearth-init from the host, as root: it takes the image's User
+		 * and WorkingDir from workload.json for the workload. */
+		json_array_append_new(binds, json_sprintf("%s/hearth-init:" HEARTH_IMAGE_INIT ":ro",
+							  ctx_get(g->ctx, HEARTH_SETTING_DATA_DIR)));
+		json_object_set_new(spec, "User", json_string("0:0"));
+		json_object_set_new(spec, "WorkingDir", json_string("/"));
+		json_object_set_new(labels, "hearth.image", json_string(cfg->image));
+	}
+	return spec;
 }
 
 static void container_remove(struct hearth_ctx *ctx, const char *name)
@@ -220,9 +230,23 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
 	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
 		return -1;
-	_cleanup_free_ char *image = docker_ensure_image(g, err);
-	if (!image)
+	_cleanup_free_ char *image = NULL;
+	if (cfg->image) {
+		/* The Engine's copy of the image, hearth-init bound in beside it
+		 * and the image's workload for it in the config directory. */
+		_cleanup_free_ char *w = docker_image_workload(ctx, cfg, err);
+		_cleanup_free_ char *meta = xasprintf("%s/.hearth", cdir);
+		_cleanup_free_ char *wpath = xasprintf("%s/" HEARTH_WORKLOAD_JSON, cdir);
+		_cleanup_close_ int fd = -1;
+		if (!w)
+			return -1;
+		if (mkdir(meta, 0755) < 0 || (fd = open(wpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0 ||
+		    write_all(fd, w, strlen(w)) < 0)
+			return fail_errno(err, "docker: %s: %s", wpath, strerror(errno));
+		image = xasprintf(DOCKER_IMAGE_REPO ":%s", cfg->image_digest + 7);
+	} else if (!(image = docker_ensure_image(g, err))) {
 		return -1;
+	}
 	json_t *spec = docker_container_spec(g, image);
 	_cleanup_free_ char *create = xasprintf("/containers/create?name=hearth-%s", g->name);
 	int rc = engine(ctx, "POST", create, spec, NULL, NULL, err);
@@ -324,9 +348,7 @@ static bool container_ready(struct guest *g, const char *started, const regex_t 
 	_cleanup_free_ char *path = container_path(g->name, "/logs?stdout=1&stderr=1");
 	struct ready_scan scan = { .re = re };
 	struct demux d = { .sink = scan_ready, .arg = &scan };
-	struct http_request req = {
-		.method = "GET", .upload_fd = -1, .on_data = demux, .arg = &d, .timeout_ms = 5000
-	};
+	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux, .arg = &d, .timeout_ms = 5000 };
 	struct http_response resp = { 0 };
 	IGNORE_FAILURE(engine_send(ctx, &req, path, &resp, NULL));
 	http_response_release(&resp);
@@ -402,8 +424,9 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 	if (!s)
 		s = "dead";
 	if (strcmp(s, "running") == 0) {
-		record_set_status(rec, container_ready_as_probed(g, rec, started ? started : "") ? HEARTH_STATUS_RUNNING
-											 : HEARTH_STATUS_STARTING,
+		record_set_status(rec,
+				  container_ready_as_probed(g, rec, started ? started : "") ? HEARTH_STATUS_RUNNING
+											    : HEARTH_STATUS_STARTING,
 				  NULL);
 	} else if (strcmp(s, "paused") == 0) {
 		record_set_status(rec, HEARTH_STATUS_PAUSED, NULL);
@@ -424,6 +447,8 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 								: xstrdup("stopped by request");
 		record_set_status(rec, HEARTH_STATUS_STOPPED, why);
 		rec->exit_code = code;
+		/* A workload that ended at once: was hearth-init ready first? */
+		rec->agent_ready = container_ready(g, started ? started : "", NULL);
 	} else {
 		const char *msg = json_string_value(json_object_get(st, "Error"));
 		record_set_status(rec, HEARTH_STATUS_FAILED, msg && *msg ? msg : "container is dead");
@@ -518,4 +543,5 @@ const struct hearth_backend_ops docker_backend = {
 	.stop = docker_stop,
 	.remove = docker_remove,
 	.logs = docker_logs,
+	.image_prepare = docker_image_prepare,
 };

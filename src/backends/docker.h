@@ -37,4 +37,19 @@ json_t *docker_container_spec(const struct guest *g, const char *image);
  * content (docker_image.c). */
 char *docker_ensure_image(struct guest *g, struct hearth_error **err);
 
+/* Loads ARCHIVE (`docker save` output, maybe gzipped) and tags what it
+ * held as REPO:TAG. */
+int docker_load_archive(struct hearth_ctx *ctx, const char *archive, const char *repo, const char *tag,
+			struct hearth_error **err) WUR;
+
+/* The Engine's own copy of an OCI image guest's image (docker_oci.c):
+ * pulled by the Engine from the registry, loaded from an archive or a
+ * layout, or the Engine's already; tagged IMAGE_REPO:<digest hex>.
+ * Sets CFG's image_digest. */
+#define DOCKER_IMAGE_REPO "hearth-image"
+int docker_image_prepare(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hearth_error **err) WUR;
+
+/* The workload.json of an image guest, from the Engine's image config. */
+char *docker_image_workload(struct hearth_ctx *ctx, const struct hearth_config *cfg, struct hearth_error **err);
+
 #endif

@@ -224,8 +224,7 @@ static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char 
 	return rc;
 }
 
-/* Loads IMAGE.tar(.gz) and tags what it held as REPO:TAG. */
-static int load_archive(struct hearth_ctx *ctx, const char *archive, const char *repo, const char *tag,
+int docker_load_archive(struct hearth_ctx *ctx, const char *archive, const char *repo, const char *tag,
 			struct hearth_error **err)
 {
 	_cleanup_close_ int fd = open(archive, O_RDONLY | O_CLOEXEC);
@@ -305,7 +304,7 @@ char *docker_ensure_image(struct guest *g, struct hearth_error **err)
 	}
 	int rc;
 	if (archive) {
-		rc = load_archive(ctx, archive, repo, tag, err);
+		rc = docker_load_archive(ctx, archive, repo, tag, err);
 	} else {
 		_cleanup_free_ char *id = NULL;
 		rc = import_rootfs(ctx, cfg->rootfs_path, tag, &id, err);

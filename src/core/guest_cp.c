@@ -77,8 +77,12 @@ static int run_copy(struct hearth_ctx *ctx, const char *name, char **argv, struc
 		close(errfd);
 		return hearth_fail(err, HEARTH_ERR_RUNTIME, e, "cp: thread: %s", strerror(e));
 	}
-	struct hearth_exec ex = { .argv = argv, .in_fd = out ? -1 : p[0], .out_fd = out ? p[1] : errfd,
-				  .err_fd = errfd, .tty_fd = -1, .signal_fd = -1 };
+	struct hearth_exec ex = { .argv = argv,
+				  .in_fd = out ? -1 : p[0],
+				  .out_fd = out ? p[1] : errfd,
+				  .err_fd = errfd,
+				  .tty_fd = -1,
+				  .signal_fd = -1 };
 	int status = -1;
 	struct hearth_error *run_err = NULL;
 	int rc = hearth_guest_exec(ctx, name, &ex, &status, &run_err);

@@ -89,7 +89,9 @@ static int probe_http(const struct sockaddr_in *sa, const char *path, char **why
 	char host[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
 	snprintf(host, sizeof(host), "%s:%u", ip, ntohs(sa->sin_port));
-	struct http_request req = { .host = host, .method = "GET", .path = path, .upload_fd = -1, .timeout_ms = HTTP_MS };
+	struct http_request req = {
+		.host = host, .method = "GET", .path = path, .upload_fd = -1, .timeout_ms = HTTP_MS
+	};
 	struct http_response resp = { 0 };
 	struct hearth_error *e = NULL;
 	int ok = 0;
@@ -108,8 +110,9 @@ static int probe_exec(struct hearth_ctx *ctx, const char *name, const char *cmd,
 {
 	char *argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)cmd, NULL };
 	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	struct hearth_exec ex = { .argv = argv, .in_fd = -1, .out_fd = null, .err_fd = null, .tty_fd = -1,
-				  .signal_fd = -1 };
+	struct hearth_exec ex = {
+		.argv = argv, .in_fd = -1, .out_fd = null, .err_fd = null, .tty_fd = -1, .signal_fd = -1
+	};
 	int status = -1;
 	struct hearth_error *e = NULL;
 	int rc = guest_exec(ctx, name, &ex, true, &status, &e);
@@ -140,7 +143,8 @@ int guest_probe(struct hearth_ctx *ctx, int vmfd, struct hearth_record *rec, boo
 		struct hearth_config *cfg = NULL;
 		struct sockaddr_in sa;
 		bool forwarded;
-		if (guest_config_read(vmfd, &cfg, NULL) < 0 || endpoint(cfg, rec, pr.port, &sa, &forwarded, ret_why) < 0)
+		if (guest_config_read(vmfd, &cfg, NULL) < 0 ||
+		    endpoint(cfg, rec, pr.port, &sa, &forwarded, ret_why) < 0)
 			ok = 0;
 		else if (pr.kind == HEARTH_READY_HTTP)
 			ok = probe_http(&sa, pr.arg, ret_why);

@@ -47,8 +47,9 @@ static int ready_reachable(const struct hearth_config *cfg, const char *network,
 	for (size_t i = 0; i < cfg->n_ports; i++)
 		if (cfg->ports[i].guest == pr.port && cfg->ports[i].protocol == HEARTH_PROTO_TCP)
 			return 0;
-	return fail_invalid(err, "ready: the guest's port %u is not published (-p HOST:%u) and its user-mode "
-				 "network has no address the host reaches (%s)",
+	return fail_invalid(err,
+			    "ready: the guest's port %u is not published (-p HOST:%u) and its user-mode "
+			    "network has no address the host reaches (%s)",
 			    pr.port, pr.port, cfg->ready);
 }
 
@@ -62,19 +63,24 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 		for (size_t i = 0; backend_at(i); i++)
 			if (backend_at(i)->needs_runner)
 				want = backend_at(i)->name;
-	/* A fresh start finds an image's rootfs again; a restore brings its own. */
-	if (cfg->image && !how && image_prepare(ctx, cfg, err) < 0)
-		return -1;
 	if (hearth_config_validate(ctx, cfg, err) < 0 || hearth_backend_choose(ctx, want, &backend, NULL, err) < 0)
 		return -1;
 	const struct hearth_backend_ops *ops = backend_find(backend);
+	/* A fresh start finds an image again; a restore brings its disk. */
+	_cleanup_free_ char *workload = NULL;
+	if (cfg->image && !how) {
+		if (ops->needs_runner)
+			return fail_invalid(err, "image: the %s backend runs a runner's own guest (%s)", ops->name,
+					    cfg->image);
+		if (ops->image_prepare
+			    ? ops->image_prepare(ctx, cfg, err) < 0
+			    : image_prepare(ctx, cfg, err) < 0 || !(workload = image_workload_json(ctx, cfg, err)))
+			return -1;
+	}
 	if (network_choose(ops, opts->network, &network, err) < 0)
 		return -1;
 	bool bridged = network && strcmp(network, "bridge") == 0;
 	if (ready_reachable(cfg, network, err) < 0)
-		return -1;
-	_cleanup_free_ char *workload = NULL;
-	if (cfg->image && !how && !(workload = image_workload_json(ctx, cfg, err)))
 		return -1;
 	_cleanup_close_ int rootfd = state_root_open(ctx, err);
 	if (rootfd < 0)
@@ -165,8 +171,14 @@ int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeou
 		free(why);
 		enum hearth_status st = rec->status;
 		_cleanup_free_ char *reason = rec->reason ? xstrdup(rec->reason) : NULL;
+		struct hearth_ready pr;
+		/* A guest whose workload ended at once: ready all the same when
+		 * hearth-init said so and that is all its probe asks. */
+		bool done_ready = st == HEARTH_STATUS_STOPPED && rec->agent_ready &&
+				  hearth_ready_parse(rec->ready, &pr, NULL) == 0 &&
+				  (pr.kind == HEARTH_READY_AGENT || pr.kind == HEARTH_READY_NONE);
 		record_free(rec);
-		if (st == HEARTH_STATUS_RUNNING || st == HEARTH_STATUS_PAUSED)
+		if (st == HEARTH_STATUS_RUNNING || st == HEARTH_STATUS_PAUSED || done_ready)
 			return 0;
 		if (st != HEARTH_STATUS_STARTING) {
 			_cleanup_free_ char *tail = console_tail(vmfd, 10);
@@ -177,7 +189,8 @@ int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeou
 			_cleanup_free_ char *tail = console_tail(vmfd, 10);
 			IGNORE_FAILURE(hearth_guest_stop(ctx, name, 0, NULL));
 			if (probe_why)
-				return fail_runtime(err, "%s: not ready within %d s (ready %s), stopped it; console:\n%s",
+				return fail_runtime(err,
+						    "%s: not ready within %d s (ready %s), stopped it; console:\n%s",
 						    name, timeout_s, probe_why, tail);
 			return fail_runtime(err, "%s: not ready within %d s, stopped it; console:\n%s", name, timeout_s,
 					    tail);

@@ -98,17 +98,14 @@ void registry_free(struct registry *r)
 	free(r);
 }
 
-/* "user:password" for the registry from the auth file, or NULL. */
-static void load_basic(struct registry *r)
+char *registry_credentials(const struct hearth_ctx *ctx, const char *host)
 {
-	if (r->basic_loaded)
-		return;
-	r->basic_loaded = true;
-	const char *file = ctx_get(r->ctx, HEARTH_SETTING_REGISTRY_AUTH_FILE);
+	const char *file = ctx_get(ctx, HEARTH_SETTING_REGISTRY_AUTH_FILE);
 	_cleanup_free_ char *text = NULL;
 	if (!file || read_file_at(AT_FDCWD, file, 1 << 20, &text, NULL) < 0)
-		return;
+		return NULL;
 	json_t *root = json_loads(text, 0, NULL);
+	char *found = NULL;
 	const char *key;
 	json_t *v;
 	json_object_foreach(json_object_get(root, "auths"), key, v)
@@ -117,7 +114,7 @@ static void load_basic(struct registry *r)
 				: str_has_prefix(key, "http://") ? key + 7
 								 : key;
 		size_t n = strcspn(k, "/");
-		if (n != strlen(r->host) || strncmp(k, r->host, n) != 0)
+		if (n != strlen(host) || strncmp(k, host, n) != 0)
 			continue;
 		const char *b64 = json_string_value(json_object_get(v, "auth"));
 		if (b64 && *b64) {
@@ -127,15 +124,22 @@ static void load_basic(struct registry *r)
 			while (got > 0 && out[got - 1] == '\0') /* the padding decodes to NULs */
 				got--;
 			if (got > 0 && memchr(out, ':', (size_t)got))
-				r->basic = xstrndup((const char *)out, (size_t)got);
+				found = xstrndup((const char *)out, (size_t)got);
 			explicit_bzero(out, len);
 			free(out);
 		}
 		break;
 	}
-	if (text)
-		explicit_bzero(text, strlen(text));
+	explicit_bzero(text, strlen(text));
 	json_decref(root);
+	return found;
+}
+
+static void load_basic(struct registry *r)
+{
+	if (!r->basic_loaded)
+		r->basic = registry_credentials(r->ctx, r->host);
+	r->basic_loaded = true;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)

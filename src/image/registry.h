@@ -33,4 +33,8 @@ int registry_blob(struct registry *r, const char *digest, uint64_t size, const c
 int registry_blob_mem(struct registry *r, const char *digest, size_t max, char **ret, size_t *ret_len,
 		      struct hearth_error **err) WUR;
 
+/* "user:password" for registry HOST from the context's auth file, or
+ * NULL; the caller wipes and frees it. */
+char *registry_credentials(const struct hearth_ctx *ctx, const char *host);
+
 #endif

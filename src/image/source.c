@@ -469,8 +469,8 @@ int image_plan_resolve(const struct hearth_ctx *ctx, const struct image_ref *ref
 			rc = -1;
 			break;
 		}
-		json_t *files = extract_archive(ref->transport == IMAGE_DOCKER_DAEMON ? saved : ref->path,
-						plan->tmpdir, ref_text, err);
+		json_t *files = extract_archive(ref->transport == IMAGE_DOCKER_DAEMON ? saved : ref->path, plan->tmpdir,
+						ref_text, err);
 		unlink(saved);
 		if (!files)
 			rc = -1;

@@ -23,7 +23,7 @@ struct image_plan {
 	/* The store key: the manifest's digest (OCI layouts, registries),
 	 * else the config's (docker archives, which carry no manifest). */
 	char digest[DIGEST_MAX];
-	json_t *config; /* the image configuration, checked */
+	json_t *config;	  /* the image configuration, checked */
 	char *config_raw; /* its bytes, whose digest is the image's ID */
 	size_t config_len;
 	struct image_layer *layers;

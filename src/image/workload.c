@@ -10,9 +10,9 @@ static int signal_number(const char *s)
 	static const struct {
 		const char *name;
 		int sig;
-	} names[] = { { "HUP", SIGHUP },   { "INT", SIGINT },	{ "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-		      { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "WINCH", SIGWINCH },
-		      { "PWR", SIGPWR } };
+	} names[] = { { "HUP", SIGHUP },   { "INT", SIGINT },	  { "QUIT", SIGQUIT },
+		      { "KILL", SIGKILL }, { "USR1", SIGUSR1 },	  { "USR2", SIGUSR2 },
+		      { "TERM", SIGTERM }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR } };
 	uint64_t n;
 	if (parse_u64(s, 1, 64, &n) == 0)
 		return (int)n;

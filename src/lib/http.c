@@ -98,6 +98,8 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 	}
 	/* Docker answers 100-continue slowly; never wait for it. */
 	headers = curl_slist_append(headers, "Expect:");
+	if (req->header)
+		headers = curl_slist_append(headers, req->header);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	CURLcode rc = curl_easy_perform(c);
 	int ret = 0;

@@ -11,15 +11,16 @@
 struct http_request {
 	const char *socket_path; /* the server's unix socket, or NULL: HOST over TCP */
 	const char *host;	 /* "ADDR:PORT" over TCP; NULL with a socket */
-	const char *method; /* "GET", "POST", "DELETE" */
-	const char *path;   /* "/v1.41/containers/json?all=1" */
-	json_t *body;	    /* JSON body, or NULL (borrowed) */
-	int upload_fd;	    /* a raw body streamed from this fd, or -1 */
+	const char *method;	 /* "GET", "POST", "DELETE" */
+	const char *path;	 /* "/v1.41/containers/json?all=1" */
+	json_t *body;		 /* JSON body, or NULL (borrowed) */
+	int upload_fd;		 /* a raw body streamed from this fd, or -1 */
 	/* When set by the time upload_fd ends, the body was not whole: the
 	 * transfer is aborted rather than ended, so the server never takes
 	 * a truncated body for a complete one. */
 	const atomic_bool *upload_failed;
 	const char *content_type; /* of upload_fd's bytes */
+	const char *header;	  /* one more "Name: value" header, or NULL */
 	/* Streams the response body here instead of collecting it; return
 	 * nonzero to stop early. */
 	int (*on_data)(const char *data, size_t len, void *arg);

@@ -235,7 +235,8 @@ int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, st
 {
 	if (cfg->name && !hearth_name_valid(cfg->name))
 		return fail_invalid(err, "name: must match [a-z0-9][a-z0-9-]{0,62} (%s)", cfg->name);
-	if (check_file_path("rootfs_path", cfg->rootfs_path, !cfg->runner_dir, err) < 0 ||
+	if (check_file_path("rootfs_path", cfg->image ? NULL : cfg->rootfs_path, !cfg->runner_dir && !cfg->image,
+			    err) < 0 ||
 	    check_file_path("kernel_path", cfg->kernel_path, false, err) < 0 ||
 	    check_file_path("initrd_path", cfg->initrd_path, false, err) < 0)
 		return -1;

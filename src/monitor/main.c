@@ -38,7 +38,7 @@ struct monitor {
 	pid_t vmm;
 	char line[4096]; /* the console line being assembled */
 	size_t line_len;
-	bool ready; /* hearth-init's ready line seen */
+	bool ready;		   /* hearth-init's ready line seen */
 	struct hearth_ready probe; /* the guest's readiness probe */
 	char *probe_spec;
 	regex_t probe_re; /* LOG's */
@@ -208,10 +208,9 @@ static void scan_line(struct monitor *m)
 	const char *l = m->line;
 	if (!m->ready && strstr(l, HEARTH_READY_LINE)) {
 		m->ready = true;
+		update(m, set_agent_ready); /* a guest that ends at once was ready all the same */
 		if (m->probe.kind == HEARTH_READY_AGENT)
 			mark_running(m);
-		else
-			update(m, set_agent_ready);
 	}
 	if (m->probe.kind == HEARTH_READY_LOG && !m->running && m->probe_re_ok &&
 	    regexec(&m->probe_re, l, 0, NULL, 0) == 0)
@@ -297,8 +296,8 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 		dprintf(status_fd, "monitor: cannot set up logs in %s: %s", spec->dir, strerror(errno));
 		_exit(1);
 	}
-	int keep[] = { status_fd,  m.dirfd,	 devnull,   hvlog,     m.console_fd, con[0],
-		       con[1],	   execfail[0], execfail[1], con_in[0], con_in[1] };
+	int keep[] = { status_fd, m.dirfd,     devnull,	    hvlog,     m.console_fd, con[0],
+		       con[1],	  execfail[0], execfail[1], con_in[0], con_in[1] };
 	close_other_fds(keep, ARRAY_SIZE(keep));
 	dup2(devnull, 0);
 	dup2(hvlog, 1);
@@ -382,8 +381,11 @@ static _Noreturn void monitor_run(const struct monitor_spec *spec, int status_fd
 	bool reaped = false;
 	int client = -1;
 	for (;;) {
-		struct pollfd pfd[5] = { { con[0], POLLIN, 0 }, { sfd, POLLIN, 0 }, { -1, POLLIN, 0 },
-					 { attach, POLLIN, 0 }, { client, POLLIN, 0 } };
+		struct pollfd pfd[5] = { { con[0], POLLIN, 0 },
+					 { sfd, POLLIN, 0 },
+					 { -1, POLLIN, 0 },
+					 { attach, POLLIN, 0 },
+					 { client, POLLIN, 0 } };
 		if (proxy)
 			pfd[2].fd = proxy_fd(proxy);
 		if (poll(pfd, 5, proxy ? proxy_timeout_ms(proxy) : -1) < 0) {

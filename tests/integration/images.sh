@@ -9,7 +9,14 @@
 new_state
 WORK=$(mktemp -d /tmp/hearth-images.XXXXXX)
 REGISTRY_PIDS=()
-trap 'cleanup_state; [ ${#REGISTRY_PIDS[@]} = 0 ] || kill "${REGISTRY_PIDS[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
+ENGINE_IMAGES=() # what this file put in the Docker Engine, removed at the end
+cleanup() {
+	cleanup_state
+	[ ${#REGISTRY_PIDS[@]} = 0 ] || kill "${REGISTRY_PIDS[@]}" 2>/dev/null
+	[ ${#ENGINE_IMAGES[@]} = 0 ] || docker rmi -f "${ENGINE_IMAGES[@]}" >/dev/null 2>&1
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 MAKE_IMAGE=$(cd "$(dirname "$0")/.." && pwd)/images/make-image.py
 STORE=$HEARTH_STATE_DIR/images
 
@@ -55,6 +62,25 @@ start_registry() {
 push() {
 	skopeo copy -q --dest-tls-verify=false ${3:+--dest-creds "$3"} "oci:$WORK/img/layout:$1" \
 		"docker://127.0.0.1:$REG_PORT/test/app:$2" >/dev/null
+}
+
+need_docker() {
+	need_tools
+	command -v docker >/dev/null || skip "docker missing (apt-get install docker.io)"
+	docker version >/dev/null 2>&1 || skip "dockerd not running"
+}
+
+# An image the local Engine made: `docker import` of a tarball made here.
+engine_image() {
+	[ -n "${ENGINE_REF:-}" ] && return 0
+	mkdir -p "$WORK/imp/bin" "$WORK/imp/www"
+	cp /bin/busybox "$WORK/imp/bin/"
+	echo "from the Engine" >"$WORK/imp/www/index.html"
+	tar -C "$WORK/imp" -cf "$WORK/imp.tar" .
+	ENGINE_REF=hearth-test/imported:$$
+	docker import --change 'CMD ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]' "$WORK/imp.tar" \
+		"$ENGINE_REF" >/dev/null
+	ENGINE_IMAGES+=("$ENGINE_REF")
 }
 
 # The store holds whole entries only: no build or extraction left over.
@@ -292,6 +318,60 @@ test_registry_login() {
 	store_clean
 }
 
+# docker-daemon: on a VM backend, the Engine's image exported and converted.
+test_docker_daemon_qemu() {
+	need_docker
+	need_qemu
+	engine_image
+	local port rc=0
+	port=$(free_port)
+	"$HEARTH" run --image "docker-daemon:$ENGINE_REF" --name dd -p "$port:80" --ready http:80/ >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "from the Engine" ] || fail "no page"
+	"$HEARTH" rm -f dd >/dev/null
+	"$HEARTH" pull "docker-daemon:hearth-test/nosuch:$$" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 1 ] && grep -q "no such image in the Docker Engine" "$WORK/err" || fail "nosuch: $(cat "$WORK/err")"
+	store_clean
+}
+
+# The docker backend runs every transport's image itself: no conversion
+# into the store, the same contract (layers, env, user, cwd, config files).
+test_docker_backend() {
+	need_docker
+	need_registry
+	engine_image
+	start_registry dreg
+	push 1 1
+	local port t d want out
+	port=$(free_port)
+	local before
+	before=$(ls "$STORE" 2>/dev/null | grep -v '^\.' | sort | tr '\n' ' ')
+	for t in "oci:$WORK/img/layout:1" "oci-archive:$WORK/img/image.oci.tar:1" "docker-archive:$WORK/img/image.docker.tar" \
+		"docker://127.0.0.1:$REG_PORT/test/app:1" "docker-daemon:$ENGINE_REF"; do
+		want="hello from an OCI image"
+		[[ $t != docker-daemon:* ]] || want="from the Engine"
+		"$HEARTH" run --backend docker --image "$t" --name dk -p "$port:80" --ready http:80/ \
+			--config-file note=/etc/hostname >/dev/null || fail "$t: did not run"
+		d=$("$HEARTH" inspect dk | python3 -c 'import json,sys; print(json.load(sys.stdin)["image_digest"])')
+		ENGINE_IMAGES+=("hearth-image:${d#sha256:}")
+		[ "$(curl -s "http://127.0.0.1:$port/")" = "$want" ] || fail "$t: page"
+		if [[ $t != docker-daemon:* ]]; then
+			out=$("$HEARTH" exec dk sh -c 'echo "$GREETING|$(pwd)|$(id -u)|$(cat /mnt/config/note)"')
+			[ "$out" = "hello from the image|/|0|$(cat /etc/hostname)" ] || fail "$t: exec: $out"
+			"$HEARTH" exec dk sh -c '[ ! -e /gone.txt ] && [ "$(ls /opaque)" = new.txt ]' || fail "$t: layers"
+		fi
+		"$HEARTH" rm -f dk >/dev/null
+	done
+	[ "$(ls "$STORE" 2>/dev/null | grep -v '^\.' | sort | tr '\n' ' ')" = "$before" ] || fail "converted into the store"
+	# User, WorkingDir and Env of the image, for a workload that ends at once.
+	"$HEARTH" run --backend docker --image "oci:$WORK/img/layout:user" --name du >/dev/null
+	d=$("$HEARTH" inspect du | python3 -c 'import json,sys; print(json.load(sys.stdin)["image_digest"])')
+	ENGINE_IMAGES+=("hearth-image:${d#sha256:}")
+	wait_for "'$HEARTH' logs du | grep -q 'exit 0'" 20
+	[ "$("$HEARTH" logs du | grep -v hearth-init | tr '\n' ' ')" = "1000 1000 /www hello from the image " ] ||
+		fail "user image: $("$HEARTH" logs du)"
+	"$HEARTH" rm -f du >/dev/null
+}
+
 t test_oci_layout_qemu
 t test_image_config
 t test_transports_and_cache
@@ -301,4 +381,6 @@ t test_bad_images
 t test_hostile_layers
 t test_registry
 t test_registry_login
+t test_docker_daemon_qemu
+t test_docker_backend
 report
