@@ -451,6 +451,20 @@ test_fc_valgrind_cli_paths() {
 
 # An initrd (hearth-init as stage 1, which switches to the rootfs), and
 # the jailer's copy of it.
+# An OCI image (#12) boots as every other rootfs does, hearth-init at its
+# reserved path, the image's workload serving its page.
+test_fc_image() {
+	need_fc
+	python3 "$(dirname "$0")/../images/make-image.py" "$WORK/img" >/dev/null
+	fc run --backend firecracker --image "oci:$WORK/img/layout:1" --name img -p 18187:80 --memory 256 --cpus 1 \
+		--ready http:80/ >/dev/null
+	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18187/)" = "hello from an OCI image" ] || fail "page"
+	[ "$(fc exec img sh -c 'ls /opaque; echo $GREETING')" = "$(printf 'new.txt\nhello from the image')" ] ||
+		fail "exec: $(fc exec img sh -c 'ls /opaque; echo $GREETING')"
+	fc rm -f img >/dev/null
+	assert_nothing_left
+}
+
 test_fc_initrd() {
 	need_fc
 	command -v cpio >/dev/null || skip "cpio missing"
@@ -478,6 +492,7 @@ t test_fc_snapshot_refused_on_qemu
 t test_fc_agent_over_vsock
 t test_fc_exec
 t test_fc_initrd
+t test_fc_image
 # valgrind cannot run ASan binaries; the plain build's run covers it.
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_fc_valgrind_cli_paths
 report
