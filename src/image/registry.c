@@ -345,7 +345,7 @@ static int get(struct registry *r, const char *path, const char *accept, struct 
 			ret = authenticate(r, a.www_auth, err);
 			answer_release(&a);
 			if (ret < 0)
-				return -1;
+				break;
 			ret = -1;
 			continue;
 		} else if ((a.status == 401 || a.status == 403) && (r->use_basic || r->bearer))

@@ -201,7 +201,7 @@ static int resolve_registry(const struct hearth_ctx *ctx, const struct image_ref
 				rc = fail_invalid(err, "image: %s: the manifest names no config digest", ref_text);
 			else if (registry_blob_mem(plan->registry, cd, JSON_MAX, &ctext, &clen, err) < 0)
 				rc = -1;
-			else if (!json_is_object(plan->config = json_loadb(ctext, clen, 0, NULL)))
+			else if (!(plan->config = json_loadb(ctext, clen, 0, NULL)) || !json_is_object(plan->config))
 				rc = fail_invalid(err, "image: %s: the config is not a JSON object", ref_text);
 			plan->config_raw = ctext;
 			plan->config_len = clen;
