@@ -118,8 +118,12 @@ static int make_ext4(const char *stage, const char *image, struct hearth_error *
 	int rc = proc_run(argv.v, MKE2FS_TIMEOUT_MS, &out, err);
 	strv_free(&argv);
 	if (rc > 0) {
-		out[strcspn(out, "\n")] = '\0';
-		return fail_runtime(err, "image: mke2fs failed (%d): %s", rc, out);
+		/* Its last line says why ("No space left on device"). */
+		size_t len = strlen(out);
+		while (len && out[len - 1] == '\n')
+			out[--len] = '\0';
+		const char *last = strrchr(out, '\n');
+		return fail_runtime(err, "image: mke2fs failed (%d): %s", rc, last ? last + 1 : out);
 	}
 	return rc;
 }

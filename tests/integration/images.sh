@@ -236,6 +236,26 @@ test_bad_images() {
 	[ -z "$(ls "$WORK/state-bad/images")" ] || fail "half-made entries: $(ls "$WORK/state-bad/images")"
 }
 
+# Disk full while unpacking, and while making the ext4: one error each,
+# nothing left in the store (a small tmpfs as the state root).
+test_disk_full() {
+	need_tools
+	[ "$(id -u)" = 0 ] || skip "mounting a small tmpfs needs root"
+	local size rc full=$WORK/full
+	for size in 1m 3m; do
+		mkdir -p "$full"
+		mount -t tmpfs -o "size=$size" tmpfs "$full"
+		rc=0
+		HEARTH_STATE_DIR=$full/state "$HEARTH" pull "oci:$WORK/img/layout:1" 2>"$WORK/err" >/dev/null || rc=$?
+		local left
+		left=$(find "$full/state/images" -mindepth 1 -not -name .tmp)
+		umount "$full"
+		[ $rc = 1 ] && [ "$(wc -l <"$WORK/err")" = 1 ] && grep -q "No space left on device" "$WORK/err" ||
+			fail "$size: exit $rc: $(cat "$WORK/err")"
+		[ -z "$left" ] || fail "$size: left: $left"
+	done
+}
+
 # A hostile layer writes nothing outside the image: a symlink it made to
 # / or /tmp is followed inside the image, ".." and hard links up are refused.
 test_hostile_layers() {
@@ -379,6 +399,7 @@ t test_concurrent_pulls
 t test_rmi_prune
 t test_bad_images
 t test_hostile_layers
+t test_disk_full
 t test_registry
 t test_registry_login
 t test_docker_daemon_qemu
