@@ -73,6 +73,11 @@ struct hearth_config {
 	 * image). ARGS replace the image's Cmd (its Entrypoint stays). */
 	char *image;
 	char *image_digest;
+	/* "ephemeral" (NULL: the default): the guest writes to a throw-away
+	 * layer over the rootfs, gone when it stops. "persistent": to a copy
+	 * of the rootfs of its own, kept across stop and `hearth start`
+	 * until the guest is removed. */
+	char *rootfs_mode;
 	char **args;
 	size_t n_args;
 	unsigned cpus;
@@ -91,6 +96,9 @@ struct hearth_config {
  * with hearth_config_free(), which accepts NULL. */
 HEARTH_PUBLIC struct hearth_config *hearth_config_new(void);
 HEARTH_PUBLIC void hearth_config_free(struct hearth_config *cfg);
+
+/* Whether CFG's rootfs_mode is "persistent". */
+HEARTH_PUBLIC bool hearth_config_persistent(const struct hearth_config *cfg);
 
 /* Sets CFG's args (an image's Cmd replaced) to a copy of the N ARGS. */
 HEARTH_PUBLIC void hearth_config_set_args(struct hearth_config *cfg, const char *const *args, size_t n);

@@ -103,6 +103,14 @@ HEARTH_PUBLIC int hearth_guest_run(struct hearth_ctx *ctx, struct hearth_config 
 				   const struct hearth_run_options *opts, char **ret_name,
 				   struct hearth_error **err) HEARTH_WUR;
 
+/* Starts stopped (or failed) guest NAME again from its state: the same
+ * start configuration, name, ports and address; a persistent guest
+ * with its own disk as it left it, an ephemeral one from its rootfs as
+ * it was. OPTS gives wait and timeout_s; a guest first run under the
+ * jailer runs under it again. */
+HEARTH_PUBLIC int hearth_guest_start(struct hearth_ctx *ctx, const char *name, const struct hearth_run_options *opts,
+				     struct hearth_error **err) HEARTH_WUR;
+
 /* Waits until NAME leaves "starting"; fails when it did not become
  * running within TIMEOUT_S, with the console's last lines in *err. */
 HEARTH_PUBLIC int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeout_s,

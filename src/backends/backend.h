@@ -22,6 +22,7 @@ struct guest {
 	const struct net_plan *net;	       /* at start of a bridged guest, else NULL */
 	const char *workload_json;	       /* at start of an image's guest: the contract's
 						* workload.json, else NULL */
+	bool restart;			       /* at start: a stopped guest's (hearth start) */
 	bool launched;			       /* at start: the VMM was started, so a failure from
 				    * here on is kept as a failed guest to look into */
 };

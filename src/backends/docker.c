@@ -227,6 +227,15 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	}
 	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
 	_cleanup_free_ char *sdir = xasprintf("%s/secrets", g->dir);
+	bool keep = g->restart && hearth_config_persistent(cfg);
+	if (g->restart) {
+		/* Files as the configuration has them now; an ephemeral guest's
+		 * container made anew, a persistent one's started again. */
+		rm_rf(cdir);
+		rm_rf(sdir);
+		if (!keep)
+			container_remove(ctx, g->name);
+	}
 	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
 	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
 		return -1;
@@ -247,16 +256,19 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 	} else if (!(image = docker_ensure_image(g, err))) {
 		return -1;
 	}
-	json_t *spec = docker_container_spec(g, image);
-	_cleanup_free_ char *create = xasprintf("/containers/create?name=hearth-%s", g->name);
-	int rc = engine(ctx, "POST", create, spec, NULL, NULL, err);
-	json_decref(spec);
-	if (rc < 0)
-		return -1;
+	if (!keep) {
+		json_t *spec = docker_container_spec(g, image);
+		_cleanup_free_ char *create = xasprintf("/containers/create?name=hearth-%s", g->name);
+		int rc = engine(ctx, "POST", create, spec, NULL, NULL, err);
+		json_decref(spec);
+		if (rc < 0)
+			return -1;
+	}
 	_cleanup_free_ char *start = container_path(g->name, "/start");
 	struct hearth_error *e = NULL;
 	if (engine(ctx, "POST", start, NULL, NULL, NULL, &e) < 0) {
-		container_remove(ctx, g->name);
+		if (!keep) /* a persistent guest's container holds its disk */
+			container_remove(ctx, g->name);
 		if (strstr(e->message, "port is already allocated") || strstr(e->message, "address already in use")) {
 			e->kind = HEARTH_ERR_CONFLICT;
 			hearth_error_prefix(&e, "ports: host port in use: ");

@@ -185,7 +185,8 @@ int fc_stage_files(struct guest *g, const char *root, const char *kernel, const 
 	const struct hearth_config *cfg = g->cfg;
 	const struct hearth_run_options *o = g->opts;
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs.img", g->dir);
-	if (vm_copy_image(g->ctx, rootfs_src, rootfs, err) < 0)
+	if (hearth_config_persistent(cfg) ? vm_persistent_disk(g, "rootfs.img", err) < 0
+					  : vm_copy_image(g->ctx, rootfs_src, rootfs, err) < 0)
 		return -1;
 	if (o->jailer) {
 		static const char *const own[] = { "rootfs.img", "config.img", "secrets.img" };
@@ -277,11 +278,14 @@ int fc_launch(struct guest *g, const char *fc, const char *root, char **ret_sock
 		strv_add(&argv, xstrdup("--api-sock"));
 		strv_add(&argv, xstrdup("firecracker.sock"));
 	}
-	static const char *const cleanup[] = { "firecracker.sock", "vsock.sock",  "rootfs.img",
-					       "config.img",	   "secrets.img", NULL };
+	/* A persistent guest's rootfs.img is its disk: kept after it stops. */
+	static const char *const cleanup[] = { "firecracker.sock", "vsock.sock", "config.img",
+					       "secrets.img",	   "rootfs.img", NULL };
+	static const char *const cleanup_persistent[] = { "firecracker.sock", "vsock.sock", "config.img", "secrets.img",
+							  NULL };
 	struct monitor_spec spec = { .argv = argv.v,
 				     .dir = g->dir,
-				     .cleanup = cleanup,
+				     .cleanup = hearth_config_persistent(g->cfg) ? cleanup_persistent : cleanup,
 				     .vmm_name = "firecracker",
 				     .vmm_log = "firecracker.log",
 				     .cleanup_tree = o->jailer ? "jail" : NULL,

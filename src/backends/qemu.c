@@ -134,8 +134,13 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 	strv_add(a, xstrdup("-serial"));
 	strv_add(a, xstrdup("stdio"));
 	/* The image is shared by every guest started from it: writes go to
-	 * a throw-away overlay, like a container's writable layer. */
-	add_drive(a, "root", NULL, cfg->rootfs_path, false, ",snapshot=on");
+	 * a throw-away overlay, like a container's writable layer; or, for a
+	 * persistent guest, to its own copy (qemu_start makes it once). */
+	_cleanup_free_ char *disk = xasprintf("%s/" VM_PERSISTENT_DISK, g->dir);
+	if (hearth_config_persistent(cfg))
+		add_drive(a, "root", NULL, disk, false, "");
+	else
+		add_drive(a, "root", NULL, cfg->rootfs_path, false, ",snapshot=on");
 	_cleanup_free_ char *cimg = xasprintf("%s/config.img", g->dir);
 	_cleanup_free_ char *simg = xasprintf("%s/secrets.img", g->dir);
 	add_drive(a, "config", NULL, cimg, true, NULL);
@@ -218,7 +223,8 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	_cleanup_free_ char *why = NULL;
 	const char *accel = qemu_accel(g->ctx, qemu, false, &why);
 	struct start_facts facts = { accel, channel };
-	if (vm_drives_build(g, err) < 0 || record_update(g->dirfd, record_start, &facts, err) < 0)
+	if (vm_persistent_disk(g, VM_PERSISTENT_DISK, err) < 0 || vm_drives_build(g, err) < 0 ||
+	    record_update(g->dirfd, record_start, &facts, err) < 0)
 		return -1;
 	record_free(g->rec);
 	g->rec = NULL;
@@ -226,9 +232,18 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 		return -1;
 	struct strv a = { 0 };
 	qemu_build_argv(g, qemu, accel, kernel, &a);
-	static const char *const cleanup[] = { "qmp.sock",	 "agent.sock",	   "secrets.img",    "config.img",
-					       "session-0.sock", "session-1.sock", "session-2.sock", "session-3.sock",
-					       "session-4.sock", "session-5.sock", "session-6.sock", "session-7.sock",
+	static const char *const cleanup[] = { "qmp.sock",
+					       "agent.sock",
+					       "secrets.img",
+					       "config.img",
+					       "session-0.sock",
+					       "session-1.sock",
+					       "session-2.sock",
+					       "session-3.sock",
+					       "session-4.sock",
+					       "session-5.sock",
+					       "session-6.sock",
+					       "session-7.sock",
 					       NULL };
 	/* snapshot=on keeps the rootfs's writes in a temporary file that
 	 * QEMU deletes on a clean exit only: in the guest's own directory, a

@@ -108,3 +108,20 @@ int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst
 	}
 	return 0;
 }
+
+int vm_persistent_disk(struct guest *g, const char *name, struct hearth_error **err)
+{
+	struct stat st;
+	if (!hearth_config_persistent(g->cfg) || fstatat(g->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	_cleanup_free_ char *disk = xasprintf("%s/%s", g->dir, name);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", disk);
+	unlink(tmp); /* a copy cut short */
+	if (vm_copy_image(g->ctx, g->cfg->rootfs_path, tmp, err) < 0)
+		return -1;
+	if (rename(tmp, disk) < 0) {
+		unlink(tmp);
+		return fail_errno(err, "state: %s: %s", disk, strerror(errno));
+	}
+	return 0;
+}

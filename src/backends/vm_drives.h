@@ -26,4 +26,11 @@ int vm_copy_image(const struct hearth_ctx *ctx, const char *src, const char *dst
  * path and read-only flag of each volume, as hearth-init reads them. */
 char *vm_volumes_json(const struct hearth_config *cfg);
 
+/* A persistent guest's own disk, NAME in its directory: a copy of its
+ * rootfs made at its first start (reflinked where the filesystem can,
+ * else sparse), kept until the guest is removed. 0 for an ephemeral
+ * guest, and when the disk is there already. */
+#define VM_PERSISTENT_DISK "disk.ext4"
+int vm_persistent_disk(struct guest *g, const char *name, struct hearth_error **err) WUR;
+
 #endif

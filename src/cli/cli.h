@@ -59,5 +59,6 @@ int cmd_version(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_network(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_snapshot(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_image(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_start(struct hearth_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const char run_help[] =
 	"      --image REF            an OCI image instead: docker://HOST/NAME[:TAG|@DIGEST],\n"
 	"                             oci:DIR[:TAG], oci-archive:PATH[:TAG],\n"
 	"                             docker-archive:PATH, docker-daemon:NAME:TAG\n"
+	"      --rootfs-mode MODE     ephemeral (default: writes vanish when it stops) or\n"
+	"                             persistent (a disk of its own, kept for hearth start)\n"
 	"      --kernel PATH          kernel (vmlinux or bzImage); default: hearth's\n"
 	"      --initrd PATH          initial ramdisk\n"
 	"      --cpus N               vCPUs, 1..32 (default 2)\n"
@@ -68,6 +70,7 @@ enum {
 	OPT_JAIL_UID,
 	OPT_JAIL_GID,
 	OPT_IMAGE,
+	OPT_ROOTFS_MODE,
 };
 
 static const struct option run_options[] = {
@@ -76,6 +79,7 @@ static const struct option run_options[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "image", required_argument, NULL, OPT_IMAGE },
+	{ "rootfs-mode", required_argument, NULL, OPT_ROOTFS_MODE },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -184,6 +188,10 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 			free(cfg->image); /* over a file's image */
 			free(cfg->image_digest);
 			cfg->image = cfg->image_digest = NULL;
+			break;
+		case OPT_ROOTFS_MODE:
+			free(cfg->rootfs_mode);
+			cfg->rootfs_mode = cli_asprintf("%s", optarg);
 			break;
 		case OPT_IMAGE:
 			if (rootfs_flag) {

@@ -17,6 +17,7 @@ static const struct {
 	{ "status", cmd_status, "show a guest's status" },
 	{ "logs", cmd_logs, "print a guest's console (or hypervisor) log" },
 	{ "stop", cmd_stop, "stop guests" },
+	{ "start", cmd_start, "start stopped guests again" },
 	{ "exec", cmd_exec, "run a command in a running guest" },
 	{ "attach", cmd_attach, "show a running guest's console and type into it" },
 	{ "cp", cmd_cp, "copy files between the host and a running guest" },

@@ -16,6 +16,16 @@ static void clear_creator(struct hearth_record *rec, void *arg)
 	rec->creator_start = 0;
 }
 
+/* A jailed guest runs jailed again at hearth start. */
+static void set_jail(struct hearth_record *rec, void *arg)
+{
+	const struct hearth_run_options *o = arg;
+	free(rec->jailer);
+	rec->jailer = xstrdup(o->jailer);
+	rec->jail_uid = o->jail_uid;
+	rec->jail_gid = o->jail_gid;
+}
+
 static void set_failed(struct hearth_record *rec, void *arg)
 {
 	record_set_status(rec, HEARTH_STATUS_FAILED, arg);
@@ -100,6 +110,8 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 			   .workload_json = workload };
 	/* A jailed VMM opens its TAP as the jail's user. */
 	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
+	if (rc == 0 && opts->jailer)
+		rc = record_update(vmfd, set_jail, (void *)opts, err);
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
 	if (rc == 0)
 		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);

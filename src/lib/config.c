@@ -48,6 +48,7 @@ void hearth_config_free(struct hearth_config *cfg)
 	free(cfg->runner_dir);
 	free(cfg->image);
 	free(cfg->image_digest);
+	free(cfg->rootfs_mode);
 	for (size_t i = 0; i < cfg->n_args; i++)
 		free(cfg->args[i]);
 	free(cfg->args);
@@ -207,4 +208,9 @@ void hearth_config_set_args(struct hearth_config *cfg, const char *const *args, 
 	for (size_t i = 0; i < n; i++)
 		cfg->args[i] = xstrdup(args[i]);
 	cfg->n_args = n;
+}
+
+bool hearth_config_persistent(const struct hearth_config *cfg)
+{
+	return cfg->rootfs_mode && strcmp(cfg->rootfs_mode, "persistent") == 0;
 }

@@ -224,7 +224,7 @@ static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg
 	static const char *const keys[] = { "name",	 "rootfs_path",	 "kernel_path",	 "initrd_path", "revision_hash",
 					    "flake_ref", "profile",	 "cpus",	 "memory_mib",	"ports",
 					    "volumes",	 "config_files", "secret_files", "runner_dir",	"ready",
-					    "image",	 "image_digest", "args",	 NULL };
+					    "image",	 "image_digest", "args",	 "rootfs_mode", NULL };
 	if (!json_is_object(root))
 		return fail_invalid(r->err, "config: not a JSON object");
 	if (reject_unknown(r, root, "config", keys) < 0)
@@ -238,7 +238,8 @@ static int read_config(struct reader *r, json_t *root, struct hearth_config *cfg
 	    get_string(r, root, "profile", "", &cfg->profile) < 0 ||
 	    get_string(r, root, "runner_dir", "", &cfg->runner_dir) < 0 ||
 	    get_string(r, root, "ready", "", &cfg->ready) < 0 || get_string(r, root, "image", "", &cfg->image) < 0 ||
-	    get_string(r, root, "image_digest", "", &cfg->image_digest) < 0 || get_args(r, root, cfg) < 0)
+	    get_string(r, root, "image_digest", "", &cfg->image_digest) < 0 || get_args(r, root, cfg) < 0 ||
+	    get_string(r, root, "rootfs_mode", "", &cfg->rootfs_mode) < 0)
 		return -1;
 	uint64_t cpus = cfg->cpus;
 	if (get_uint(r, root, "cpus", "", 1024, &cpus) < 0)
@@ -338,6 +339,7 @@ char *hearth_config_to_json(const struct hearth_config *cfg, unsigned flags)
 		if (!cfg->args)
 			json_decref(args);
 	}
+	json_object_set_new(root, "rootfs_mode", json_string_or_null(cfg->rootfs_mode));
 	json_object_set_new(root, "kernel_path", json_string_or_null(cfg->kernel_path));
 	json_object_set_new(root, "initrd_path", json_string_or_null(cfg->initrd_path));
 	json_object_set_new(root, "revision_hash", json_string_or_null(cfg->revision_hash));

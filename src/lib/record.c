@@ -36,6 +36,7 @@ void record_free(struct hearth_record *rec)
 	free(rec->tap);
 	free(rec->mac);
 	free(rec->ready);
+	free(rec->jailer);
 	free(rec);
 }
 
@@ -65,6 +66,9 @@ int record_parse(const char *text, struct hearth_record **ret, struct hearth_err
 	rec->tap = json_strdup_or_null(json_object_get(o, "tap"));
 	rec->mac = json_strdup_or_null(json_object_get(o, "mac"));
 	rec->ready = json_strdup_or_null(json_object_get(o, "ready"));
+	rec->jailer = json_strdup_or_null(json_object_get(o, "jailer"));
+	rec->jail_uid = (unsigned)json_integer_value(json_object_get(o, "jail_uid"));
+	rec->jail_gid = (unsigned)json_integer_value(json_object_get(o, "jail_gid"));
 	rec->agent_ready = json_is_true(json_object_get(o, "agent_ready"));
 	rec->probe_ok = json_is_true(json_object_get(o, "probe_ok"));
 	json_t *slot = json_object_get(o, "net_slot");
@@ -194,8 +198,14 @@ static json_t *state_json(const struct hearth_record *rec)
 	json_object_set_new(o, "mac", json_string_or_null(rec->mac));
 	if (rec->ready) {
 		json_object_set_new(o, "ready", json_string(rec->ready));
-		json_object_set_new(o, "agent_ready", json_boolean(rec->agent_ready));
 		json_object_set_new(o, "probe_ok", json_boolean(rec->probe_ok));
+	}
+	if (rec->ready || rec->agent_ready)
+		json_object_set_new(o, "agent_ready", json_boolean(rec->agent_ready));
+	if (rec->jailer) {
+		json_object_set_new(o, "jailer", json_string(rec->jailer));
+		json_object_set_new(o, "jail_uid", json_integer(rec->jail_uid));
+		json_object_set_new(o, "jail_gid", json_integer(rec->jail_gid));
 	}
 	if (rec->vsock_cid > 0)
 		json_object_set_new(o, "vsock_cid", json_integer(rec->vsock_cid));

@@ -235,8 +235,8 @@ int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, st
 {
 	if (cfg->name && !hearth_name_valid(cfg->name))
 		return fail_invalid(err, "name: must match [a-z0-9][a-z0-9-]{0,62} (%s)", cfg->name);
-	if (check_file_path("rootfs_path", cfg->image ? NULL : cfg->rootfs_path, !cfg->runner_dir && !cfg->image,
-			    err) < 0 ||
+	if (check_file_path("rootfs_path", cfg->image ? NULL : cfg->rootfs_path, !cfg->runner_dir && !cfg->image, err) <
+		    0 ||
 	    check_file_path("kernel_path", cfg->kernel_path, false, err) < 0 ||
 	    check_file_path("initrd_path", cfg->initrd_path, false, err) < 0)
 		return -1;
@@ -257,8 +257,15 @@ int hearth_config_validate(struct hearth_ctx *ctx, struct hearth_config *cfg, st
 	}
 	if (cfg->ready && hearth_ready_parse(cfg->ready, NULL, err) < 0)
 		return -1;
+	if (cfg->rootfs_mode && strcmp(cfg->rootfs_mode, "ephemeral") != 0 &&
+	    strcmp(cfg->rootfs_mode, "persistent") != 0)
+		return fail_invalid(err, "rootfs_mode: want ephemeral or persistent (%s)", cfg->rootfs_mode);
+	if (hearth_config_persistent(cfg) && cfg->runner_dir)
+		return fail_invalid(err, "rootfs_mode: a microvm.nix runner keeps its own disks (%s)",
+				    cfg->rootfs_mode);
 	if (cfg->args && !cfg->image)
-		return fail_invalid(err, "args: only an image's Cmd can be replaced (%s)", cfg->n_args ? cfg->args[0] : "");
+		return fail_invalid(err, "args: only an image's Cmd can be replaced (%s)",
+				    cfg->n_args ? cfg->args[0] : "");
 	if (cfg->image && cfg->runner_dir)
 		return fail_invalid(err, "image: a microvm.nix runner brings its own root filesystem (%s)", cfg->image);
 	if (cfg->cpus < 1 || cfg->cpus > HEARTH_CPUS_MAX)

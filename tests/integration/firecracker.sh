@@ -463,6 +463,16 @@ test_fc_image() {
 		fail "exec: $(fc exec img sh -c 'ls /opaque; echo $GREETING')"
 	fc rm -f img >/dev/null
 	assert_nothing_left
+	# Persistent: the disk is kept across stop and start, on the same slot.
+	fc run --backend firecracker --image "oci:$WORK/img/layout:1" --rootfs-mode persistent --name pimg \
+		-p 18188:80 --memory 256 --cpus 1 --ready http:80/ >/dev/null
+	fc exec pimg sh -c 'echo written > /www/state.txt'
+	fc stop pimg >/dev/null
+	[ -z "$(in_ns ip -o link show type tun)" ] || fail "TAP left while stopped"
+	fc start pimg >/dev/null
+	[ "$(in_ns curl -s -m 5 http://127.0.0.1:18188/state.txt)" = written ] || fail "persistent disk lost"
+	fc rm -f pimg >/dev/null
+	assert_nothing_left
 }
 
 test_fc_initrd() {

@@ -338,6 +338,49 @@ test_registry_login() {
 	store_clean
 }
 
+# --rootfs-mode persistent: a disk of the guest's own, kept across stop
+# and hearth start; ephemeral (the default): writes gone at the next start.
+persistence() {
+	local backend=$1 port mode code
+	port=$(free_port)
+	for mode in persistent ephemeral; do
+		"$HEARTH" run --backend "$backend" --image "oci:$WORK/img/layout:1" --rootfs-mode "$mode" --name "keep-$mode" \
+			-p "$port:80" --ready http:80/ >/dev/null
+		"$HEARTH" exec "keep-$mode" sh -c 'echo written > /www/state.txt'
+		"$HEARTH" stop "keep-$mode" >/dev/null
+		[ "$(status_field "keep-$mode" status)" = stopped ] || fail "$mode: not stopped"
+		"$HEARTH" start "keep-$mode" >/dev/null
+		[ "$(status_field "keep-$mode" status)" = running ] || fail "$mode: not running after start"
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/state.txt")
+		if [ "$mode" = persistent ]; then
+			[ "$code" = 200 ] && [ "$(curl -s "http://127.0.0.1:$port/state.txt")" = written ] || fail "persistent: $code"
+		else
+			[ "$code" = 404 ] || fail "ephemeral: the write survived ($code)"
+		fi
+		local rc=0
+		"$HEARTH" start "keep-$mode" 2>"$WORK/err" >/dev/null || rc=$?
+		[ $rc = 1 ] && grep -q "is running already" "$WORK/err" || fail "start twice: exit $rc: $(cat "$WORK/err")"
+		"$HEARTH" rm -f "keep-$mode" >/dev/null
+	done
+	local rc=0
+	"$HEARTH" start nosuch 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 1 ] && grep -q "no such guest" "$WORK/err" || fail "nosuch: exit $rc: $(cat "$WORK/err")"
+	rc=0
+	"$HEARTH" run --rootfs-mode sometimes --image "oci:$WORK/img/layout:1" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "rootfs_mode: want ephemeral or persistent (sometimes)" "$WORK/err" || fail "bad mode: $(cat "$WORK/err")"
+}
+
+test_persistent_qemu() {
+	need_qemu
+	persistence qemu
+	[ -z "$(ls "$HEARTH_STATE_DIR/vms")" ] || fail "left: $(ls "$HEARTH_STATE_DIR/vms")"
+}
+
+test_persistent_docker() {
+	need_docker
+	persistence docker
+}
+
 # docker-daemon: on a VM backend, the Engine's image exported and converted.
 test_docker_daemon_qemu() {
 	need_docker
@@ -402,6 +445,8 @@ t test_hostile_layers
 t test_disk_full
 t test_registry
 t test_registry_login
+t test_persistent_qemu
+t test_persistent_docker
 t test_docker_daemon_qemu
 t test_docker_backend
 report
