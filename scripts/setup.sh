@@ -17,6 +17,8 @@ packages=(
 	# OCI image tests: a real registry on 127.0.0.1, skopeo to push to it,
 	# htpasswd for its login, zstd for a zstd layer
 	docker-registry skopeo apache2-utils zstd
+	# bench/images.sh's hand pipeline
+	umoci
 	# tests (clang and its runtime for the libFuzzer targets)
 	curl socat python3 python3-yaml valgrind procps clang libclang-rt-14-dev
 	# a real Debian rootfs for the tests (from the mirror apt already uses)

@@ -9,6 +9,11 @@ Layers: 1 (plain tar) busybox, /etc/passwd with user app (1000), /www,
 device node, a file owned by 1000; 3 (zstd when the zstd tool exists,
 else gzip) a page that replaces the base one.
 
+With BULK_MB=N in the environment a fourth layer adds N MB of random
+bytes (the benchmarks' image, gzip only), and /sbin/init pointing at hearth-init's
+reserved path with an /etc/hearth/start, so the converted rootfs also
+boots as a plain --rootfs.
+
 usage: make-image.py OUT_DIR [BUSYBOX] [hostile-link|hostile-dotdot|hostile-hardlink]
 A hostile image's second layer tries to write outside the image: through
 a symlink to / that it made itself, by "..", or by a hard link up out.
@@ -71,6 +76,15 @@ def page(tar):
     entry(tar, "www/index.html", b"hello from an OCI image\n")
 
 
+def bulk(tar):
+    entry(tar, "sbin", mode=0o755, type=tarfile.DIRTYPE)
+    entry(tar, "sbin/init", type=tarfile.SYMTYPE, link="/.hearth/init")
+    entry(tar, "etc/hearth", mode=0o755, type=tarfile.DIRTYPE)
+    entry(tar, "etc/hearth/start", b"#!/bin/sh\nexec /bin/busybox httpd -f -p 80 -h /www\n", mode=0o755)
+    entry(tar, "bulk", mode=0o755, type=tarfile.DIRTYPE)
+    entry(tar, "bulk/data", os.urandom(int(os.environ["BULK_MB"]) << 20))
+
+
 def hostile_layer(tar):
     if hostile == "hostile-link":
         entry(tar, "escape", type=tarfile.SYMTYPE, link="/")
@@ -101,9 +115,14 @@ raw = [layer(base), layer(changes), layer(page)]
 if hostile:
     raw = [layer(base), layer(hostile_layer)]
 packed = [(raw[0], "tar")] + [(gzip.compress(raw[1], mtime=0), "tar+gzip")]
-if not hostile:
+if not hostile and os.environ.get("BULK_MB"):  # umoci 0.4 reads no zstd
+    packed.append((gzip.compress(raw[2], mtime=0), "tar+gzip"))
+elif not hostile:
     z, kind = zstd(raw[2])
     packed.append((z, "tar+" + kind))
+if not hostile and os.environ.get("BULK_MB"):
+    raw.append(layer(bulk))
+    packed.append((gzip.compress(raw[-1], compresslevel=1, mtime=0), "tar+gzip"))
 layers = []
 for data, kind in packed:
     d, n = blob(data)
