@@ -16,7 +16,7 @@ packages=(
 	iproute2 iptables
 	# OCI image tests: a real registry on 127.0.0.1, skopeo to push to it,
 	# htpasswd for its login, zstd for a zstd layer
-	docker-registry skopeo apache2-utils zstd
+	docker-registry skopeo apache2-utils zstd openssl
 	# bench/images.sh's hand pipeline
 	umoci
 	# tests (clang and its runtime for the libFuzzer targets)

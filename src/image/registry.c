@@ -293,8 +293,10 @@ static int authenticate(struct registry *r, const char *challenge, struct hearth
 		ret = fail_runtime(err, "image: %s: the registry's auth server: %s", r->ref_text,
 				   curl_easy_strerror(rc));
 	else if (a.status == 401 || a.status == 403)
-		ret = hearth_fail(err, HEARTH_ERR_INVALID, EACCES, "image: %s: the registry refused the login (%s)",
-				  r->ref_text, r->basic ? "credentials from the auth file" : "anonymous");
+		ret = hearth_fail(err, HEARTH_ERR_INVALID, EACCES,
+				  r->basic ? "image: %s: the registry refused the login for %s (from %s)"
+					   : "image: %s: the registry refused anonymous access (no login for %s in %s)",
+				  r->ref_text, r->host, ctx_get(r->ctx, HEARTH_SETTING_REGISTRY_AUTH_FILE));
 	else if (a.status != 200)
 		ret = fail_runtime(err, "image: %s: the registry's auth server answered %ld", r->ref_text, a.status);
 	if (ret == 0) {
@@ -350,8 +352,11 @@ static int get(struct registry *r, const char *path, const char *accept, struct 
 			continue;
 		} else if ((a.status == 401 || a.status == 403) && (r->use_basic || r->bearer))
 			ret = hearth_fail(err, HEARTH_ERR_INVALID, EACCES,
-					  "image: %s: the registry refused the login for %s (from %s)", r->ref_text,
-					  r->host, ctx_get(r->ctx, HEARTH_SETTING_REGISTRY_AUTH_FILE));
+					  r->basic
+						  ? "image: %s: the registry refused the login for %s (from %s)"
+						  : "image: %s: the registry refused anonymous access (no login for %s "
+						    "in %s)",
+					  r->ref_text, r->host, ctx_get(r->ctx, HEARTH_SETTING_REGISTRY_AUTH_FILE));
 		else if (a.status == 401 || a.status == 403)
 			ret = hearth_fail(err, HEARTH_ERR_INVALID, EACCES,
 					  "image: %s: the registry refused access (%ld)", r->ref_text, a.status);

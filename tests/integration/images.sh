@@ -338,6 +338,57 @@ test_registry_login() {
 	store_clean
 }
 
+# Bearer login: a real registry in token mode, and a token server of the
+# tests' own (tests/images/token-server.py) whose tokens it verifies.
+test_registry_token() {
+	need_registry
+	command -v openssl >/dev/null || skip "openssl missing"
+	local d=$WORK/tok tport
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 1 \
+		-subj /CN=hearth-test-tokens 2>/dev/null
+	tport=$(free_port)
+	python3 "$(dirname "$MAKE_IMAGE")/token-server.py" "$tport" "$d/key.pem" "$d/cert.pem" hearth-test \
+		hearth-test-issuer tester:s3cret "$d/requests" &
+	REGISTRY_PIDS+=($!)
+	REG_PORT=$(free_port)
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+		"$d/data" "$REG_PORT" >"$d/config.yml"
+	printf 'auth:\n  token:\n    realm: http://127.0.0.1:%s/token\n    service: hearth-test\n    issuer: hearth-test-issuer\n    rootcertbundle: %s\n' \
+		"$tport" "$d/cert.pem" >>"$d/config.yml"
+	docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
+	REGISTRY_PIDS+=($!)
+	wait_for "curl -s -o /dev/null http://127.0.0.1:$REG_PORT/v2/ && curl -s -o /dev/null http://127.0.0.1:$tport/token" 10
+	push 1 1 tester:s3cret
+	skopeo copy -q --dest-tls-verify=false --dest-creds tester:s3cret "oci:$WORK/img/layout:1" \
+		"docker://127.0.0.1:$REG_PORT/public/app:1" >/dev/null
+	: >"$d/requests"
+	local s=$WORK/tok-state rc
+	# Anonymous: a token for a public repository, the layers fetched with it.
+	HEARTH_STATE_DIR=$s REGISTRY_AUTH_FILE=$d/none.json "$HEARTH" pull "docker://127.0.0.1:$REG_PORT/public/app:1" >/dev/null ||
+		fail "anonymous pull of a public image"
+	grep -q '"auth": ""' "$d/requests" || fail "no anonymous token request: $(cat "$d/requests")"
+	rc=0
+	HEARTH_STATE_DIR=$s REGISTRY_AUTH_FILE=$d/none.json "$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1" \
+		2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "refused anonymous access (no login for 127.0.0.1:$REG_PORT" "$WORK/err" ||
+		fail "private, anonymous: exit $rc: $(cat "$WORK/err")"
+	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}' "$REG_PORT" "$(printf tester:wrong | base64)" >"$d/bad.json"
+	rc=0
+	HEARTH_STATE_DIR=$s REGISTRY_AUTH_FILE=$d/bad.json "$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1" \
+		2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "refused the login for 127.0.0.1:$REG_PORT" "$WORK/err" && ! grep -q wrong "$WORK/err" ||
+		fail "wrong login: exit $rc: $(cat "$WORK/err")"
+	printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}' "$REG_PORT" "$(printf tester:s3cret | base64)" >"$d/good.json"
+	rm -rf "$s"
+	: >"$d/requests"
+	HEARTH_STATE_DIR=$s REGISTRY_AUTH_FILE=$d/good.json "$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1" >/dev/null ||
+		fail "login: $(tail -n 3 "$d/log")"
+	grep -q '"auth": "Basic"' "$d/requests" && grep -q 'repository:test/app:pull' "$d/requests" ||
+		fail "no token for the login: $(cat "$d/requests")"
+	rm -rf "$s"
+}
+
 # --rootfs-mode persistent: a disk of the guest's own, kept across stop
 # and hearth start; ephemeral (the default): writes gone at the next start.
 persistence() {
@@ -447,6 +498,7 @@ t test_registry
 t test_registry_login
 t test_persistent_qemu
 t test_persistent_docker
+t test_registry_token
 t test_docker_daemon_qemu
 t test_docker_backend
 report
