@@ -14,9 +14,11 @@ bytes (the benchmarks' image, gzip only), and /sbin/init pointing at hearth-init
 reserved path with an /etc/hearth/start, so the converted rootfs also
 boots as a plain --rootfs.
 
-usage: make-image.py OUT_DIR [BUSYBOX] [hostile-link|hostile-dotdot|hostile-hardlink]
+usage: make-image.py OUT_DIR [BUSYBOX] [hostile-link|hostile-dotdot|hostile-hardlink|hostile-sparse|hostile-bomb]
 A hostile image's second layer tries to write outside the image: through
-a symlink to / that it made itself, by "..", or by a hard link up out.
+a symlink to / that it made itself, by "..", or by a hard link up out;
+or to swamp the host: a sparse file of 100 GiB (GNU tar's sparse
+format, one block of data), or 2^20 + 1 entries (whiteouts of nothing).
 """
 import gzip, hashlib, io, json, os, shutil, subprocess, sys, tarfile
 
@@ -97,6 +99,32 @@ def hostile_layer(tar):
         entry(tar, "passwd-copy", type=tarfile.LNKTYPE, link="../../../../etc/passwd")
 
 
+def sparse_layer():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        with open(f"{d}/huge", "wb") as f:
+            f.truncate(100 << 30)
+            f.seek(50 << 30)
+            f.write(b"data")
+        return subprocess.run(["tar", "-cSf", "-", "-C", d, "huge"], capture_output=True, check=True).stdout
+
+
+def bomb_layer():
+    # One header made by tarfile, then only its name's digits and the
+    # checksum changed per entry: 2^20 + 1 entries in a second or two.
+    template = tarfile.TarInfo("w/.wh.0000000").tobuf(format=tarfile.USTAR_FORMAT)
+    base = sum(template[:148]) + 8 * 32 + sum(template[156:512]) - sum(b"0000000")
+    out = bytearray()
+    for i in range((1 << 20) + 1):
+        digits = b"%07d" % i
+        h = bytearray(template)
+        h[6:13] = digits
+        h[148:156] = b"%06o\0 " % (base + sum(digits))
+        out += h
+    out += b"\0" * 1024
+    return bytes(out)
+
+
 def blob(data):
     digest = hashlib.sha256(data).hexdigest()
     with open(f"{out}/layout/blobs/sha256/{digest}", "wb") as f:
@@ -112,9 +140,13 @@ def zstd(data):
 
 os.makedirs(f"{out}/layout/blobs/sha256", exist_ok=True)
 raw = [layer(base), layer(changes), layer(page)]
-if hostile:
+if hostile == "hostile-sparse":
+    raw = [layer(base), sparse_layer()]
+elif hostile == "hostile-bomb":
+    raw = [layer(base), bomb_layer()]
+elif hostile:
     raw = [layer(base), layer(hostile_layer)]
-packed = [(raw[0], "tar")] + [(gzip.compress(raw[1], mtime=0), "tar+gzip")]
+packed = [(raw[0], "tar")] + [(gzip.compress(raw[1], compresslevel=1, mtime=0), "tar+gzip")]
 if not hostile and os.environ.get("BULK_MB"):  # umoci 0.4 reads no zstd
     packed.append((gzip.compress(raw[2], mtime=0), "tar+gzip"))
 elif not hostile:

@@ -277,6 +277,31 @@ test_hostile_layers() {
 	store_clean
 }
 
+# A layer that would swamp the host is bounded: a sparse file of 100 GiB
+# stays a hole in the ext4 (seconds, a few MB); 2^20 + 1 entries are
+# refused at the cap, in seconds, leaving nothing.
+test_layer_bombs() {
+	need_tools
+	command -v tar >/dev/null || skip "tar missing"
+	local d t0 rc=0
+	python3 "$MAKE_IMAGE" "$WORK/h-sparse" /bin/busybox hostile-sparse >/dev/null
+	t0=$(date +%s)
+	d=$("$HEARTH" pull "oci:$WORK/h-sparse/layout:1") || fail "sparse image refused"
+	local img=$STORE/${d#sha256:}/rootfs.ext4
+	[ "$(debugfs -R "stat /huge" "$img" 2>/dev/null | sed -n 's/.*Size: \([0-9]*\).*/\1/p' | head -n 1)" = 107374182400 ] ||
+		fail "the sparse file: $(debugfs -R "stat /huge" "$img" 2>/dev/null | head -n 5)"
+	[ "$(du -k "$img" | cut -f1)" -lt 65536 ] || fail "the image takes $(du -k "$img" | cut -f1) KiB"
+	[ $(($(date +%s) - t0)) -lt 30 ] || fail "took $(($(date +%s) - t0)) s"
+	"$HEARTH" rmi "$d" >/dev/null
+	python3 "$MAKE_IMAGE" "$WORK/h-bomb" /bin/busybox hostile-bomb >/dev/null
+	t0=$(date +%s)
+	"$HEARTH" pull "oci:$WORK/h-bomb/layout:1" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "has more than 1048576 entries" "$WORK/err" || fail "bomb: exit $rc: $(cat "$WORK/err")"
+	[ $(($(date +%s) - t0)) -lt 120 ] || fail "bomb took $(($(date +%s) - t0)) s"
+	rm -rf "$WORK/h-bomb" "$WORK/h-sparse"
+	store_clean
+}
+
 # From a registry: by tag and by digest, with a page served through -p;
 # with a login from REGISTRY_AUTH_FILE; errors for each way it can fail.
 test_registry() {
@@ -493,6 +518,7 @@ t test_concurrent_pulls
 t test_rmi_prune
 t test_bad_images
 t test_hostile_layers
+t test_layer_bombs
 t test_disk_full
 t test_registry
 t test_registry_login
