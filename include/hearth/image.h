@@ -18,6 +18,8 @@ struct hearth_image {
 	int64_t created; /* when hearth converted it (Unix seconds) */
 	char *rootfs;	 /* the root filesystem image */
 	size_t users;	 /* guests (in any state) made from it */
+	char **exposed;	 /* its ExposedPorts ("80/tcp"), NULL-terminated: shown,
+			  * published only when a start configuration asks */
 };
 
 /* Resolves REF and converts it into the store unless the store has its

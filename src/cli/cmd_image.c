@@ -45,6 +45,9 @@ static int image_ls(struct hearth_ctx *ctx, bool json)
 					printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
 				printf("\"");
 			}
+			printf("], \"exposed_ports\": [");
+			for (char **p = im->exposed; *p; p++)
+				printf("%s\"%s\"", p == im->exposed ? "" : ", ", *p);
 			printf("]}");
 			continue;
 		}

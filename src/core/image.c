@@ -101,6 +101,12 @@ int hearth_image_list(struct hearth_ctx *ctx, struct hearth_image **ret, size_t 
 		out[i].created = json_integer_value(json_object_get(m, "created"));
 		out[i].rootfs = xasprintf("%s/rootfs.ext4", all[i].dir);
 		out[i].users = users_of(digests, ng, out[i].digest);
+		json_t *ports = json_object_get(json_object_get(m, "config"), "ExposedPorts");
+		const char *port;
+		json_t *unused;
+		size_t np = 0;
+		out[i].exposed = xcalloc(json_object_size(ports) + 1, sizeof(char *));
+		json_object_foreach(ports, port, unused) out[i].exposed[np++] = xstrdup(port);
 		image_entry_release(&all[i]);
 	}
 	free(all);
@@ -118,6 +124,9 @@ void hearth_images_free(struct hearth_image *images, size_t n)
 			free(*r);
 		free(images[i].refs);
 		free(images[i].rootfs);
+		for (char **p = images[i].exposed; p && *p; p++)
+			free(*p);
+		free(images[i].exposed);
 	}
 	free(images);
 }

@@ -158,6 +158,9 @@ test_transports_and_cache() {
 	after=$(stat -c %i:%Y "$STORE/${d#sha256:}/rootfs.ext4")
 	[ "$before" = "$after" ] || fail "converted again: $before -> $after"
 	"$HEARTH" images | grep -q "oci:$WORK/img/layout:multi" || fail "images: $("$HEARTH" images)"
+	# ExposedPorts are shown, and published only when asked.
+	[ "$("$HEARTH" images --json | python3 -c 'import json,sys; print([i["exposed_ports"] for i in json.load(sys.stdin) if i["digest"] == sys.argv[1]][0])' "$d")" = "['80/tcp']" ] ||
+		fail "exposed ports: $("$HEARTH" images --json)"
 	store_clean
 }
 
