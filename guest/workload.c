@@ -92,7 +92,9 @@ static void split_fields(char *line, char *fields[4])
 		fields[i] = strsep(&line, ":");
 }
 
-/* Field 3 (the id) and field 4 (a user's group) of NAME's line in FILE. */
+/* In ROOT/FILE, the line whose name (field 1) is NAME, or when NAME is
+ * NULL whose id (field 3) is *ID: its id into *ID and, when GROUP is
+ * given, its group (field 4; 0 when it has none) into *GROUP. */
 static int lookup(const char *root, const char *file, const char *name, unsigned long *id, unsigned long *group)
 {
 	char path[4096], line[1024];
@@ -103,32 +105,16 @@ static int lookup(const char *root, const char *file, const char *name, unsigned
 	int rc = -1;
 	while (rc < 0 && fgets(line, sizeof(line), f)) {
 		char *fields[4] = { 0 };
+		unsigned long found;
 		split_fields(line, fields);
-		if (fields[0] && fields[2] && strcmp(fields[0], name) == 0 && number(fields[2], id)) {
-			if (group && !(fields[3] && number(fields[3], group)))
-				*group = 0;
-			rc = 0;
-		}
-	}
-	fclose(f);
-	return rc;
-}
-
-/* The group of the passwd entry whose uid is ID. */
-static int lookup_by_id_group(const char *root, unsigned long id, unsigned long *group)
-{
-	char path[4096], line[1024];
-	snprintf(path, sizeof(path), "%s/etc/passwd", root);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	int rc = -1;
-	while (rc < 0 && fgets(line, sizeof(line), f)) {
-		char *fields[4] = { 0 };
-		unsigned long uid;
-		split_fields(line, fields);
-		if (fields[2] && fields[3] && number(fields[2], &uid) && uid == id && number(fields[3], group))
-			rc = 0;
+		if (!fields[0] || !fields[2] || !number(fields[2], &found))
+			continue;
+		if (name ? strcmp(fields[0], name) != 0 : found != *id)
+			continue;
+		*id = found;
+		if (group && !(fields[3] && number(fields[3], group)))
+			*group = 0;
+		rc = 0;
 	}
 	fclose(f);
 	return rc;
@@ -143,7 +129,7 @@ int workload_user(const char *root, const char *user, uid_t *uid, gid_t *gid, ch
 		*g++ = '\0';
 	unsigned long id, group = 0;
 	if (number(u, &id)) {
-		if (!g && lookup_by_id_group(root, id, &group) < 0)
+		if (!g && lookup(root, "/etc/passwd", NULL, &id, &group) < 0)
 			group = 0;
 	} else if (lookup(root, "/etc/passwd", u, &id, &group) < 0) {
 		snprintf(err, errlen, "user %s: not in /etc/passwd", u);
