@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +22,68 @@ struct layer {
 	json_t *made; /* paths this layer created: an opaque marker spares them */
 };
 
+#define MAX_LINKS 40 /* as the kernel's own limit */
+
+/* RESOLVE_IN_ROOT by hand, where openat2 is missing (Linux before 5.6,
+ * valgrind): PATH's components checked one by one, a symlink's target
+ * followed from the root (absolute) or from where it is, ".." never
+ * above the root. Only this process writes the staging tree, so what
+ * is checked stays as it was when opened. */
+static int walk_in_root(int rootfd, const char *path)
+{
+	struct strbuf done = { 0 }, todo = { 0 };
+	strbuf_append(&done, "", 0);
+	strbuf_append(&todo, path, strlen(path));
+	int links = 0, fd = -1;
+	for (;;) {
+		char *rest = todo.buf + strspn(todo.buf, "/");
+		size_t n = strcspn(rest, "/");
+		if (n == 0)
+			break;
+		_cleanup_free_ char *part = xstrndup(rest, n);
+		memmove(todo.buf, rest + n, strlen(rest + n) + 1);
+		todo.len = strlen(todo.buf);
+		if (strcmp(part, ".") == 0)
+			continue;
+		if (strcmp(part, "..") == 0) {
+			char *slash = strrchr(done.buf, '/');
+			done.len = slash ? (size_t)(slash - done.buf) : 0;
+			done.buf[done.len] = '\0';
+			continue;
+		}
+		_cleanup_free_ char *next = done.len ? xasprintf("%s/%s", done.buf, part) : xstrdup(part);
+		struct stat st;
+		if (fstatat(rootfd, next, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			goto out;
+		if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t len = readlinkat(rootfd, next, target, sizeof(target) - 1);
+			if (len < 0 || ++links > MAX_LINKS) {
+				errno = len < 0 ? errno : ELOOP;
+				goto out;
+			}
+			target[len] = '\0';
+			_cleanup_free_ char *joined = xasprintf("%s/%s", target, todo.buf);
+			todo.len = 0;
+			strbuf_append(&todo, joined, strlen(joined));
+			if (target[0] == '/') {
+				done.len = 0;
+				done.buf[0] = '\0';
+			}
+			continue;
+		}
+		done.len = 0;
+		strbuf_append(&done, next, strlen(next));
+	}
+	fd = openat(rootfd, done.len ? done.buf : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+out:;
+	int e = errno;
+	strbuf_release(&done);
+	strbuf_release(&todo);
+	errno = e;
+	return fd;
+}
+
 /* PATH (relative) resolved inside the staging root, as a directory. */
 static int open_in_root(int rootfd, const char *path)
 {
@@ -28,7 +91,8 @@ static int open_in_root(int rootfd, const char *path)
 		return fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
 	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	return fd < 0 && errno == ENOSYS ? walk_in_root(rootfd, path) : fd;
 }
 
 /* The directory PATH in the image, made (0755, root's) where missing. */
