@@ -38,9 +38,9 @@ enum hearth_setting {
 					 * generation (K/M/G allowed, >= 4096); 16M */
 	HEARTH_SETTING_REGISTRY_AUTH_FILE,  /* REGISTRY_AUTH_FILE: registry credentials, the
 					    * "auths" of ~/.docker/config.json (its default) */
-	HEARTH_SETTING_INSECURE_REGISTRIES, /* HEARTH_INSECURE_REGISTRIES: HOST[:PORT],... reached
-					     * without TLS verification (or over http); loopback
-					     * registries are always reached over http */
+	HEARTH_SETTING_INSECURE_REGISTRIES, /* HEARTH_INSECURE_REGISTRIES: HOST[:PORT],... ("*":
+					     * all) reached without TLS verification, or over
+					     * http when they speak no TLS; loopback ones too */
 	HEARTH_SETTING_COUNT
 };
 

@@ -40,6 +40,10 @@ int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) __a
  * made absolute, so a validation error names what the user meant. */
 char *cli_absolute(const char *path);
 
+/* --tls-verify=true|false: false makes every registry insecure for this
+ * run (HEARTH_INSECURE_REGISTRIES=*). -1 after saying what is wrong. */
+int cli_tls_verify(struct hearth_ctx *ctx, const char *value);
+
 int cmd_build(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_run(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct hearth_ctx *ctx, int argc, char **argv);

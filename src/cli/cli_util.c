@@ -54,3 +54,19 @@ char *cli_absolute(const char *path)
 		return cli_asprintf("%s", cwd);
 	return cli_asprintf("%s/%s", cwd, strncmp(path, "./", 2) == 0 ? path + 2 : path);
 }
+
+int cli_tls_verify(struct hearth_ctx *ctx, const char *value)
+{
+	if (strcmp(value, "true") == 0)
+		return 0;
+	if (strcmp(value, "false") != 0) {
+		cli_usage_error("tls-verify: want true or false (%s)", value);
+		return -1;
+	}
+	struct hearth_error *err = NULL;
+	if (hearth_ctx_set(ctx, HEARTH_SETTING_INSECURE_REGISTRIES, "*", &err) < 0) {
+		cli_fail(err);
+		return -1;
+	}
+	return 0;
+}

@@ -10,14 +10,10 @@
 #define ENV_MAX 256
 
 static const struct option exec_options[] = {
-	{ "interactive", no_argument, NULL, 'i' },
-	{ "tty", no_argument, NULL, 't' },
-	{ "detach", no_argument, NULL, 'd' },
-	{ "env", required_argument, NULL, 'e' },
-	{ "workdir", required_argument, NULL, 'w' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{ "interactive", no_argument, NULL, 'i' },   { "tty", no_argument, NULL, 't' },
+	{ "detach", no_argument, NULL, 'd' },	     { "env", required_argument, NULL, 'e' },
+	{ "workdir", required_argument, NULL, 'w' }, { "user", required_argument, NULL, 'u' },
+	{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 };
 
 static const char exec_help[] =
@@ -36,8 +32,9 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 int cmd_exec(struct hearth_ctx *ctx, int argc, char **argv)
 {
-	struct hearth_exec ex = { .in_fd = -1, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty_fd = -1,
-				  .signal_fd = -1 };
+	struct hearth_exec ex = {
+		.in_fd = -1, .out_fd = STDOUT_FILENO, .err_fd = STDERR_FILENO, .tty_fd = -1, .signal_fd = -1
+	};
 	bool interactive = false;
 	char *env[ENV_MAX + 1] = { 0 };
 	size_t n_env = 0;
@@ -63,7 +60,8 @@ int cmd_exec(struct hearth_ctx *ctx, int argc, char **argv)
 			break;
 		case 'w':
 			if (optarg[0] != '/')
-				return cli_usage_error("exec: workdir: want an absolute path in the guest (%s)", optarg);
+				return cli_usage_error("exec: workdir: want an absolute path in the guest (%s)",
+						       optarg);
 			ex.cwd = optarg;
 			break;
 		case 'u':

@@ -14,6 +14,7 @@ static const char image_help[] = "usage: hearth image ls [--json] | pull REF... 
 
 static const struct option image_options[] = {
 	{ "json", no_argument, NULL, 'j' },
+	{ "tls-verify", required_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -78,6 +79,11 @@ int cmd_image(struct hearth_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", image_options, NULL)) != -1) {
 		if (c == 'j' && strcmp(sub, "ls") == 0) {
 			json = true;
+			continue;
+		}
+		if (c == 't' && strcmp(sub, "pull") == 0) {
+			if (cli_tls_verify(ctx, optarg) < 0)
+				return EXIT_USAGE;
 			continue;
 		}
 		if (c != 'h')

@@ -26,6 +26,8 @@ static const char run_help[] =
 	"      --image REF            an OCI image instead: docker://HOST/NAME[:TAG|@DIGEST],\n"
 	"                             oci:DIR[:TAG], oci-archive:PATH[:TAG],\n"
 	"                             docker-archive:PATH, docker-daemon:NAME:TAG\n"
+	"      --tls-verify=false     reach the image's registry without TLS verification\n"
+	"                             (or over http); loopback registries always are\n"
 	"      --rootfs-mode MODE     ephemeral (default: writes vanish when it stops) or\n"
 	"                             persistent (a disk of its own, kept for hearth start)\n"
 	"      --kernel PATH          kernel (vmlinux or bzImage); default: hearth's\n"
@@ -71,6 +73,7 @@ enum {
 	OPT_JAIL_GID,
 	OPT_IMAGE,
 	OPT_ROOTFS_MODE,
+	OPT_TLS_VERIFY,
 };
 
 static const struct option run_options[] = {
@@ -80,6 +83,7 @@ static const struct option run_options[] = {
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "image", required_argument, NULL, OPT_IMAGE },
 	{ "rootfs-mode", required_argument, NULL, OPT_ROOTFS_MODE },
+	{ "tls-verify", required_argument, NULL, OPT_TLS_VERIFY },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
@@ -188,6 +192,12 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 			free(cfg->image); /* over a file's image */
 			free(cfg->image_digest);
 			cfg->image = cfg->image_digest = NULL;
+			break;
+		case OPT_TLS_VERIFY:
+			if (cli_tls_verify(ctx, optarg) < 0) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
 			break;
 		case OPT_ROOTFS_MODE:
 			free(cfg->rootfs_mode);

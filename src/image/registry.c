@@ -57,13 +57,13 @@ static bool loopback(const char *host)
 	return str_has_prefix(host, "127.") || str_has_prefix(host, "localhost") || str_has_prefix(host, "[::1]");
 }
 
-/* Whether HOST is in the comma-separated list LIST. */
+/* Whether HOST is in the comma-separated list LIST ("*": every host). */
 static bool listed(const char *list, const char *host)
 {
 	size_t n = strlen(host);
 	for (const char *p = list; p && *p;) {
 		size_t len = strcspn(p, ",");
-		if (len == n && strncmp(p, host, n) == 0)
+		if ((len == n && strncmp(p, host, n) == 0) || (len == 1 && *p == '*'))
 			return true;
 		p += len + (p[len] == ',');
 	}
@@ -77,8 +77,9 @@ struct registry *registry_new(const struct hearth_ctx *ctx, const struct image_r
 	r->ref_text = xstrdup(ref_text);
 	r->host = xstrdup(ref->registry);
 	r->repo = xstrdup(ref->repository);
-	bool insecure = listed(ctx_get(ctx, HEARTH_SETTING_INSECURE_REGISTRIES), r->host);
-	r->scheme = loopback(r->host) ? "http" : "https";
+	/* As Docker: a loopback registry is insecure without being named. */
+	bool insecure = loopback(r->host) || listed(ctx_get(ctx, HEARTH_SETTING_INSECURE_REGISTRIES), r->host);
+	r->scheme = "https";
 	r->verify = !insecure;
 	r->downgrade = insecure;
 	return r;
@@ -340,6 +341,12 @@ static int get(struct registry *r, const char *path, const char *accept, struct 
 		}
 		if (s->overflow)
 			ret = fail_invalid(err, "image: %s: %s is larger than it may be", r->ref_text, what);
+		else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+			ret = fail_runtime(
+				err,
+				"image: %s: the registry %s's TLS certificate is not trusted (--tls-verify=false, "
+				"or HEARTH_INSECURE_REGISTRIES=%s, to go on without checking it)",
+				r->ref_text, r->host, r->host);
 		else if (rc != CURLE_OK)
 			ret = fail_runtime(err, "image: %s: cannot reach the registry %s: %s", r->ref_text, r->host,
 					   curl_easy_strerror(rc));

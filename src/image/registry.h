@@ -1,10 +1,10 @@
 /* A client of the Distribution API v2 (a Docker or OCI registry), with
  * libcurl: manifests and blobs, each checked against its digest; token
  * (Bearer) and basic auth with credentials from REGISTRY_AUTH_FILE or
- * ~/.docker/config.json. A loopback registry is spoken to over plain
- * http; any other over https, verified unless the host is among the
- * context's insecure registries (then unverified, and http when it does
- * not speak TLS). Credentials stay in memory: never in argv, a file or
+ * ~/.docker/config.json. A registry is spoken to over verified https,
+ * unless it is insecure, as a loopback one is and those the context
+ * names (HEARTH_INSECURE_REGISTRIES, "*" for all): then over https
+ * unverified, and over http when it speaks no TLS. Credentials stay in memory: never in argv, a file or
  * an error message. */
 #ifndef HEARTH_IMAGE_REGISTRY_H
 #define HEARTH_IMAGE_REGISTRY_H

@@ -233,6 +233,12 @@ test_bad_images() {
 	"$HEARTH" run --image "oci:$WORK/img/layout:1" --rootfs "$GUEST/hello.ext4" 2>"$WORK/err" || rc=$?
 	[ $rc = 2 ] && grep -q "two root filesystems" "$WORK/err" || fail "both: $(cat "$WORK/err")"
 	rc=0
+	"$HEARTH" run --backend microvm-nix --image "oci:$WORK/img/layout:1" 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] && grep -q "image: .*runner" "$WORK/err" || fail "microvm-nix: exit $rc: $(cat "$WORK/err")"
+	rc=0
+	"$HEARTH" run --image "oci:$WORK/img/layout:1" --tls-verify=maybe 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] && grep -q "tls-verify: want true or false (maybe)" "$WORK/err" || fail "tls-verify: $(cat "$WORK/err")"
+	rc=0
 	"$HEARTH" run --rootfs "$GUEST/hello.ext4" -- echo 2>"$WORK/err" || rc=$?
 	[ $rc = 2 ] && grep -q "unexpected argument" "$WORK/err" || fail "args without image: $(cat "$WORK/err")"
 	STORE=$WORK/state-bad/images store_clean
@@ -364,6 +370,50 @@ test_registry_login() {
 	printf '{"auths": {"http://127.0.0.1:%s": {"auth": "%s"}}}' "$REG_PORT" "$(printf tester:s3cret | base64)" >"$WORK/good.json"
 	REGISTRY_AUTH_FILE=$WORK/good.json "$HEARTH" pull "$ref" >/dev/null || fail "good login refused"
 	store_clean
+}
+
+# TLS: a registry with a certificate nobody trusts, at an address in a
+# network namespace of the test's own: refused unless --tls-verify=false;
+# on loopback, as Docker does, taken without checking.
+test_registry_tls() {
+	need_registry
+	[ "$(id -u)" = 0 ] || skip "a network namespace needs root"
+	command -v openssl >/dev/null || skip "openssl missing"
+	local d=$WORK/tls ns=hearth-img$$ rc=0 port
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 1 \
+		-subj /CN=hearth-test-registry -addext "subjectAltName=IP:192.0.2.1,IP:127.0.0.1" 2>/dev/null
+	ip netns add "$ns"
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" ip addr add 192.0.2.1/32 dev lo
+	port=$(free_port)
+	printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 192.0.2.1:%s\n  tls:\n    certificate: %s\n    key: %s\n' \
+		"$d/data" "$port" "$d/cert.pem" "$d/key.pem" >"$d/ns.yml"
+	ip netns exec "$ns" docker-registry serve "$d/ns.yml" >"$d/ns.log" 2>&1 &
+	local pid=$!
+	local ref=docker://192.0.2.1:$port/test/app:1
+	wait_for "ip netns exec $ns curl -sk -o /dev/null https://192.0.2.1:$port/v2/" 10
+	ip netns exec "$ns" skopeo copy -q --dest-tls-verify=false "oci:$WORK/img/layout:1" "${ref}" >/dev/null
+	ip netns exec "$ns" env HEARTH_STATE_DIR="$d/state" "$HEARTH" pull "$ref" 2>"$WORK/err" >/dev/null || rc=$?
+	local ok=1
+	[ $rc = 1 ] && grep -q "TLS certificate is not trusted" "$WORK/err" || ok=0
+	ip netns exec "$ns" env HEARTH_STATE_DIR="$d/state" "$HEARTH" pull --tls-verify=false "$ref" >/dev/null || ok=2
+	kill $pid
+	wait $pid 2>/dev/null || true
+	ip netns del "$ns"
+	[ $ok != 0 ] || fail "untrusted certificate: exit $rc: $(cat "$WORK/err")"
+	[ $ok != 2 ] || fail "--tls-verify=false did not reach it"
+	# On loopback: TLS taken unchecked, without being asked.
+	start_registry tlsloop
+	sed -i "s|^http:|http:\n  tls:\n    certificate: $d/cert.pem\n    key: $d/key.pem|" "$WORK/tlsloop/config.yml"
+	kill "${REGISTRY_PIDS[-1]}"
+	sleep 0.5
+	docker-registry serve "$WORK/tlsloop/config.yml" >"$WORK/tlsloop/log" 2>&1 &
+	REGISTRY_PIDS+=($!)
+	wait_for "curl -sk -o /dev/null https://127.0.0.1:$REG_PORT/v2/" 10
+	skopeo copy -q --dest-tls-verify=false "oci:$WORK/img/layout:1" "docker://127.0.0.1:$REG_PORT/test/app:1" >/dev/null
+	HEARTH_STATE_DIR=$d/state2 "$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1" >/dev/null ||
+		fail "a TLS registry on loopback: $(tail -n 3 "$WORK/tlsloop/log")"
 }
 
 # Bearer login: a real registry in token mode, and a token server of the
@@ -560,6 +610,7 @@ t test_registry_login
 t test_persistent_qemu
 t test_persistent_docker
 t test_registry_token
+t test_registry_tls
 t test_docker_daemon_qemu
 t test_docker_backend
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_image_paths
