@@ -7,11 +7,11 @@
 #        record (pull, unpack, boot under TCG);
 #  warm: `hearth run --image` of the converted image against `hearth run
 #        --rootfs` of the same ext4 (the image's /sbin/init is hearth-init).
-# Medians of N (7) and ratios. Needs docker-registry, skopeo, umoci.
+# Medians of N (11) and ratios. Needs docker-registry, skopeo, umoci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${HEARTH_BUILD:-build}
-N=${N:-7}
+N=${N:-11}
 hearth=$PWD/$B/hearth
 work=$(mktemp -d /tmp/hearth-ibench.XXXXXX)
 export HEARTH_STATE_DIR=$work/state

@@ -73,13 +73,16 @@ reaches() {
 test_layers() {
 	[ -d "$B/obj/src/core" ] || fail "build first (make)"
 	local up
-	# Calls go down only: lib calls nothing above it, backends not the core.
-	up=$(reaches lib core backends monitor cli; reaches backends core monitor cli; reaches core cli monitor)
+	# Calls go down only: lib calls nothing above it, image (OCI images)
+	# only lib, backends not the core.
+	up=$(reaches lib core backends image monitor cli; reaches image core backends monitor cli
+		reaches backends core monitor cli; reaches core cli monitor)
 	[ -z "$up" ] || fail "calls up the layers: $up"
 	# Includes too; the CLI includes public headers alone.
-	up=$(grep -nE '#include "(core|backends|cli|monitor)/' "$SRC"/src/lib/*.[ch] || true)
+	up=$(grep -nE '#include "(core|backends|image|cli|monitor)/' "$SRC"/src/lib/*.[ch] || true)
+	up+=$(grep -nE '#include "(core|backends|cli|monitor)/' "$SRC"/src/image/*.[ch] || true)
 	up+=$(grep -nE '#include "(core|cli|monitor)/' "$SRC"/src/backends/*.[ch] || true)
-	up+=$(grep -nE '#include "(lib|core|backends|monitor)/' "$SRC"/src/cli/*.[ch] || true)
+	up+=$(grep -nE '#include "(lib|core|backends|image|monitor)/' "$SRC"/src/cli/*.[ch] || true)
 	[ -z "$up" ] || fail "includes up the layers: $up"
 	# The environment is read in one place: the context (PATH aside, which
 	# is how programs are found).
