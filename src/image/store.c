@@ -137,13 +137,27 @@ static int copy_init(const struct hearth_ctx *ctx, const char *stage, struct hea
 	size_t len;
 	rm_rf(dir); /* reserved for hearth: whatever the image put there goes */
 	/* Where hearth-init mounts what the contract promises, when the image
-	 * has no such directory (an image from scratch often has none). */
-	static const char *const points[] = { "proc", "sys", "dev", "tmp", "run", "mnt", "mnt/config", "mnt/secrets" };
+	 * has no such directory (an image from scratch often has none). Made
+	 * a component at a time, never through a link: an image's own
+	 * `mnt -> /` is the image's business inside the guest, and must not
+	 * lead this mkdir onto the host. */
+	static const char *const points[][2] = { { "proc", NULL },    { "sys", NULL }, { "dev", NULL },
+						 { "tmp", NULL },     { "run", NULL }, { "mnt", "config" },
+						 { "mnt", "secrets" } };
+	_cleanup_close_ int sfd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return fail_errno(err, "image: %s: %s", stage, strerror(errno));
 	for (size_t i = 0; i < ARRAY_SIZE(points); i++) {
-		_cleanup_free_ char *p = xasprintf("%s/%s", stage, points[i]);
+		mode_t mode = strcmp(points[i][0], "tmp") == 0 ? 01777 : 0755;
 		struct stat st;
-		if (lstat(p, &st) < 0 && mkdir(p, strcmp(points[i], "tmp") == 0 ? 01777 : 0755) < 0)
-			return fail_errno(err, "image: mkdir %s: %s", p, strerror(errno));
+		if (fstatat(sfd, points[i][0], &st, AT_SYMLINK_NOFOLLOW) < 0 && mkdirat(sfd, points[i][0], mode) < 0)
+			return fail_errno(err, "image: mkdir /%s: %s", points[i][0], strerror(errno));
+		if (!points[i][1])
+			continue;
+		_cleanup_close_ int up = openat(sfd, points[i][0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (up >= 0 && fstatat(up, points[i][1], &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    mkdirat(up, points[i][1], mode) < 0)
+			return fail_errno(err, "image: mkdir /%s/%s: %s", points[i][0], points[i][1], strerror(errno));
 	}
 	if (read_file_at(AT_FDCWD, src, 64 << 20, &data, &len) < 0)
 		return fail_errno(err, "image: hearth-init %s: %s (build it: make)", src, strerror(errno));

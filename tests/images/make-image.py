@@ -93,6 +93,8 @@ def hostile_layer(tar):
         entry(tar, "escape/tmp/hearth-escaped-through-link", b"x\n")
         entry(tar, "abs", type=tarfile.SYMTYPE, link="/tmp")
         entry(tar, "abs/hearth-escaped-through-abs", b"x\n")
+        # Where hearth makes its mount points: mnt/config must not become /config.
+        entry(tar, "mnt", type=tarfile.SYMTYPE, link="/")
     elif hostile == "hostile-dotdot":
         entry(tar, "../hearth-escaped-dotdot", b"x\n")
     else:

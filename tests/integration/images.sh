@@ -270,12 +270,16 @@ test_disk_full() {
 test_hostile_layers() {
 	need_tools
 	rm -f /tmp/hearth-escaped-*
-	local h rc
+	local h rc host_before
+	host_before=$(ls -d /config /secrets 2>/dev/null || true)
 	python3 "$MAKE_IMAGE" "$WORK/h-link" /bin/busybox hostile-link >/dev/null
 	local d
 	d=$("$HEARTH" pull "oci:$WORK/h-link/layout:1") || fail "link image refused"
 	debugfs -R "ls /tmp" "$STORE/${d#sha256:}/rootfs.ext4" 2>/dev/null | grep -q hearth-escaped-through-link ||
 		fail "the linked write is not inside the image"
+	[ "$(ls -d /config /secrets 2>/dev/null || true)" = "$host_before" ] || fail "mount points made on the host"
+	debugfs -R "stat /mnt" "$STORE/${d#sha256:}/rootfs.ext4" 2>/dev/null | grep -q "Type: symlink" ||
+		fail "the image's own mnt link was not kept"
 	for h in dotdot hardlink; do
 		python3 "$MAKE_IMAGE" "$WORK/h-$h" /bin/busybox "hostile-$h" >/dev/null
 		rc=0
