@@ -212,7 +212,7 @@ static int build_entry(const struct hearth_ctx *ctx, const char *store, const ch
 	rm_rf(stage);
 	struct stat st;
 	if (rc == 0 && stat(image, &st) == 0) {
-		json_t *meta = json_pack("{s:s, s:[s], s:o, s:I, s:I}", "digest", plan->digest, "refs", ref, "config",
+		json_t *meta = json_pack("{s:s, s:[], s:o, s:I, s:I}", "digest", plan->digest, "refs", "config",
 					 run_config(plan->config), "size", (json_int_t)st.st_size, "created",
 					 (json_int_t)now_unix());
 		rc = entry_save(work, meta, err);
@@ -252,7 +252,9 @@ static void lock_drop(const char *path, int fd)
 	close(fd);
 }
 
-static void add_ref(const char *dir, json_t *meta, const char *ref)
+/* REF names this entry now, and no other: a tag that moved to another
+ * image leaves the old one (as Docker's tags do). */
+static void add_ref(struct hearth_ctx *ctx, const char *dir, json_t *meta, const char *ref)
 {
 	json_t *refs = json_object_get(meta, "refs");
 	json_t *r;
@@ -260,6 +262,21 @@ static void add_ref(const char *dir, json_t *meta, const char *ref)
 	json_array_foreach(refs, i, r) if (strcmp(json_string_value(r), ref) == 0) return;
 	json_array_append_new(refs, json_string(ref));
 	IGNORE_FAILURE(entry_save(dir, meta, NULL));
+	struct image_entry *all;
+	size_t n;
+	if (image_store_list(ctx, &all, &n, NULL) < 0)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		json_t *other = json_object_get(all[k].meta, "refs");
+		for (i = json_array_size(other); strcmp(all[k].dir, dir) != 0 && i-- > 0;) {
+			if (strcmp(json_string_value(json_array_get(other, i)), ref) != 0)
+				continue;
+			json_array_remove(other, i);
+			IGNORE_FAILURE(entry_save(all[k].dir, all[k].meta, NULL));
+		}
+		image_entry_release(&all[k]);
+	}
+	free(all);
 }
 
 int image_store_plan(struct hearth_ctx *ctx, const char *ref_text, const char *pin, struct image_plan *plan,
@@ -312,8 +329,10 @@ int image_store_ensure(struct hearth_ctx *ctx, const char *ref_text, const char 
 	image_plan_release(&plan);
 	if (rc == 0)
 		rc = entry_load(dir, ret, err);
-	if (rc == 0)
-		add_ref(dir, ret->meta, ref_text);
+	/* A pinned run names the image by its digest: its reference may
+	 * name another image by now. */
+	if (rc == 0 && !pin)
+		add_ref(ctx, dir, ret->meta, ref_text);
 	if (lfd >= 0)
 		lock_drop(lock, lfd);
 	return rc;

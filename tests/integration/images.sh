@@ -336,6 +336,9 @@ test_registry() {
 	# image, fetched by its digest.
 	push user 1
 	[ "$("$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1")" != "$d" ] || fail "the moved tag resolved to the old digest"
+	# The tag names the new image only, as Docker's tags do.
+	[ "$("$HEARTH" images --json | grep -c "docker://127.0.0.1:$REG_PORT/test/app:1\"")" = 1 ] ||
+		fail "the moved tag names two images: $("$HEARTH" images)"
 	"$HEARTH" rmi "$d" >/dev/null
 	printf '{"image": "docker://127.0.0.1:%s/test/app:1", "image_digest": "%s", "ports": [{"host": %s, "guest": 80}], "ready": "http:80/"}' \
 		"$REG_PORT" "$d" "$port" >"$WORK/pinned.json"
