@@ -379,6 +379,50 @@ test_registry_login() {
 	store_clean
 }
 
+# Pull progress: per layer, in bytes, on a terminal; nothing when stderr
+# is not one (a slow proxy in front of the registry makes the pull last).
+test_pull_progress() {
+	need_registry
+	python3 - <<'EOF2' || skip "python3 without asyncio"
+import asyncio
+EOF2
+	[ -d "$WORK/bulk" ] || BULK_MB=12 python3 "$MAKE_IMAGE" "$WORK/bulk" >/dev/null
+	start_registry prog
+	skopeo copy -q --dest-tls-verify=false "oci:$WORK/bulk/layout:1" "docker://127.0.0.1:$REG_PORT/test/bulk:1" >/dev/null
+	local pport
+	pport=$(free_port)
+	python3 "$(dirname "$MAKE_IMAGE")/slow-proxy.py" "$pport" "$REG_PORT" 4000000 &
+	REGISTRY_PIDS+=($!)
+	wait_for "curl -s -o /dev/null http://127.0.0.1:$pport/v2/" 10
+	local ref=docker://127.0.0.1:$pport/test/bulk:1
+	# Not a terminal: not a byte on stderr.
+	HEARTH_STATE_DIR=$WORK/prog-a "$HEARTH" pull "$ref" >/dev/null 2>"$WORK/prog.err" || fail "pull: $(cat "$WORK/prog.err")"
+	[ ! -s "$WORK/prog.err" ] || fail "progress without a terminal: $(cat -A "$WORK/prog.err")"
+	# A terminal: the layer's line, redrawn, in MB, ended by a newline.
+	HEARTH_STATE_DIR=$WORK/prog-b python3 - "$HEARTH" "$ref" >"$WORK/prog.tty" <<'EOF2' || fail "pull on a terminal: $(cat -A "$WORK/prog.tty")"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "pull", sys.argv[2]])
+out = b""
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 1)
+EOF2
+	grep -q $'\r\e\[Khearth: pull sha256:[0-9a-f]*: [0-9.]* of 12\.[0-9] MB' "$WORK/prog.tty" ||
+		fail "no progress line: $(cat -A "$WORK/prog.tty" | head -c 600)"
+	grep -q '(100%)' "$WORK/prog.tty" || fail "no end: $(cat -A "$WORK/prog.tty" | tail -c 300)"
+	rm -rf "$WORK/prog-a" "$WORK/prog-b"
+}
+
 # TLS: a registry with a certificate nobody trusts, at an address in a
 # network namespace of the test's own: refused unless --tls-verify=false;
 # on loopback, as Docker does, taken without checking.
@@ -618,6 +662,7 @@ t test_persistent_qemu
 t test_persistent_docker
 t test_registry_token
 t test_registry_tls
+t test_pull_progress
 t test_docker_daemon_qemu
 t test_docker_backend
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_image_paths
