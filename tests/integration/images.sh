@@ -164,15 +164,40 @@ test_transports_and_cache() {
 	store_clean
 }
 
-# Concurrent pulls of one image convert it once.
+# Concurrent pulls of one image convert it once: from a registry whose
+# access log shows each layer fetched once (the manifest and config are
+# read by each pull: that is how each learns the digest).
 test_concurrent_pulls() {
-	need_tools
-	python3 "$MAKE_IMAGE" "$WORK/conc" >/dev/null
-	local i
-	for i in 1 2 3 4; do "$HEARTH" pull "oci:$WORK/conc/layout:user" >"$WORK/conc.$i" & done
-	wait
+	need_registry
+	start_registry conc
+	sed -i 's/^  level: error$/  level: error\n  accesslog:\n    disabled: false/' "$WORK/conc/config.yml"
+	kill "${REGISTRY_PIDS[-1]}"
+	sleep 0.5
+	docker-registry serve "$WORK/conc/config.yml" >"$WORK/conc/access.log" 2>&1 &
+	REGISTRY_PIDS+=($!)
+	wait_for "curl -s -o /dev/null http://127.0.0.1:$REG_PORT/v2/" 10
+	push user 1
+	: >"$WORK/conc/access.log"
+	local i ref=docker://127.0.0.1:$REG_PORT/test/app:1
+	local pids=()
+	for i in 1 2 3 4; do
+		"$HEARTH" pull "$ref" >"$WORK/conc.$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
 	[ "$(sort -u "$WORK"/conc.[1-4] | wc -l)" = 1 ] || fail "digests: $(cat "$WORK"/conc.[1-4])"
 	[ "$(ls "$STORE" | grep -c "^$(cut -c8- "$WORK/conc.1")")" = 1 ] || fail "store: $(ls "$STORE")"
+	local layers
+	layers=$(curl -s -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+		-H "Accept: application/vnd.docker.distribution.manifest.v2+json" \
+		"http://127.0.0.1:$REG_PORT/v2/test/app/manifests/1" |
+		python3 -c 'import json,sys; print("\n".join(l["digest"] for l in json.load(sys.stdin)["layers"]))')
+	[ -n "$layers" ] || fail "no layers in the registry's manifest"
+	local l n
+	for l in $layers; do
+		n=$(grep -c "GET /v2/test/app/blobs/$l " "$WORK/conc/access.log" || true)
+		[ "$n" = 1 ] || fail "layer $l fetched $n times"
+	done
 	store_clean
 }
 
