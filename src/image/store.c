@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "lib/ctx.h"
+#include "lib/drive.h"
 #include "lib/proc.h"
 #include "lib/progress.h"
 #include "lib/state.h"
@@ -102,13 +103,7 @@ static int make_ext4(const char *stage, const char *image, struct hearth_error *
 		return fail_errno(err, "image: measuring %s: %s", stage, strerror(errno));
 	uint64_t kib = (walk_bytes + walk_bytes / 4) / 1024 + (64 << 10);
 	struct strv argv = { 0 };
-	strv_add(&argv, xstrdup("mke2fs"));
-	strv_add(&argv, xstrdup("-q"));
-	strv_add(&argv, xstrdup("-F"));
-	strv_add(&argv, xstrdup("-t"));
-	strv_add(&argv, xstrdup("ext4"));
-	strv_add(&argv, xstrdup("-L"));
-	strv_add(&argv, xstrdup("hearth-image"));
+	mke2fs_argv(&argv, "hearth-image");
 	strv_addf(&argv, "-N%llu", (unsigned long long)(walk_inodes * 2 + 4096));
 	strv_add(&argv, xstrdup("-d"));
 	strv_add(&argv, xstrdup(stage));

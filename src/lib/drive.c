@@ -87,21 +87,21 @@ static int stage_in_private_tmpfs(void *arg)
 	return 0;
 }
 
+void mke2fs_argv(struct strv *argv, const char *label)
+{
+	static const char *const head[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-E", "root_owner=0:0", "-L" };
+	for (size_t i = 0; i < ARRAY_SIZE(head); i++)
+		strv_add(argv, xstrdup(head[i]));
+	strv_add(argv, xstrdup(label));
+}
+
 static int run_mke2fs(const char *image, const char *label, const struct stage *st, uint64_t size_kib,
 		      struct hearth_error **err)
 {
 	char size[32];
 	snprintf(size, sizeof(size), "%lluk", (unsigned long long)size_kib);
 	struct strv argv = { 0 };
-	strv_add(&argv, xstrdup("mke2fs"));
-	strv_add(&argv, xstrdup("-q"));
-	strv_add(&argv, xstrdup("-F"));
-	strv_add(&argv, xstrdup("-t"));
-	strv_add(&argv, xstrdup("ext4"));
-	strv_add(&argv, xstrdup("-L"));
-	strv_add(&argv, xstrdup(label));
-	strv_add(&argv, xstrdup("-E"));
-	strv_add(&argv, xstrdup("root_owner=0:0"));
+	mke2fs_argv(&argv, label);
 	if (st) {
 		strv_add(&argv, xstrdup("-d"));
 		strv_add(&argv, xstrdup(st->dir));

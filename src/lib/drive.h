@@ -15,6 +15,11 @@
 int drive_build_files(const char *dir, const char *image, const char *label, const struct hearth_file *files, size_t n,
 		      const char *const *meta, struct hearth_error **err) WUR;
 
+/* The start of every mke2fs hearth runs: an ext4 labelled LABEL, made
+ * over whatever is at the image's path, quietly, root's root directory;
+ * the caller adds -d, the image and the size. */
+void mke2fs_argv(struct strv *argv, const char *label);
+
 /* Creates directory DIR with DIR_MODE (0700 for secrets) and FILES in it,
  * each created with its final mode. */
 int files_write_dir(const char *dir, mode_t dir_mode, const struct hearth_file *files, size_t n,

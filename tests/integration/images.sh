@@ -39,15 +39,24 @@ need_registry() {
 	command -v htpasswd >/dev/null || skip "htpasswd missing (apt-get install apache2-utils)"
 }
 
-# A real registry on 127.0.0.1 (Debian's docker-registry), with a login
-# when $2 is "auth"; its port in $REG_PORT.
+# A real registry on 127.0.0.1 (Debian's docker-registry), its port in
+# $REG_PORT, its output in $WORK/NAME/log. MODE: open (the default),
+# auth (an htpasswd login), accesslog (each request logged), or
+# tls:CERT:KEY (https with that certificate).
 start_registry() {
-	local name=$1 mode=${2:-open}
+	local name=$1 mode=${2:-open} scheme=http
 	REG_PORT=$(free_port)
 	mkdir -p "$WORK/$name"
 	{
-		printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/$name/data"
+		printf 'version: 0.1\nlog:\n  level: error\n'
+		[ "$mode" != accesslog ] || printf '  accesslog:\n    disabled: false\n'
+		printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$WORK/$name/data"
 		printf 'http:\n  addr: 127.0.0.1:%s\n' "$REG_PORT"
+		if [[ $mode == tls:* ]]; then
+			local cert=${mode#tls:}
+			printf '  tls:\n    certificate: %s\n    key: %s\n' "${cert%%:*}" "${cert#*:}"
+			scheme=https
+		fi
 		if [ "$mode" = auth ]; then
 			htpasswd -Bbn tester s3cret >"$WORK/$name/htpasswd" 2>/dev/null
 			printf 'auth:\n  htpasswd:\n    realm: hearth-test\n    path: %s\n' "$WORK/$name/htpasswd"
@@ -55,7 +64,7 @@ start_registry() {
 	} >"$WORK/$name/config.yml"
 	docker-registry serve "$WORK/$name/config.yml" >"$WORK/$name/log" 2>&1 &
 	REGISTRY_PIDS+=($!)
-	wait_for "curl -s -o /dev/null http://127.0.0.1:$REG_PORT/v2/" 10
+	wait_for "curl -sk -o /dev/null $scheme://127.0.0.1:$REG_PORT/v2/" 10
 }
 
 # skopeo pushes oci:LAYOUT:TAG to the registry as test/app:TAG.
@@ -169,15 +178,9 @@ test_transports_and_cache() {
 # read by each pull: that is how each learns the digest).
 test_concurrent_pulls() {
 	need_registry
-	start_registry conc
-	sed -i 's/^  level: error$/  level: error\n  accesslog:\n    disabled: false/' "$WORK/conc/config.yml"
-	kill "${REGISTRY_PIDS[-1]}"
-	sleep 0.5
-	docker-registry serve "$WORK/conc/config.yml" >"$WORK/conc/access.log" 2>&1 &
-	REGISTRY_PIDS+=($!)
-	wait_for "curl -s -o /dev/null http://127.0.0.1:$REG_PORT/v2/" 10
+	start_registry conc accesslog
 	push user 1
-	: >"$WORK/conc/access.log"
+	: >"$WORK/conc/log"
 	local i ref=docker://127.0.0.1:$REG_PORT/test/app:1
 	local pids=()
 	for i in 1 2 3 4; do
@@ -195,7 +198,7 @@ test_concurrent_pulls() {
 	[ -n "$layers" ] || fail "no layers in the registry's manifest"
 	local l n
 	for l in $layers; do
-		n=$(grep -c "GET /v2/test/app/blobs/$l " "$WORK/conc/access.log" || true)
+		n=$(grep -c "GET /v2/test/app/blobs/$l " "$WORK/conc/log" || true)
 		[ "$n" = 1 ] || fail "layer $l fetched $n times"
 	done
 	store_clean
@@ -480,13 +483,7 @@ test_registry_tls() {
 	[ $ok != 0 ] || fail "untrusted certificate: exit $rc: $(cat "$WORK/err")"
 	[ $ok != 2 ] || fail "--tls-verify=false did not reach it"
 	# On loopback: TLS taken unchecked, without being asked.
-	start_registry tlsloop
-	sed -i "s|^http:|http:\n  tls:\n    certificate: $d/cert.pem\n    key: $d/key.pem|" "$WORK/tlsloop/config.yml"
-	kill "${REGISTRY_PIDS[-1]}"
-	sleep 0.5
-	docker-registry serve "$WORK/tlsloop/config.yml" >"$WORK/tlsloop/log" 2>&1 &
-	REGISTRY_PIDS+=($!)
-	wait_for "curl -sk -o /dev/null https://127.0.0.1:$REG_PORT/v2/" 10
+	start_registry tlsloop "tls:$d/cert.pem:$d/key.pem"
 	skopeo copy -q --dest-tls-verify=false "oci:$WORK/img/layout:1" "docker://127.0.0.1:$REG_PORT/test/app:1" >/dev/null
 	HEARTH_STATE_DIR=$d/state2 "$HEARTH" pull "docker://127.0.0.1:$REG_PORT/test/app:1" >/dev/null ||
 		fail "a TLS registry on loopback: $(tail -n 3 "$WORK/tlsloop/log")"
