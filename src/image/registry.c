@@ -327,6 +327,7 @@ static int get(struct registry *r, const char *path, const char *accept, struct 
 {
 	strbuf_append(&s->error, "", 0);
 	int ret = -1;
+	bool answered = false; /* one auth challenge answered per request */
 	for (int attempt = 0; attempt < 3; attempt++) {
 		_cleanup_free_ char *url = xasprintf("%s://%s/v2/%s/%s", r->scheme, r->host, r->repo, path);
 		struct answer a = { 0 };
@@ -350,7 +351,8 @@ static int get(struct registry *r, const char *path, const char *accept, struct 
 		else if (rc != CURLE_OK)
 			ret = fail_runtime(err, "image: %s: cannot reach the registry %s: %s", r->ref_text, r->host,
 					   curl_easy_strerror(rc));
-		else if (a.status == 401 && a.www_auth && attempt == 0) {
+		else if (a.status == 401 && a.www_auth && !answered) {
+			answered = true;
 			ret = authenticate(r, a.www_auth, err);
 			answer_release(&a);
 			if (ret < 0)
