@@ -27,6 +27,14 @@ int image_prepare(struct hearth_ctx *ctx, struct hearth_config *cfg, struct hear
 /* The contract's workload.json for an image guest's CFG. */
 char *image_workload_json(struct hearth_ctx *ctx, const struct hearth_config *cfg, struct hearth_error **err);
 
+/* The start is handed over: from here the monitor (or the daemon)
+ * answers for the guest, whatever becomes of this process (a record_fn). */
+void guest_clear_creator(struct hearth_record *rec, void *arg);
+
+/* Records a start that failed after its VMM ran, and says in ERR where
+ * to look: every place named exists until hearth rm. */
+void guest_keep_failed(struct guest *g, struct hearth_error **err);
+
 /* NAME's record, reconciled; every guest's, sorted by name (skipping
  * guests being made or removed right now). */
 int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;

@@ -7,9 +7,7 @@
 
 #define READY_POLL_MS 20
 
-/* The start is handed over: from here the monitor (or the daemon)
- * answers for the guest, whatever becomes of this process. */
-static void clear_creator(struct hearth_record *rec, void *arg)
+void guest_clear_creator(struct hearth_record *rec, void *arg)
 {
 	(void)arg;
 	rec->creator_pid = 0;
@@ -31,9 +29,7 @@ static void set_failed(struct hearth_record *rec, void *arg)
 	record_set_status(rec, HEARTH_STATUS_FAILED, arg);
 }
 
-/* Records a start that failed after its VMM ran, and says in ERR where
- * to look: every place named exists until hearth rm. */
-static void keep_failed(struct guest *g, struct hearth_error **err)
+void guest_keep_failed(struct guest *g, struct hearth_error **err)
 {
 	const char *why = err && *err ? (*err)->message : "start failed";
 	IGNORE_FAILURE(record_update(g->dirfd, set_failed, (void *)why, NULL));
@@ -117,14 +113,14 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);
 	g.cfg = NULL; /* the caller's, not ours to free */
 	if (rc == 0)
-		rc = record_update(vmfd, clear_creator, NULL, err);
+		rc = record_update(vmfd, guest_clear_creator, NULL, err);
 	if (rc < 0) {
 		if (bridged)
 			net_tap_remove(plan.tap);
 		if (g.launched) {
 			/* The VMM ran: keep the guest, as failed, with the logs
 			 * the error points to, until hearth rm. */
-			keep_failed(&g, err);
+			guest_keep_failed(&g, err);
 			guest_release(&g);
 			return -1;
 		}

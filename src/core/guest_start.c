@@ -24,18 +24,6 @@ static void mark_restart(struct hearth_record *rec, void *arg)
 	rec->creator_start = proc_start_time(getpid());
 }
 
-static void clear_creator(struct hearth_record *rec, void *arg)
-{
-	(void)arg;
-	rec->creator_pid = 0;
-	rec->creator_start = 0;
-}
-
-static void set_failed(struct hearth_record *rec, void *arg)
-{
-	record_set_status(rec, HEARTH_STATUS_FAILED, arg);
-}
-
 int hearth_guest_start(struct hearth_ctx *ctx, const char *name, const struct hearth_run_options *opts,
 		       struct hearth_error **err)
 {
@@ -100,12 +88,11 @@ int hearth_guest_start(struct hearth_ctx *ctx, const char *name, const struct he
 	if (rc == 0)
 		rc = ops->start(&g, err);
 	if (rc == 0)
-		rc = record_update(g.dirfd, clear_creator, NULL, err);
+		rc = record_update(g.dirfd, guest_clear_creator, NULL, err);
 	if (rc < 0) {
 		if (bridged && g.net)
 			net_tap_remove(plan.tap);
-		const char *why = err && *err ? (*err)->message : "start failed";
-		IGNORE_FAILURE(record_update(g.dirfd, set_failed, (void *)why, NULL));
+		guest_keep_failed(&g, err); /* its state stays, as before the start */
 		guest_release(&g);
 		return -1;
 	}
