@@ -29,7 +29,7 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 MONITOR_OBJ := $(MONITOR_SRC:%.c=$(B)/obj/%.o)
-GUEST_LIB_SRC := guest/params.c guest/workload.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c src/lib/copy_stream.c
+GUEST_LIB_SRC := guest/params.c guest/identity.c guest/workload.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c src/lib/copy_stream.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/magic.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -31,6 +33,7 @@
 #include "hearth/copy_stream.h"
 
 #include "disks.h"
+#include "identity.h"
 #include "net.h"
 #include "params.h"
 #include "sessions.h"
@@ -268,6 +271,13 @@ static int agent_open(void)
 			continue;
 		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
 		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		/* A host connecting raises SIGIO (as on the session ports): a
+		 * restored guest hears its identity at once, not at the next
+		 * retry of a port nobody held. */
+		if (fd >= 0) {
+			fcntl(fd, F_SETOWN, getpid());
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC);
+		}
 		break;
 	}
 	closedir(d);
@@ -315,19 +325,91 @@ static int vsock_listen(void)
 	return fd;
 }
 
-/* Reads one command from FD and answers it; true when it asks to stop. */
+static bool identity_pending; /* an identity came: start a held workload, say ready again */
+static char **session_env(void);
+
+/* Mounts a drive again after a restore: the host gave this guest its own
+ * image under the same device, and nothing of the template's may stay in
+ * the page cache (BLKFLSBUF drops the device's cached blocks). */
+static int remount_labelled(const char *label, const char *dir, mode_t mode, bool *mounted)
+{
+	if (*mounted && umount2(dir, 0) < 0) {
+		error("identity: umount %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	*mounted = false;
+	char dev[64];
+	if (disk_find_by_label(label, dev, sizeof(dev)) < 0)
+		return 0;
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0) < 0)
+		error("identity: flushing %s: %s", dev, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return mount_labelled(label, dir, mode, mounted);
+}
+
+/* "identity {JSON}": the guest becomes a new one after a restore. */
+static void identity_command(int fd, const char *json)
+{
+	struct guest_identity id;
+	char err[256] = "";
+	int rc = identity_parse(json, &id, err, sizeof(err));
+	if (rc == 0)
+		rc = identity_apply(&id, &params, err, sizeof(err));
+	memset(id.entropy, 0, sizeof(id.entropy));
+	if (rc == 0 && (remount_labelled(HEARTH_CONFIG_LABEL, HEARTH_CONFIG_MOUNT, 0755, &config_mounted) < 0 ||
+			remount_labelled(HEARTH_SECRETS_LABEL, HEARTH_SECRETS_MOUNT, 0700, &secrets_mounted) < 0)) {
+		snprintf(err, sizeof(err), "identity: remounting the config and secrets drives failed");
+		rc = -1;
+	}
+	if (rc == 0) {
+		unsigned grace = params.grace_s;
+		enum guest_restart restart = params.restart;
+		unsigned restart_max = params.restart_max;
+		params = id.net;
+		params.grace_s = grace;
+		params.restart = restart;
+		params.restart_max = restart_max;
+		session_env(); /* HEARTH_NAME and HEARTH_IP of later sessions */
+		identity_pending = true;
+		say("identity: now %s", params.name);
+	} else {
+		error("%s", err);
+	}
+	char reply[300];
+	int n = snprintf(reply, sizeof(reply), "%s%s\n", rc == 0 ? "ok" : "error: ", rc == 0 ? "" : err);
+	if (write(fd, reply, (size_t)n) < 0)
+		error("agent: write: %s", strerror(errno));
+}
+
+/* Reads one command line from FD (a whole one: it may come in pieces)
+ * and answers it; true when it asks to stop. */
 static bool agent_command(int fd)
 {
-	char line[128];
-	ssize_t r = read(fd, line, sizeof(line) - 1);
-	if (r <= 0)
+	char line[4096];
+	size_t len = 0;
+	for (;;) {
+		ssize_t r = read(fd, line + len, sizeof(line) - 1 - len);
+		if (r > 0)
+			len += (size_t)r;
+		line[len] = '\0';
+		if (memchr(line, '\n', len) || len == sizeof(line) - 1 || r == 0)
+			break;
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (r < 0 && (errno != EAGAIN || poll(&p, 1, 1000) != 1))
+			break;
+	}
+	if (len == 0)
 		return false;
-	line[r] = '\0';
+	line[strcspn(line, "\n")] = '\0';
 	if (strncmp(line, "poweroff", 8) == 0) {
 		say("agent: poweroff requested");
 		return true;
 	}
-	if (strncmp(line, "ping", 4) == 0 && write(fd, "pong\n", 5) < 0)
+	if (strncmp(line, "identity ", 9) == 0)
+		identity_command(fd, line + 9);
+	else if (strncmp(line, "ping", 4) == 0 && write(fd, "pong\n", 5) < 0)
 		error("agent: write: %s", strerror(errno));
 	return false;
 }
@@ -645,9 +727,13 @@ int main(int argc, char **argv)
 	int vsock = in_container ? -1 : vsock_listen();
 	sessions_init(in_container, session_env());
 	char **cmd = workload_command(argc, argv);
-	pid_t workload = workload_start(cmd);
+	/* A template's boot holds the workload: whatever it does must see the
+	 * identity of the guest that is restored from it, not the template's. */
+	pid_t workload = params.hold ? 0 : workload_start(cmd);
 	if (workload < 0)
 		power_off(1);
+	if (params.hold)
+		say("holding the workload until this guest's identity comes");
 	line(HEARTH_READY_LINE);
 	unsigned restarts = 0;
 	int code = 0;
@@ -699,6 +785,12 @@ int main(int argc, char **argv)
 			stopping = agent_command(agent);
 		} else if (pfd[1].revents & (POLLHUP | POLLERR)) {
 			agent_backoff = 1; /* nobody on the host side yet */
+		}
+		if (identity_pending) {
+			identity_pending = false;
+			if (workload == 0 && (workload = workload_start(cmd)) < 0)
+				power_off(1);
+			line(HEARTH_READY_LINE);
 		}
 	}
 	workload_stop(workload, &code);

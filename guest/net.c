@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -118,4 +119,43 @@ int net_route_default(const char *gw)
 	req.rt.rtm_type = RTN_UNICAST;
 	nl_attr_put(&req, RTA_GATEWAY, &a, sizeof(a));
 	return nl_transact(&req);
+}
+
+int net_link_set_mac(const char *ifname, const char *mac)
+{
+	unsigned idx = if_nametoindex(ifname);
+	unsigned char addr[6];
+	if (!idx)
+		return -1;
+	if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &addr[0], &addr[1], &addr[2], &addr[3], &addr[4],
+		   &addr[5]) != 6) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct nl_req req = { 0 };
+	req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	req.hdr.nlmsg_type = RTM_NEWLINK;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)idx;
+	nl_attr_put(&req, IFLA_ADDRESS, addr, sizeof(addr));
+	return nl_transact(&req);
+}
+
+int net_addr_flush(const char *ifname)
+{
+	unsigned idx = if_nametoindex(ifname);
+	if (!idx)
+		return -1;
+	/* Deleting by index and family alone takes the first address; repeat
+	 * until the kernel has none left (EADDRNOTAVAIL). */
+	for (int i = 0; i < 64; i++) {
+		struct nl_req req = { 0 };
+		req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+		req.hdr.nlmsg_type = RTM_DELADDR;
+		req.ifa.ifa_family = AF_INET;
+		req.ifa.ifa_index = idx;
+		if (nl_transact(&req) < 0)
+			return errno == EADDRNOTAVAIL ? 0 : -1;
+	}
+	return 0;
 }

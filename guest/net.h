@@ -13,4 +13,10 @@ int net_addr_add(const char *ifname, const char *ipv4, unsigned prefix);
 /* Adds a default route via GW. Returns 0 or -1 with errno set. */
 int net_route_default(const char *gw);
 
+/* Removes every IPv4 address of IFNAME. Returns 0 or -1 with errno set. */
+int net_addr_flush(const char *ifname);
+
+/* Sets IFNAME's hardware address to MAC ("aa:bb:cc:dd:ee:ff"). */
+int net_link_set_mac(const char *ifname, const char *mac);
+
 #endif

@@ -89,7 +89,7 @@ static int set_ip(struct guest_params *p, const char *v, char *err, size_t errle
 	return 0;
 }
 
-static int apply(struct guest_params *p, const char *key, const char *v, char *err, size_t errlen)
+int guest_params_set(struct guest_params *p, const char *key, const char *v, char *err, size_t errlen)
 {
 	if (strcmp(key, HEARTH_PARAM_NAME) == 0) {
 		if (!name_valid(v)) {
@@ -127,6 +127,12 @@ static int apply(struct guest_params *p, const char *key, const char *v, char *e
 			snprintf(err, errlen, "hearth.grace: expected 0..3600 seconds (%.40s)", v);
 			return -1;
 		}
+	} else if (strcmp(key, HEARTH_PARAM_HOLD) == 0) {
+		if (strcmp(v, "0") && strcmp(v, "1")) {
+			snprintf(err, errlen, "hearth.hold: expected 0 or 1 (%.40s)", v);
+			return -1;
+		}
+		p->hold = v[0] == '1';
 	} else if (strcmp(key, "root") == 0) {
 		snprintf(p->root, sizeof(p->root), "%s", v);
 	} else if (strcmp(key, HEARTH_PARAM_INIT) == 0) {
@@ -151,6 +157,7 @@ static const struct {
 	{ HEARTH_PARAM_RESTART_MAX, 8 },
 	{ HEARTH_PARAM_GRACE, 8 },
 	{ HEARTH_PARAM_INIT, sizeof(((struct guest_params *)0)->init) },
+	{ HEARTH_PARAM_HOLD, 2 },
 	{ "root", sizeof(((struct guest_params *)0)->root) },
 };
 
@@ -196,7 +203,7 @@ int guest_params_parse(const char *cmdline, struct guest_params *p, char *err, s
 		size_t vlen = eq ? len - klen - 1 : 0;
 		if (copy_value(value, cap, key, eq ? eq + 1 : "", vlen, err, errlen) < 0)
 			return -1;
-		if (apply(p, key, value, err, errlen) < 0)
+		if (guest_params_set(p, key, value, err, errlen) < 0)
 			return -1;
 	}
 	if (p->has_gw && !p->has_ip) {
@@ -226,7 +233,7 @@ int guest_params_from_env(struct guest_params *p, char *err, size_t errlen)
 		char value[128];
 		if (copy_value(value, value_capacity(map[i].key), map[i].key, v, strlen(v), err, errlen) < 0)
 			return -1;
-		if (apply(p, map[i].key, value, err, errlen) < 0)
+		if (guest_params_set(p, map[i].key, value, err, errlen) < 0)
 			return -1;
 	}
 	return 0;

@@ -23,12 +23,16 @@ struct guest_params {
 	unsigned grace_s;	    /* hearth.grace=SECONDS before KILL, default 10 */
 	char root[64];		    /* root=, used only as stage-1 from an initrd */
 	char init[128];		    /* hearth.init=, what stage-1 switches to */
+	bool hold;		    /* hearth.hold=1: a template's boot */
 };
 
 /* Parses CMDLINE (the contents of /proc/cmdline) into *P. Unknown keys
  * are the kernel's business and ignored; parsing stops at "--". Returns 0,
  * or -1 with a one-line reason naming the key and value in ERR. */
 int guest_params_parse(const char *cmdline, struct guest_params *p, char *err, size_t errlen);
+
+/* Sets one hearth.* KEY to V, checked as on the command line. */
+int guest_params_set(struct guest_params *p, const char *key, const char *v, char *err, size_t errlen);
 
 /* Fills *P from the HEARTH_* environment that container backends set.
  * Same contract as guest_params_parse. */

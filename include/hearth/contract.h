@@ -41,6 +41,9 @@
 #define HEARTH_PARAM_RESTART_MAX "hearth.restart_max"
 #define HEARTH_PARAM_GRACE "hearth.grace" /* seconds between SIGTERM and SIGKILL */
 #define HEARTH_PARAM_INIT "hearth.init"	  /* the workload, an absolute path */
+/* hearth.hold=1: a template's boot; hearth-init says ready but holds the
+ * workload until an "identity" command gives the guest its own. */
+#define HEARTH_PARAM_HOLD "hearth.hold"
 
 /* The agent channel: a virtio-serial port of this name (QEMU), else
  * vsock on this port (Firecracker: the host sends "CONNECT 52" to the

@@ -25,6 +25,11 @@ struct guest {
 	bool restart;			       /* at start: a stopped guest's (hearth start) */
 	bool launched;			       /* at start: the VMM was started, so a failure from
 				    * here on is kept as a failed guest to look into */
+	bool hold;			       /* at start: a template's boot (hearth.hold=1) */
+	bool own_drives;		       /* at restore: config and secrets from cfg (a clone's
+					* own), not the snapshot's copies */
+	json_t *snapshot_facts;		       /* what the backend recorded in a snapshot (its
+					* create sets it; restore reads it); the guest's */
 };
 
 enum backend_networks {
@@ -74,6 +79,10 @@ struct hearth_backend_ops {
 	 * DIR, left running. */
 	int (*snapshot_create)(struct guest *g, const char *dir, struct hearth_error **err);
 	int (*snapshot_restore)(struct guest *g, const char *dir, struct hearth_error **err);
+	/* A restored guest takes its own identity through the agent's
+	 * "identity" command (hearth-init), so one snapshot can be many
+	 * guests: templates and clones. */
+	bool restore_identity;
 	/* A stream to the guest agent's sessions (docs/agent-protocol.md),
 	 * connected, or -1; *RET_LOCK an fd to close with it, or -1. NULL:
 	 * the backend's guests have no agent. */

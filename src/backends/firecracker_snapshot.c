@@ -16,28 +16,6 @@
 
 static const char *const disk_files[] = { "rootfs.img", "config.img", "secrets.img" };
 
-/* Copies every named volume image of FROM/volumes into TO/volumes. */
-static int copy_volumes(const struct hearth_ctx *ctx, const char *from, const char *to, struct hearth_error **err)
-{
-	_cleanup_free_ char *src = xasprintf("%s/volumes", from);
-	DIR *d = opendir(src);
-	if (!d)
-		return errno == ENOENT ? 0 : fail_errno(err, "snapshot: %s: %s", src, strerror(errno));
-	_cleanup_free_ char *dst = xasprintf("%s/volumes", to);
-	int rc =
-		mkdir(dst, 0700) < 0 && errno != EEXIST ? fail_errno(err, "snapshot: %s: %s", dst, strerror(errno)) : 0;
-	struct dirent *e;
-	while (rc == 0 && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		_cleanup_free_ char *a = xasprintf("%s/%s", src, e->d_name);
-		_cleanup_free_ char *b = xasprintf("%s/%s", dst, e->d_name);
-		rc = vm_copy_image(ctx, a, b, err);
-	}
-	closedir(d);
-	return rc;
-}
-
 /* Moves a file the jailed VMM wrote inside its root out to DST, and
  * takes it back from the jail's user. */
 static int move_out(const struct hearth_ctx *ctx, const char *src, const char *dst, struct hearth_error **err)
@@ -68,7 +46,7 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 		rc = vm_copy_image(g->ctx, src, dst, err);
 	}
 	if (rc == 0)
-		rc = copy_volumes(g->ctx, g->dir, dir, err);
+		rc = vm_copy_volumes(g->ctx, g->dir, dir, err);
 	if (rc == 0) {
 		/* A jailed VMM can only write inside its root. */
 		_cleanup_free_ char *vmstate = jailed ? xstrdup("vmstate") : xasprintf("%s/vmstate", dir);
@@ -95,23 +73,15 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 	return rc;
 }
 
-/* From the snapshot's hearth.json: the TAP its guest had, and whether
- * it had come up (a snapshot of a booting guest boots on). */
-static char *snapshot_tap(const char *dir, bool *ready)
+/* From the snapshot's hearth.json: the TAP its guest had. */
+static char *snapshot_tap(const char *dir)
 {
 	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
 	json_t *o = json_load_file(path, 0, NULL);
 	json_t *tap = json_object_get(o, "tap");
 	char *ret = json_is_string(tap) ? xstrdup(json_string_value(tap)) : NULL;
-	*ready = !json_is_false(json_object_get(o, "ready"));
 	json_decref(o);
 	return ret;
-}
-
-static void set_running(struct hearth_record *rec, void *arg)
-{
-	(void)arg;
-	record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
 }
 
 int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err)
@@ -124,8 +94,7 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	/* Only when the TAP is not the one the snapshot was taken with
 	 * (another state root): the override is newer than some releases,
 	 * which then cannot restore here at all. Said before anything runs. */
-	bool ready;
-	_cleanup_free_ char *old_tap = snapshot_tap(dir, &ready);
+	_cleanup_free_ char *old_tap = snapshot_tap(dir);
 	bool override = g->net && (!old_tap || strcmp(old_tap, g->net->tap) != 0);
 	if (override && !fc_version_at_least(&v, FC_NETWORK_OVERRIDES_SINCE))
 		return fail_invalid(err,
@@ -139,7 +108,7 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 			return -1;
 	}
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs.img", dir);
-	if (copy_volumes(g->ctx, dir, g->dir, err) < 0 || fc_prepare(g, root, err) < 0 ||
+	if (vm_copy_volumes(g->ctx, dir, g->dir, err) < 0 || fc_prepare(g, root, err) < 0 ||
 	    fc_stage_files(g, root, kernel, rootfs, err) < 0)
 		return -1;
 	bool jailed = strcmp(root, g->dir) != 0;
@@ -170,8 +139,6 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	if (rc == 0)
 		rc = fc_api(sock, "PUT", "/snapshot/load", body, err);
 	json_decref(body);
-	if (rc == 0 && ready)
-		rc = record_update(g->dirfd, set_running, NULL, err);
 	if (rc < 0)
 		fc_abort(g);
 	return rc;

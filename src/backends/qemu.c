@@ -83,34 +83,47 @@ static void add_drive(struct strv *a, const char *id, const char *serial, const 
 {
 	_cleanup_free_ char *file = qemu_escape(path);
 	strv_add(a, xstrdup("-drive"));
-	strv_add(a, xasprintf("id=%s,file=%s,format=raw,if=none%s%s", id, file, read_only ? ",readonly=on" : "",
-			      extra ? extra : ""));
+	strv_add(a, xasprintf("id=%s,file=%s,if=none%s%s", id, file, read_only ? ",readonly=on" : "",
+			      extra ? extra : ",format=raw"));
 	strv_add(a, xstrdup("-device"));
 	strv_add(a, serial ? xasprintf("virtio-blk-device,drive=%s,serial=%s", id, serial)
 			   : xasprintf("virtio-blk-device,drive=%s", id));
 }
 
-void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel, struct strv *a)
+void qemu_build_argv(const struct guest *g, const struct qemu_plan *plan, struct strv *a)
 {
 	const struct hearth_config *cfg = g->cfg;
-	bool kvm = strcmp(accel, "kvm") == 0;
-	strv_add(a, xstrdup(qemu));
+	bool kvm = strcmp(plan->accel, "kvm") == 0;
+	strv_add(a, xstrdup(plan->qemu));
 	strv_add(a, xstrdup("-M"));
-	strv_add(a, xstrdup(QEMU_MACHINE));
+	strv_add(a, xstrdup(QEMU_MACHINE ",memory-backend=ram"));
 	strv_add(a, xstrdup("-accel"));
-	strv_add(a, xstrdup(accel));
+	strv_add(a, xstrdup(plan->accel));
 	strv_add(a, xstrdup("-cpu"));
 	strv_add(a, xstrdup(kvm ? "host" : "max"));
 	strv_add(a, xstrdup("-smp"));
 	strv_add(a, xasprintf("%u", cfg->cpus));
 	strv_add(a, xstrdup("-m"));
 	strv_add(a, xasprintf("%u", cfg->memory_mib));
+	/* RAM in a memfd QEMU maps shared, so a snapshot copies it out while
+	 * the VM is paused and the migration stream carries device state only
+	 * (x-ignore-shared); a restore maps the snapshot's memory file
+	 * private: copy-on-write, every clone sharing the pages it has not
+	 * written. */
+	strv_add(a, xstrdup("-object"));
+	if (plan->restore) {
+		_cleanup_free_ char *mem = xasprintf("%s/" QEMU_SNAP_MEMORY, plan->restore);
+		_cleanup_free_ char *esc = qemu_escape(mem);
+		strv_add(a, xasprintf("memory-backend-file,id=ram,size=%uM,mem-path=%s,share=off", cfg->memory_mib, esc));
+	} else {
+		strv_add(a, xasprintf("memory-backend-memfd,id=ram,size=%uM,share=on", cfg->memory_mib));
+	}
 	strv_add(a, xstrdup("-nodefaults"));
 	strv_add(a, xstrdup("-no-user-config"));
 	strv_add(a, xstrdup("-nographic"));
 	strv_add(a, xstrdup("-no-reboot")); /* hearth-init powers off by reset */
 	strv_add(a, xstrdup("-kernel"));
-	strv_add(a, xstrdup(kernel));
+	strv_add(a, xstrdup(plan->kernel));
 	if (cfg->initrd_path) {
 		strv_add(a, xstrdup("-initrd"));
 		strv_add(a, xstrdup(cfg->initrd_path));
@@ -127,6 +140,8 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 		      g->name);
 	if (cfg->image) /* hearth-init at the path reserved in an image's rootfs */
 		strbuf_printf(&cmdline, " init=" HEARTH_IMAGE_INIT);
+	if (g->hold)
+		strbuf_printf(&cmdline, " " HEARTH_PARAM_HOLD "=1");
 	if (g->rec->guest_ip)
 		strbuf_printf(&cmdline, " " HEARTH_PARAM_IP "=%s " HEARTH_PARAM_GW "=%s", g->rec->guest_ip,
 			      g->rec->gateway);
@@ -137,10 +152,13 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 	 * a throw-away overlay, like a container's writable layer; or, for a
 	 * persistent guest, to its own copy (qemu_start makes it once). */
 	_cleanup_free_ char *disk = xasprintf("%s/" VM_PERSISTENT_DISK, g->dir);
+	_cleanup_free_ char *overlay = xasprintf("%s/" QEMU_OVERLAY, g->dir);
 	if (hearth_config_persistent(cfg))
-		add_drive(a, "root", NULL, disk, false, "");
+		add_drive(a, "root", NULL, disk, false, ",format=raw");
+	else if (plan->overlay)
+		add_drive(a, "root", NULL, overlay, false, ",format=qcow2");
 	else
-		add_drive(a, "root", NULL, cfg->rootfs_path, false, ",snapshot=on");
+		add_drive(a, "root", NULL, cfg->rootfs_path, false, ",format=raw,snapshot=on");
 	_cleanup_free_ char *cimg = xasprintf("%s/config.img", g->dir);
 	_cleanup_free_ char *simg = xasprintf("%s/secrets.img", g->dir);
 	add_drive(a, "config", NULL, cimg, true, NULL);
@@ -188,6 +206,10 @@ void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel,
 	}
 	strv_add(a, xstrdup("-qmp"));
 	strv_add(a, xasprintf("unix:%s/qmp.sock,server=on,wait=off", agent));
+	if (plan->restore) { /* the state comes through QMP, once it is told where */
+		strv_add(a, xstrdup("-incoming"));
+		strv_add(a, xstrdup("defer"));
+	}
 }
 
 struct start_facts {
@@ -211,7 +233,38 @@ static void record_start(struct hearth_record *rec, void *arg)
 	}
 }
 
-static int qemu_start(struct guest *g, struct hearth_error **err)
+/* A non-persistent guest writes to its own qcow2 overlay of the image
+ * (or of a snapshot's overlay), made fresh at every start and removed
+ * when QEMU exits: a container's writable layer, in a file a snapshot can
+ * copy. Without qemu-img, QEMU's snapshot=on (no snapshots then).
+ * Returns 1 with an overlay, 0 without, -1 on error. */
+static int qemu_overlay(struct guest *g, const char *restore, struct hearth_error **err)
+{
+	if (hearth_config_persistent(g->cfg))
+		return 0;
+	_cleanup_free_ char *img = proc_find_program("qemu-img");
+	if (!img) {
+		if (restore)
+			return fail_runtime(err, "qemu: a restore needs qemu-img (apt-get install qemu-utils)");
+		return 0;
+	}
+	_cleanup_free_ char *base = restore ? xasprintf("%s/" QEMU_SNAP_OVERLAY, restore) : xstrdup(g->cfg->rootfs_path);
+	_cleanup_free_ char *path = xasprintf("%s/" QEMU_OVERLAY, g->dir);
+	unlinkat(g->dirfd, QEMU_OVERLAY, 0); /* a stopped guest's, left by a QEMU killed outright */
+	char *argv[] = { img, "create", "-q", "-f", "qcow2", "-F", restore ? "qcow2" : "raw", "-b", base, path, NULL };
+	_cleanup_free_ char *out = NULL;
+	int rc = proc_run(argv, 30000, &out, err);
+	if (rc < 0)
+		return -1;
+	if (rc != 0) {
+		if (out)
+			out[strcspn(out, "\n")] = '\0';
+		return fail_runtime(err, "qemu-img create %s: %s", path, out && *out ? out : "failed");
+	}
+	return 1;
+}
+
+int qemu_launch(struct guest *g, const char *restore, struct hearth_error **err)
 {
 	_cleanup_free_ char *qemu = qemu_binary(g->ctx);
 	if (!qemu)
@@ -223,7 +276,8 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	_cleanup_free_ char *why = NULL;
 	const char *accel = qemu_accel(g->ctx, qemu, false, &why);
 	struct start_facts facts = { accel, channel };
-	if (vm_persistent_disk(g, VM_PERSISTENT_DISK, err) < 0 || vm_drives_build(g, err) < 0 ||
+	int overlay;
+	if (vm_persistent_disk(g, VM_PERSISTENT_DISK, err) < 0 || (overlay = qemu_overlay(g, restore, err)) < 0 ||
 	    record_update(g->dirfd, record_start, &facts, err) < 0)
 		return -1;
 	record_free(g->rec);
@@ -231,11 +285,13 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	if (record_read(g->dirfd, &g->rec, err) < 0)
 		return -1;
 	struct strv a = { 0 };
-	qemu_build_argv(g, qemu, accel, kernel, &a);
+	struct qemu_plan plan = { qemu, accel, kernel, overlay == 1, restore };
+	qemu_build_argv(g, &plan, &a);
 	static const char *const cleanup[] = { "qmp.sock",
 					       "agent.sock",
 					       "secrets.img",
 					       "config.img",
+					       QEMU_OVERLAY,
 					       "session-0.sock",
 					       "session-1.sock",
 					       "session-2.sock",
@@ -257,6 +313,13 @@ static int qemu_start(struct guest *g, struct hearth_error **err)
 	if (rc < 0)
 		hearth_error_prefix(err, "qemu: start: ");
 	return rc;
+}
+
+static int qemu_start(struct guest *g, struct hearth_error **err)
+{
+	if (vm_drives_build(g, err) < 0)
+		return -1;
+	return qemu_launch(g, NULL, err);
 }
 
 static char *sock_path(struct guest *g, const char *name)
@@ -337,4 +400,7 @@ const struct hearth_backend_ops qemu_backend = {
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.session_open = qemu_session_open,
+	.snapshot_create = qemu_snapshot_create,
+	.snapshot_restore = qemu_snapshot_restore,
+	.restore_identity = true,
 };

@@ -20,9 +20,31 @@ const char *qemu_accel(const struct hearth_ctx *ctx, const char *qemu, bool wait
 char *qemu_accel_key(const char *qemu, const char *kernel);
 char *qemu_accel_cached(const char *dir, const char *key);
 
-/* QEMU's command line for G (its config and record), booting KERNEL
- * with ACCEL: the qemu backend's whole translation of a start
- * configuration, a pure function for tests. */
-void qemu_build_argv(const struct guest *g, const char *qemu, const char *accel, const char *kernel, struct strv *a);
+/* How one QEMU is started. */
+struct qemu_plan {
+	const char *qemu, *accel, *kernel;
+	bool overlay;	     /* the root disk is G's own root.qcow2 over the image, else
+			      * QEMU's snapshot=on (no qemu-img) or a persistent disk.ext4 */
+	const char *restore; /* a snapshot directory whose memory and device state the
+			      * VM starts from, or NULL for a boot */
+};
+
+/* QEMU's command line for G (its config and record) as PLAN says: the
+ * qemu backend's whole translation of a start configuration, a pure
+ * function for tests. */
+void qemu_build_argv(const struct guest *g, const struct qemu_plan *plan, struct strv *a);
+
+/* Where a snapshot keeps what (qemu_snapshot.c). */
+#define QEMU_SNAP_MEMORY "memory"
+#define QEMU_SNAP_VMSTATE "vmstate"
+#define QEMU_SNAP_OVERLAY "rootfs.qcow2" /* the root disk's writes, over the image */
+#define QEMU_SNAP_DISK "rootfs.img"	 /* a persistent guest's whole disk */
+#define QEMU_OVERLAY "root.qcow2"	 /* in a guest's state directory */
+
+/* Starts G's QEMU under its monitor, from RESTORE's state or booting. */
+int qemu_launch(struct guest *g, const char *restore, struct hearth_error **err) WUR;
+
+int qemu_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err);
+int qemu_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **err);
 
 #endif

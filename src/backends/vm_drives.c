@@ -1,5 +1,6 @@
 #include "vm_drives.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -124,4 +125,25 @@ int vm_persistent_disk(struct guest *g, const char *name, struct hearth_error **
 		return fail_errno(err, "state: %s: %s", disk, strerror(errno));
 	}
 	return 0;
+}
+
+int vm_copy_volumes(const struct hearth_ctx *ctx, const char *from, const char *to, struct hearth_error **err)
+{
+	_cleanup_free_ char *src = xasprintf("%s/volumes", from);
+	DIR *d = opendir(src);
+	if (!d)
+		return errno == ENOENT ? 0 : fail_errno(err, "snapshot: %s: %s", src, strerror(errno));
+	_cleanup_free_ char *dst = xasprintf("%s/volumes", to);
+	int rc =
+		mkdir(dst, 0700) < 0 && errno != EEXIST ? fail_errno(err, "snapshot: %s: %s", dst, strerror(errno)) : 0;
+	struct dirent *e;
+	while (rc == 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *a = xasprintf("%s/%s", src, e->d_name);
+		_cleanup_free_ char *b = xasprintf("%s/%s", dst, e->d_name);
+		rc = vm_copy_image(ctx, a, b, err);
+	}
+	closedir(d);
+	return rc;
 }

@@ -33,4 +33,7 @@ char *vm_volumes_json(const struct hearth_config *cfg);
 #define VM_PERSISTENT_DISK "disk.ext4"
 int vm_persistent_disk(struct guest *g, const char *name, struct hearth_error **err) WUR;
 
+/* Copies every named volume image of FROM/volumes into TO/volumes. */
+int vm_copy_volumes(const struct hearth_ctx *ctx, const char *from, const char *to, struct hearth_error **err) WUR;
+
 #endif

@@ -46,6 +46,11 @@ int cli_tls_verify(struct hearth_ctx *ctx, const char *value);
 
 int cmd_build(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_run(struct hearth_ctx *ctx, int argc, char **argv);
+/* hearth run's parsing and start; with MAKE_TEMPLATE, the guest it
+ * describes becomes that template instead (hearth template create). */
+int cli_run(struct hearth_ctx *ctx, int argc, char **argv, const char *make_template);
+int cmd_template(struct hearth_ctx *ctx, int argc, char **argv);
+int cmd_clone(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_ps(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_inspect(struct hearth_ctx *ctx, int argc, char **argv);
 int cmd_status(struct hearth_ctx *ctx, int argc, char **argv);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hearth/template.h"
 
 static const char run_help[] =
 	"usage: hearth run [OPTIONS] [-- ARGS...]\n"
@@ -45,6 +46,9 @@ static const char run_help[] =
 	"                             (exit 0); default: hearth-init's ready line\n"
 	"      --no-wait              return once started, before ready\n"
 	"      --timeout S            seconds to wait for ready (default 60)\n"
+	"      --template NAME        start from template NAME (hearth template): warm, in\n"
+	"                             a fraction of a boot; with it only --name, -p, the\n"
+	"                             config and secret flags, --no-wait, --timeout, --json\n"
 	"      --json                 print {\"name\": ...} instead of the name\n"
 	"  -h, --help                 this text\n";
 
@@ -74,6 +78,7 @@ enum {
 	OPT_IMAGE,
 	OPT_ROOTFS_MODE,
 	OPT_TLS_VERIFY,
+	OPT_TEMPLATE,
 };
 
 static const struct option run_options[] = {
@@ -105,9 +110,32 @@ static const struct option run_options[] = {
 	{ "jailer", required_argument, NULL, OPT_JAILER },
 	{ "jail-uid", required_argument, NULL, OPT_JAIL_UID },
 	{ "jail-gid", required_argument, NULL, OPT_JAIL_GID },
+	{ "template", required_argument, NULL, OPT_TEMPLATE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* What a guest started from a template may still choose: the rest is
+ * the template's. */
+static bool template_allows(int c)
+{
+	switch (c) {
+	case OPT_NAME:
+	case 'p':
+	case OPT_CONFIG_FILE:
+	case OPT_CONFIG_DIR:
+	case OPT_SECRET_FILE:
+	case OPT_SECRETS_DIR:
+	case OPT_NO_WAIT:
+	case OPT_TIMEOUT:
+	case OPT_JSON:
+	case OPT_TEMPLATE:
+	case 'h':
+		return true;
+	default:
+		return false;
+	}
+}
 
 static void set_path(char **field, const char *value)
 {
@@ -141,7 +169,7 @@ static int add_volume_spec(struct hearth_config *cfg, const char *spec, struct h
 	return hearth_config_add_volume(cfg, spec, err);
 }
 
-int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
+int cli_run(struct hearth_ctx *ctx, int argc, char **argv, const char *make_template)
 {
 	struct hearth_config *cfg = NULL;
 	struct hearth_error *err = NULL;
@@ -149,6 +177,7 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 	bool json = false;
 	const char *flake = NULL, *profile = NULL;
 	bool rootfs_flag = false, image_flag = false;
+	const char *template = NULL, *fixed = NULL; /* a flag the template decides */
 	int rc = 0;
 
 	/* -f first, so flags override the file whatever their order. */
@@ -172,7 +201,16 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:p:v:h", run_options, NULL)) != -1) {
 		uint64_t n;
+		if (!template_allows(c) && !fixed)
+			fixed = argv[optind - 1];
 		switch (c) {
+		case OPT_TEMPLATE:
+			if (make_template) {
+				rc = cli_bad_option("template create");
+				goto out;
+			}
+			template = optarg;
+			break;
 		case 'f':
 			break;
 		case OPT_BACKEND:
@@ -306,6 +344,17 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (template && (fixed || optind < argc)) {
+		rc = cli_usage_error("run: --template %s: %s comes from the template", template,
+				     fixed ? fixed : "a command");
+		goto out;
+	}
+	char *name = NULL;
+	if (template) {
+		if (hearth_template_run(ctx, template, cfg, &opts, &name, &err) < 0)
+			goto fail;
+		goto done;
+	}
 	if (optind < argc && (!cfg->image || strcmp(argv[optind - 1], "--") != 0)) {
 		rc = cfg->image ? cli_usage_error("run: an image's arguments go after -- ('%s')", argv[optind])
 				: cli_usage_error("run: unexpected argument '%s'", argv[optind]);
@@ -329,9 +378,15 @@ int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
 		rc = cli_usage_error("rootfs_path: required (give --rootfs, --image or -f)");
 		goto out;
 	}
-	char *name = NULL;
+	if (make_template) {
+		if (hearth_template_create(ctx, make_template, NULL, cfg, &opts, &err) < 0)
+			goto fail;
+		printf("%s\n", make_template);
+		goto out;
+	}
 	if (hearth_guest_run(ctx, cfg, &opts, &name, &err) < 0)
 		goto fail;
+done:
 	if (json)
 		printf("{\"name\": \"%s\"}\n", name);
 	else
@@ -343,4 +398,9 @@ fail:
 out:
 	hearth_config_free(cfg);
 	return rc;
+}
+
+int cmd_run(struct hearth_ctx *ctx, int argc, char **argv)
+{
+	return cli_run(ctx, argc, argv, NULL);
 }

@@ -25,6 +25,8 @@ static const struct {
 	{ "pause", cmd_pause, "pause a guest" },
 	{ "resume", cmd_resume, "resume a paused guest" },
 	{ "snapshot", cmd_snapshot, "snapshot a running guest, or restore one" },
+	{ "template", cmd_template, "make, list and remove templates for warm starts" },
+	{ "clone", cmd_clone, "clone a running guest, its processes and memory" },
 	{ "rm", cmd_rm, "remove stopped guests" },
 	{ "image", cmd_image, "list, pull and remove OCI images converted for guests" },
 	{ "network", cmd_network, "show or remove the bridge of bridged guests" },

@@ -10,10 +10,42 @@
  * snapshot keeps the snapshot's bridge slot (the guest's address lives
  * in its memory). */
 struct guest_start {
-	int want_slot; /* -1: any */
-	int (*start)(struct guest *g, const char *arg, struct hearth_error **err);
-	const char *arg;
+	int want_slot;	       /* -1: any */
+	const char *snapshot;  /* restore from this snapshot directory, or NULL: boot */
+	json_t *facts;	       /* the snapshot's backend facts (borrowed) */
+	bool snapshot_ready;   /* the snapshot's guest had said ready */
+	bool own_drives;       /* a restore builds the guest's drives from its config */
+	bool hold;	       /* a boot holds the workload (a template's) */
+	const char *origin;    /* recorded: the snapshot the guest maps, or NULL */
 };
+
+/* A snapshot directory's manifest, checked: taken by this hearth, with a
+ * backend that restores; CFG its guest's configuration (no host files
+ * named, rootfs_path DIR/rootfs.img). */
+struct snapshot {
+	json_t *manifest;
+	const struct hearth_backend_ops *ops;
+	struct hearth_config *cfg;
+};
+int snapshot_load(const char *dir, struct snapshot *ret, struct hearth_error **err) WUR;
+void snapshot_release(struct snapshot *s);
+
+/* A new guest from S (in DIR) with S->cfg as its configuration, HOW
+ * as the caller set it (slot, drives, origin); backend and network are
+ * the snapshot's. */
+int snapshot_run(struct hearth_ctx *ctx, const char *dir, struct snapshot *s, const struct hearth_run_options *opts,
+		 struct guest_start *how, char **ret_name, struct hearth_error **err) WUR;
+
+/* Removes the private snapshot a clone maps (ORIGIN, its record's), once
+ * the clone is gone; any other origin is left alone. */
+void template_forget_clone(struct hearth_ctx *ctx, const char *origin);
+
+/* Removes snapshot directory DIR and what hearth put in it. */
+void snapshot_dir_remove(const char *dir);
+
+/* Sends a restored guest its own identity (name, address, clock,
+ * entropy) through the agent, and waits for hearth-init's answer. */
+int guest_identity_send(struct guest *g, struct hearth_error **err) WUR;
 
 /* hearth_guest_run with HOW (NULL: the backend's start). */
 int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,

@@ -29,6 +29,7 @@ void guest_release(struct guest *g)
 		close(g->dirfd);
 	hearth_config_free(g->cfg);
 	record_free(g->rec);
+	json_decref(g->snapshot_facts);
 }
 
 int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err)
@@ -260,6 +261,7 @@ int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, st
 		return -1;
 	bool active = guest_status_active(rec->status);
 	bool broken = rec->status == HEARTH_STATUS_BROKEN;
+	_cleanup_free_ char *origin = rec->origin ? xstrdup(rec->origin) : NULL;
 	record_free(rec);
 	if (active && !force)
 		return fail_conflict(err, "%s: guest is running; stop it first or use -f", name);
@@ -285,7 +287,8 @@ int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, st
 	if (rootfd < 0)
 		return -1;
 	_cleanup_close_ int lock = state_lock(rootfd, err);
-	if (lock < 0)
+	if (lock < 0 || state_vm_remove(rootfd, name, err) < 0)
 		return -1;
-	return state_vm_remove(rootfd, name, err);
+	template_forget_clone(ctx, origin);
+	return 0;
 }

@@ -59,6 +59,33 @@ static int ready_reachable(const struct hearth_config *cfg, const char *network,
 			    pr.port, pr.port, cfg->ready);
 }
 
+static void set_origin(struct hearth_record *rec, void *arg)
+{
+	free(rec->origin);
+	rec->origin = xstrdup(arg);
+}
+
+static void set_running(struct hearth_record *rec, void *arg)
+{
+	(void)arg;
+	record_set_status(rec, HEARTH_STATUS_RUNNING, NULL);
+}
+
+/* The backend loads the snapshot; a backend whose guests take a new
+ * identity gets it sent (hearth-init then says ready again), else a
+ * snapshot of a ready guest is running at once. */
+static int restore_start(struct guest *g, const struct hearth_backend_ops *ops, const struct guest_start *how,
+			 struct hearth_error **err)
+{
+	if (ops->snapshot_restore(g, how->snapshot, err) < 0)
+		return -1;
+	if (!how->snapshot_ready)
+		return 0; /* still booting: it comes up with the name it booted with */
+	if (ops->restore_identity)
+		return guest_identity_send(g, err);
+	return record_update(g->dirfd, set_running, NULL, err);
+}
+
 int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,
 		       const struct guest_start *how, char **ret_name, struct hearth_error **err)
 {
@@ -74,7 +101,8 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 	const struct hearth_backend_ops *ops = backend_find(backend);
 	/* A fresh start finds an image again; a restore brings its disk. */
 	_cleanup_free_ char *workload = NULL;
-	if (cfg->image && !how) {
+	bool restore = how && how->snapshot;
+	if (cfg->image && !restore) {
 		if (ops->needs_runner)
 			return fail_invalid(err, "image: the %s backend runs a runner's own guest (%s)", ops->name,
 					    cfg->image);
@@ -103,14 +131,19 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 			   .cfg = cfg,
 			   .opts = opts,
 			   .net = bridged ? &plan : NULL,
-			   .workload_json = workload };
+			   .workload_json = workload,
+			   .hold = how && how->hold,
+			   .own_drives = how && how->own_drives,
+			   .snapshot_facts = restore ? json_incref(how->facts) : NULL };
 	/* A jailed VMM opens its TAP as the jail's user. */
 	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
 	if (rc == 0 && opts->jailer)
 		rc = record_update(vmfd, set_jail, (void *)opts, err);
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
+	if (rc == 0 && how && how->origin)
+		rc = record_update(vmfd, set_origin, (void *)how->origin, err);
 	if (rc == 0)
-		rc = how ? how->start(&g, how->arg, err) : ops->start(&g, err);
+		rc = restore ? restore_start(&g, ops, how, err) : ops->start(&g, err);
 	g.cfg = NULL; /* the caller's, not ours to free */
 	if (rc == 0)
 		rc = record_update(vmfd, guest_clear_creator, NULL, err);

@@ -8,15 +8,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "lib/json.h"
+#include "hearth/agent_proto.h"
 #include "lib/state.h"
 
-#define SNAPSHOT_FORMAT 1
+/* 2: the hearth and backend facts a restore checks (format 1 had none). */
+#define SNAPSHOT_FORMAT 2
 
 /* Removes DIR and the files hearth put in it (one level, plus volumes/). */
-static void remove_snapshot_dir(const char *dir)
+void snapshot_dir_remove(const char *dir)
 {
 	static const char *const sub[] = { "volumes", "" };
 	for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
@@ -44,6 +47,9 @@ static json_t *snapshot_manifest(const struct guest *g)
 	json_object_set_new(o, "guest_ip", json_string_or_null(g->rec->guest_ip));
 	json_object_set_new(o, "taken_at", json_integer(now_unix()));
 	json_object_set_new(o, "ready", json_boolean(g->rec->status != HEARTH_STATUS_STARTING));
+	json_object_set_new(o, "hearth_version", json_string(HEARTH_VERSION));
+	json_object_set_new(o, "agent_protocol", json_integer(AP_VERSION));
+	json_object_set_new(o, "backend_facts", g->snapshot_facts ? json_incref(g->snapshot_facts) : json_object());
 	return o;
 }
 
@@ -81,16 +87,10 @@ int hearth_guest_snapshot(struct hearth_ctx *ctx, const char *name, const char *
 		free(text);
 	}
 	if (rc < 0)
-		remove_snapshot_dir(dir);
+		snapshot_dir_remove(dir);
 out:
 	guest_release(&g);
 	return rc;
-}
-
-static int restore_start(struct guest *g, const char *dir, struct hearth_error **err)
-{
-	const struct hearth_backend_ops *ops = backend_find(g->rec->backend);
-	return ops->snapshot_restore(g, dir, err);
 }
 
 /* A snapshot is state that hearth acts on as root: the directory must be
@@ -127,9 +127,9 @@ static int snapshot_config_plain(struct hearth_config *cfg, const char *path, st
 	return 0;
 }
 
-int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name,
-			    const struct hearth_run_options *opts, char **ret_name, struct hearth_error **err)
+int snapshot_load(const char *dir, struct snapshot *ret, struct hearth_error **err)
 {
+	memset(ret, 0, sizeof(*ret));
 	_cleanup_free_ char *path = xasprintf("%s/hearth.json", dir);
 	if (snapshot_dir_trusted(dir, err) < 0)
 		return -1;
@@ -137,41 +137,85 @@ int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char 
 	json_t *m = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!m)
 		return fail_invalid(err, "snapshot: %s: %s", path, jerr.text);
-	int rc = -1;
-	struct hearth_config *cfg = NULL;
 	json_t *format = json_object_get(m, "format"), *backend = json_object_get(m, "backend");
-	json_t *slot = json_object_get(m, "net_slot"), *network = json_object_get(m, "network");
-	if (json_integer_value(format) != SNAPSHOT_FORMAT || !json_is_string(backend)) {
-		fail_invalid(err, "snapshot: %s: not a hearth snapshot (format %lld)", path,
-			     (long long)json_integer_value(format));
-		goto out;
+	json_t *version = json_object_get(m, "hearth_version");
+	if (!json_is_integer(format) || !json_is_string(backend)) {
+		fail_invalid(err, "snapshot: %s: not a hearth snapshot", path);
+		goto fail;
 	}
-	const struct hearth_backend_ops *ops = backend_find(json_string_value(backend));
-	if (!ops || !ops->snapshot_restore) {
+	if (json_integer_value(format) != SNAPSHOT_FORMAT || !json_is_string(version)) {
+		fail_invalid(err, "snapshot: %s: format %lld, taken by another hearth; this one reads format %d", path,
+			     (long long)json_integer_value(format), SNAPSHOT_FORMAT);
+		goto fail;
+	}
+	/* The guest side (hearth-init, its agent) is part of the snapshot's
+	 * memory: another hearth may not speak to it as this one does. */
+	if (strcmp(json_string_value(version), HEARTH_VERSION) != 0 ||
+	    json_integer_value(json_object_get(m, "agent_protocol")) != AP_VERSION) {
+		fail_invalid(err, "snapshot: %s: taken by hearth %s; this is hearth %s", path, json_string_value(version),
+			     HEARTH_VERSION);
+		goto fail;
+	}
+	ret->ops = backend_find(json_string_value(backend));
+	if (!ret->ops || !ret->ops->snapshot_restore) {
 		fail_invalid(err, "snapshot: the %s backend cannot restore snapshots", json_string_value(backend));
-		goto out;
+		goto fail;
 	}
 	char *text = json_dumps(json_object_get(m, "config"), 0);
-	cfg = text ? hearth_config_from_json(text, err) : NULL;
+	ret->cfg = text ? hearth_config_from_json(text, err) : NULL;
 	free(text);
-	if (!cfg || snapshot_config_plain(cfg, path, err) < 0)
-		goto out;
-	/* The new guest's disks are the snapshot's, not the image it once
-	 * booted from. */
-	free(cfg->rootfs_path);
-	cfg->rootfs_path = xasprintf("%s/rootfs.img", dir);
-	free(cfg->name);
-	cfg->name = name ? xstrdup(name) : NULL;
-	struct hearth_run_options o = *opts;
-	o.backend = json_string_value(backend);
-	o.network = json_is_string(network) ? json_string_value(network) : NULL;
-	o.wait = false;
-	struct guest_start how = { .want_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1,
-				   .start = restore_start,
-				   .arg = dir };
-	rc = guest_run_internal(ctx, cfg, &o, &how, ret_name, err);
-out:
-	hearth_config_free(cfg);
+	if (!ret->cfg || snapshot_config_plain(ret->cfg, path, err) < 0)
+		goto fail;
+	/* The new guest's disk is the snapshot's copy, not the image it once
+	 * booted from; a snapshot with an overlay instead (qemu) keeps the
+	 * image under it, which its backend checks is unchanged. */
+	char *disk = xasprintf("%s/rootfs.img", dir);
+	if (access(disk, F_OK) == 0)
+		SWAP(ret->cfg->rootfs_path, disk);
+	free(disk);
+	ret->manifest = m;
+	return 0;
+fail:
 	json_decref(m);
+	snapshot_release(ret);
+	return -1;
+}
+
+void snapshot_release(struct snapshot *s)
+{
+	hearth_config_free(s->cfg);
+	json_decref(s->manifest);
+	memset(s, 0, sizeof(*s));
+}
+
+int snapshot_run(struct hearth_ctx *ctx, const char *dir, struct snapshot *s, const struct hearth_run_options *opts,
+		 struct guest_start *how, char **ret_name, struct hearth_error **err)
+{
+	json_t *m = s->manifest, *network = json_object_get(m, "network");
+	struct hearth_run_options o = *opts;
+	o.backend = s->ops->name;
+	o.network = json_is_string(network) ? json_string_value(network) : NULL;
+	how->snapshot = dir;
+	how->facts = json_object_get(m, "backend_facts");
+	how->snapshot_ready = !json_is_false(json_object_get(m, "ready"));
+	return guest_run_internal(ctx, s->cfg, &o, how, ret_name, err);
+}
+
+int hearth_snapshot_restore(struct hearth_ctx *ctx, const char *dir, const char *name,
+			    const struct hearth_run_options *opts, char **ret_name, struct hearth_error **err)
+{
+	struct snapshot s;
+	if (snapshot_load(dir, &s, err) < 0)
+		return -1;
+	free(s.cfg->name);
+	s.cfg->name = name ? xstrdup(name) : NULL;
+	/* The same guest again: its address, its slot on the bridge. */
+	json_t *slot = json_object_get(s.manifest, "net_slot");
+	struct guest_start how = { .want_slot = json_is_integer(slot) ? (int)json_integer_value(slot) : -1,
+				   .origin = dir };
+	struct hearth_run_options o = *opts;
+	o.wait = false;
+	int rc = snapshot_run(ctx, dir, &s, &o, &how, ret_name, err);
+	snapshot_release(&s);
 	return rc;
 }

@@ -150,8 +150,13 @@ int drive_build_files(const char *dir, const char *image, const char *label, con
 		fail_errno(err, "drive: create %s: %s", img, strerror(errno));
 		goto out;
 	}
-	/* Room for the content at 1 KiB blocks plus a generous margin. */
+	/* Room for the content at 1 KiB blocks plus a generous margin, and
+	 * never under DRIVE_MIN_KIB: a guest restored from a snapshot gets
+	 * its own drive in place of the snapshot's, and its kernel knows the
+	 * capacity it saw at boot (a sparse file: the floor costs no disk). */
 	uint64_t size_kib = 4096 + (total / 1024) * 2 + n * 8;
+	if (size_kib < DRIVE_MIN_KIB)
+		size_kib = DRIVE_MIN_KIB;
 	rc = run_mke2fs(img, label, &st, size_kib, err);
 	if (rc < 0)
 		unlink(img);

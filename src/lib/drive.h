@@ -28,4 +28,6 @@ int files_write_dir(const char *dir, mode_t dir_mode, const struct hearth_file *
 /* Creates a sparse ext4 image PATH of SIZE bytes unless it exists. */
 int drive_create_volume(const char *path, uint64_t size, struct hearth_error **err) WUR;
 
+#define DRIVE_MIN_KIB (64 << 10)
+
 #endif

@@ -37,6 +37,7 @@ void record_free(struct hearth_record *rec)
 	free(rec->mac);
 	free(rec->ready);
 	free(rec->jailer);
+	free(rec->origin);
 	free(rec);
 }
 
@@ -67,6 +68,7 @@ int record_parse(const char *text, struct hearth_record **ret, struct hearth_err
 	rec->mac = json_strdup_or_null(json_object_get(o, "mac"));
 	rec->ready = json_strdup_or_null(json_object_get(o, "ready"));
 	rec->jailer = json_strdup_or_null(json_object_get(o, "jailer"));
+	rec->origin = json_strdup_or_null(json_object_get(o, "origin"));
 	rec->jail_uid = (unsigned)json_integer_value(json_object_get(o, "jail_uid"));
 	rec->jail_gid = (unsigned)json_integer_value(json_object_get(o, "jail_gid"));
 	rec->agent_ready = json_is_true(json_object_get(o, "agent_ready"));
@@ -209,6 +211,8 @@ static json_t *state_json(const struct hearth_record *rec)
 	}
 	if (rec->vsock_cid > 0)
 		json_object_set_new(o, "vsock_cid", json_integer(rec->vsock_cid));
+	if (rec->origin)
+		json_object_set_new(o, "origin", json_string(rec->origin));
 	if (rec->creator_pid > 0) {
 		json_object_set_new(o, "creator_pid", json_integer(rec->creator_pid));
 		json_object_set_new(o, "creator_start", json_integer((json_int_t)rec->creator_start));

@@ -46,7 +46,7 @@ static void test_cmdlines_read_by_the_guest(void **state)
 {
 	struct fixture *f = *state;
 	struct strv a = { 0 };
-	qemu_build_argv(&f->g, "qemu", "tcg", "/k", &a);
+	qemu_build_argv(&f->g, &(struct qemu_plan){ .qemu = "qemu", .accel = "tcg", .kernel = "/k" }, &a);
 	const char *qemu_cmdline = NULL;
 	for (size_t i = 0; i + 1 < a.n; i++)
 		if (strcmp(a.v[i], "-append") == 0)
@@ -72,7 +72,7 @@ static void test_volumes_read_by_the_guest(void **state)
 	free(json);
 	/* The serial the guest looks for is the one QEMU gives the drive. */
 	struct strv a = { 0 };
-	qemu_build_argv(&f->g, "qemu", "tcg", "/k", &a);
+	qemu_build_argv(&f->g, &(struct qemu_plan){ .qemu = "qemu", .accel = "tcg", .kernel = "/k" }, &a);
 	for (size_t i = 0; i < 2; i++) {
 		char want[128];
 		snprintf(want, sizeof(want), "virtio-blk-device,drive=vol%zu,serial=%.20s", i, vols[i].serial);

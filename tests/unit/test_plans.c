@@ -54,7 +54,7 @@ static void test_qemu_user_network(void **state)
 	f->rec.guest_ip = "10.0.2.15/24";
 	f->rec.gateway = "10.0.2.2";
 	struct strv a = { 0 };
-	qemu_build_argv(&f->g, "/usr/bin/qemu-system-x86_64", "tcg", "/k/vmlinux", &a);
+	qemu_build_argv(&f->g, &(struct qemu_plan){ .qemu = "/usr/bin/qemu-system-x86_64", .accel = "tcg", .kernel = "/k/vmlinux" }, &a);
 	assert_string_equal(a.v[0], "/usr/bin/qemu-system-x86_64");
 	assert_null(a.v[a.n]);
 	assert_string_equal(after(&a, "-accel", 0), "tcg");
@@ -90,7 +90,7 @@ static void test_qemu_bridge_and_kvm(void **state)
 	fixture_bridge(f, 4);
 	f->cfg->initrd_path = xstrdup("/k/initrd");
 	struct strv a = { 0 };
-	qemu_build_argv(&f->g, "qemu", "kvm", "/k/vmlinux", &a);
+	qemu_build_argv(&f->g, &(struct qemu_plan){ .qemu = "qemu", .accel = "kvm", .kernel = "/k/vmlinux" }, &a);
 	assert_string_equal(after(&a, "-cpu", 0), "host");
 	assert_string_equal(after(&a, "-initrd", 0), "/k/initrd");
 	char want[128];
