@@ -78,6 +78,7 @@ int identity_parse(const char *json, struct guest_identity *id, char *err, size_
 		snprintf(err, errlen, "identity: time_sec/time_nsec: missing or out of range");
 		goto out;
 	}
+	id->remount = json_is_true(json_object_get(o, "remount"));
 	id->time_sec = json_integer_value(sec);
 	id->time_nsec = (long)json_integer_value(nsec);
 	if (!json_is_string(entropy) ||

@@ -19,6 +19,7 @@ struct guest_identity {
 	long time_nsec;
 	unsigned char entropy[IDENTITY_ENTROPY_BYTES];
 	size_t entropy_len;
+	bool remount; /* the config and secrets drives are new: mount them again */
 };
 
 /* Parses the JSON after "identity " (docs/agent-protocol.md). Returns 0,

@@ -358,7 +358,7 @@ static void identity_command(int fd, const char *json)
 	if (rc == 0)
 		rc = identity_apply(&id, &params, err, sizeof(err));
 	memset(id.entropy, 0, sizeof(id.entropy));
-	if (rc == 0 && (remount_labelled(HEARTH_CONFIG_LABEL, HEARTH_CONFIG_MOUNT, 0755, &config_mounted) < 0 ||
+	if (rc == 0 && id.remount && (remount_labelled(HEARTH_CONFIG_LABEL, HEARTH_CONFIG_MOUNT, 0755, &config_mounted) < 0 ||
 			remount_labelled(HEARTH_SECRETS_LABEL, HEARTH_SECRETS_MOUNT, 0700, &secrets_mounted) < 0)) {
 		snprintf(err, sizeof(err), "identity: remounting the config and secrets drives failed");
 		rc = -1;
@@ -384,22 +384,29 @@ static void identity_command(int fd, const char *json)
 }
 
 /* Reads one command line from FD (a whole one: it may come in pieces)
- * and answers it; true when it asks to stop. */
-static bool agent_command(int fd)
+ * and answers it; true when it asks to stop. *RET_EMPTY: nothing came. */
+static bool agent_command(int fd, bool *ret_empty)
 {
 	char line[4096];
 	size_t len = 0;
-	for (;;) {
+	/* The rest of a line that came in part: up to a second for it, and
+	 * only while there is something to read (a port whose host went
+	 * away polls readable with nothing in it). */
+	for (int waits = 0;; waits++) {
 		ssize_t r = read(fd, line + len, sizeof(line) - 1 - len);
 		if (r > 0)
 			len += (size_t)r;
 		line[len] = '\0';
-		if (memchr(line, '\n', len) || len == sizeof(line) - 1 || r == 0)
+		if (r <= 0 && (len == 0 || errno != EAGAIN))
+			break;
+		if (memchr(line, '\n', len) || len == sizeof(line) - 1 || waits == 20)
 			break;
 		struct pollfd p = { fd, POLLIN, 0 };
-		if (r < 0 && (errno != EAGAIN || poll(&p, 1, 1000) != 1))
+		if (r < 0 && (poll(&p, 1, 50) != 1 || !(p.revents & POLLIN) || (p.revents & POLLHUP)))
 			break;
 	}
+	if (ret_empty)
+		*ret_empty = len == 0;
 	if (len == 0)
 		return false;
 	line[strcspn(line, "\n")] = '\0';
@@ -421,7 +428,7 @@ static bool agent_serve(int listener)
 	if (client < 0)
 		return false;
 	struct pollfd cp = { client, POLLIN, 0 };
-	bool stop = poll(&cp, 1, 1000) == 1 && agent_command(client);
+	bool stop = poll(&cp, 1, 1000) == 1 && agent_command(client, NULL);
 	close(client);
 	return stop;
 }
@@ -781,10 +788,15 @@ int main(int argc, char **argv)
 			stopping |= agent_serve(vsock);
 		if ((pfd[1].revents & POLLIN) && in_container) {
 			stopping |= agent_serve(agent);
-		} else if (pfd[1].revents & POLLIN) {
-			stopping = agent_command(agent);
-		} else if (pfd[1].revents & (POLLHUP | POLLERR)) {
-			agent_backoff = 1; /* nobody on the host side yet */
+		} else if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			/* A virtio-serial port with no host on it polls readable
+			 * and hung up at once, for ever: wait for SIGIO (a host
+			 * came) or a while, or PID 1 would spin. */
+			bool empty = true;
+			if (pfd[1].revents & POLLIN)
+				stopping = agent_command(agent, &empty);
+			if (empty && (pfd[1].revents & (POLLHUP | POLLERR)))
+				agent_backoff = 1;
 		}
 		if (identity_pending) {
 			identity_pending = false;

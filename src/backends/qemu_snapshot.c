@@ -184,11 +184,13 @@ static int copy_drives(struct guest *g, const char *from, const char *to, struct
 	return vm_copy_volumes(g->ctx, from, to, err);
 }
 
-static json_t *qemu_facts(const struct hearth_ctx *ctx)
+/* The QEMU binary by identity, and with VERSION its version line (a
+ * process spawn: a restore asks only when the binary changed). */
+static json_t *qemu_facts(const struct hearth_ctx *ctx, bool version)
 {
 	_cleanup_free_ char *qemu = vm_program(ctx, HEARTH_SETTING_QEMU, "qemu-system-x86_64");
-	_cleanup_free_ char *version = qemu ? vm_version_line(qemu) : NULL;
-	return json_pack("{s:s?, s:o}", "qemu_version", version, "qemu", qemu ? file_identity(qemu) : json_null());
+	_cleanup_free_ char *line = qemu && version ? vm_version_line(qemu) : NULL;
+	return json_pack("{s:s?, s:o}", "qemu_version", line, "qemu", qemu ? file_identity(qemu) : json_null());
 }
 
 static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hearth_error **err)
@@ -215,9 +217,13 @@ static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hea
 	while ((n = read(out, buf, sizeof(buf))) > 0)
 		digest_update(d, buf, (size_t)n);
 	digest_end(d, digest);
-	json_t *facts = qemu_facts(g->ctx);
+	json_t *facts = qemu_facts(g->ctx, true);
 	json_object_set_new(facts, "vmstate", json_string(digest));
 	json_object_set_new(facts, "memory_bytes", json_integer((json_int_t)g->cfg->memory_mib << 20));
+	_cleanup_free_ char *kernel = vm_kernel(g, err);
+	if (!kernel)
+		return -1;
+	json_object_set_new(facts, "kernel", file_identity(kernel));
 	g->snapshot_facts = facts;
 	_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);
 	if (copy_ram(ram, memory, (uint64_t)g->cfg->memory_mib << 20, err) < 0 || copy_root(g, dir, facts, err) < 0 ||
@@ -255,16 +261,23 @@ int qemu_snapshot_create(struct guest *g, const char *dir, struct hearth_error *
 static int restore_check(struct guest *g, const char *dir, struct hearth_error **err)
 {
 	json_t *facts = g->snapshot_facts;
-	json_t *now = qemu_facts(g->ctx);
+	json_t *now = qemu_facts(g->ctx, false);
+	bool same = json_equal(json_object_get(now, "qemu"), json_object_get(facts, "qemu"));
+	if (!same) { /* another binary: the same release will do */
+		json_decref(now);
+		now = qemu_facts(g->ctx, true);
+	}
 	const char *want_v = json_string_value(json_object_get(facts, "qemu_version"));
 	const char *have_v = json_string_value(json_object_get(now, "qemu_version"));
-	bool same = json_equal(json_object_get(now, "qemu"), json_object_get(facts, "qemu")) ||
-		    (want_v && have_v && strcmp(want_v, have_v) == 0);
-	_cleanup_free_ char *have = xstrdup(have_v ? have_v : "no qemu");
+	same = same || (want_v && have_v && strcmp(want_v, have_v) == 0);
+	_cleanup_free_ char *have = xstrdup(have_v ? have_v : "another QEMU");
 	json_decref(now);
 	if (!want_v || !same)
 		return fail_invalid(err, "snapshot: taken with %s; this host has %s", want_v ? want_v : "another QEMU",
 				    have);
+	_cleanup_free_ char *kernel = vm_kernel(g, err);
+	if (!kernel || file_identity_check(json_object_get(facts, "kernel"), "kernel", err) < 0)
+		return -1;
 	if (!hearth_config_persistent(g->cfg) && file_identity_check(json_object_get(facts, "base"), "rootfs", err) < 0)
 		return -1;
 	_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);

@@ -44,8 +44,9 @@ void template_forget_clone(struct hearth_ctx *ctx, const char *origin);
 void snapshot_dir_remove(const char *dir);
 
 /* Sends a restored guest its own identity (name, address, clock,
- * entropy) through the agent, and waits for hearth-init's answer. */
-int guest_identity_send(struct guest *g, struct hearth_error **err) WUR;
+ * entropy) through the agent, and waits for hearth-init's answer.
+ * REMOUNT: its config and secrets drives are new (its own files). */
+int guest_identity_send(struct guest *g, bool remount, struct hearth_error **err) WUR;
 
 /* hearth_guest_run with HOW (NULL: the backend's start). */
 int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const struct hearth_run_options *opts,

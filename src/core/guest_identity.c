@@ -14,7 +14,7 @@
 
 #define ENTROPY_BYTES 64
 
-static json_t *identity_json(const struct hearth_record *rec)
+static json_t *identity_json(const struct hearth_record *rec, bool remount)
 {
 	unsigned char seed[ENTROPY_BYTES];
 	char hex[2 * ENTROPY_BYTES + 1];
@@ -29,15 +29,16 @@ static json_t *identity_json(const struct hearth_record *rec)
 			      "gateway", rec->gateway, "mac", rec->tap ? rec->mac : NULL, "time_sec",
 			      (json_int_t)now.tv_sec, "time_nsec", (json_int_t)now.tv_nsec, "entropy", hex);
 	explicit_bzero(hex, sizeof(hex));
+	json_object_set_new(o, "remount", json_boolean(remount));
 	return o;
 }
 
-int guest_identity_send(struct guest *g, struct hearth_error **err)
+int guest_identity_send(struct guest *g, bool remount, struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
 	if (record_read(g->dirfd, &rec, err) < 0)
 		return -1;
-	json_t *id = identity_json(rec);
+	json_t *id = identity_json(rec, remount);
 	if (!id) {
 		record_free(rec);
 		return fail_errno(err, "identity: getrandom: %s", strerror(errno));

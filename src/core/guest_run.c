@@ -82,7 +82,7 @@ static int restore_start(struct guest *g, const struct hearth_backend_ops *ops, 
 	if (!how->snapshot_ready)
 		return 0; /* still booting: it comes up with the name it booted with */
 	if (ops->restore_identity)
-		return guest_identity_send(g, err);
+		return guest_identity_send(g, how->own_drives, err);
 	return record_update(g->dirfd, set_running, NULL, err);
 }
 

@@ -149,8 +149,14 @@ int hearth_template_run(struct hearth_ctx *ctx, const char *name, struct hearth_
 	struct snapshot s;
 	if (load_for_identity(path, &s, err) < 0)
 		return -1;
+	/* With no files on either side the snapshot's empty drives serve as
+	 * they are, and the guest has nothing to mount again. */
+	json_t *was = json_object_get(s.manifest, "config");
+	bool files = cfg->n_config_files || cfg->n_secret_files ||
+		     json_array_size(json_object_get(was, "config_files")) ||
+		     json_array_size(json_object_get(was, "secret_files"));
 	take_own(&s, cfg, true);
-	struct guest_start how = { .want_slot = -1, .own_drives = true, .origin = path };
+	struct guest_start how = { .want_slot = -1, .own_drives = files, .origin = path };
 	int rc = snapshot_run(ctx, path, &s, opts, &how, ret_name, err);
 	snapshot_release(&s);
 	return rc;
