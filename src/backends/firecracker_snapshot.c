@@ -12,6 +12,7 @@
 
 #include "firecracker.h"
 #include "lib/state.h"
+#include "vm.h"
 #include "vm_drives.h"
 
 static const char *const disk_files[] = { "rootfs.img", "config.img", "secrets.img" };
@@ -29,6 +30,34 @@ static int move_out(const struct hearth_ctx *ctx, const char *src, const char *d
 	if (chown(dst, getuid(), getgid()) < 0)
 		return fail_errno(err, "snapshot: chown %s: %s", dst, strerror(errno));
 	return 0;
+}
+
+/* What the snapshot must be restored with: this release, this kernel. */
+static int fc_facts(struct guest *g, json_t **ret, struct hearth_error **err)
+{
+	_cleanup_free_ char *fc = fc_binary_or_fail(g->ctx, err);
+	_cleanup_free_ char *kernel = fc ? vm_kernel(g, err) : NULL;
+	struct fc_version v;
+	if (!kernel || fc_version_of(fc, &v, err) < 0)
+		return -1;
+	char version[48];
+	snprintf(version, sizeof(version), "%u.%u.%u", v.major, v.minor, v.patch);
+	*ret = json_pack("{s:s, s:o}", "firecracker_version", version, "kernel", vm_file_identity(kernel));
+	return 0;
+}
+
+static int fc_facts_check(struct guest *g, struct hearth_error **err)
+{
+	json_t *now = NULL;
+	if (fc_facts(g, &now, err) < 0)
+		return -1;
+	const char *want = json_string_value(json_object_get(g->snapshot_facts, "firecracker_version"));
+	_cleanup_free_ char *have = xstrdup(json_string_value(json_object_get(now, "firecracker_version")));
+	json_decref(now);
+	if (!want || strcmp(want, have) != 0)
+		return fail_invalid(err, "snapshot: taken with firecracker %s; this host has %s", want ? want : "?",
+				    have);
+	return vm_file_identity_check(json_object_get(g->snapshot_facts, "kernel"), "kernel", err);
 }
 
 int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err)
@@ -62,6 +91,8 @@ int fc_snapshot_create(struct guest *g, const char *dir, struct hearth_error **e
 			rc = move_out(g->ctx, in_v, out_v, err) < 0 || move_out(g->ctx, in_m, out_m, err) < 0 ? -1 : 0;
 		}
 	}
+	if (rc == 0)
+		rc = fc_facts(g, &g->snapshot_facts, err);
 	/* The guest runs on whatever happened to the snapshot. */
 	struct hearth_error *resume_err = NULL;
 	if (was_running && fc_vm_state(sock, "Resumed", &resume_err) < 0) {
@@ -89,7 +120,8 @@ int fc_snapshot_restore(struct guest *g, const char *dir, struct hearth_error **
 	_cleanup_free_ char *fc = fc_binary_or_fail(g->ctx, err);
 	_cleanup_free_ char *root = NULL, *kernel = NULL;
 	struct fc_version v;
-	if (!fc || fc_version_of(fc, &v, err) < 0 || fc_check_paths(g, fc, &root, &kernel, err) < 0)
+	if (!fc || fc_version_of(fc, &v, err) < 0 || fc_facts_check(g, err) < 0 ||
+	    fc_check_paths(g, fc, &root, &kernel, err) < 0)
 		return -1;
 	/* Only when the TAP is not the one the snapshot was taken with
 	 * (another state root): the override is newer than some releases,

@@ -130,30 +130,6 @@ static int migrate(struct qmp_conn *c, bool incoming, int fd, struct hearth_erro
 	}
 }
 
-/* Path, size and modification time: enough to tell a file was replaced. */
-static json_t *file_identity(const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return json_null();
-	return json_pack("{s:s, s:I, s:I}", "path", path, "size", (json_int_t)st.st_size, "mtime_ns",
-			 (json_int_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
-}
-
-static int file_identity_check(json_t *want, const char *what, struct hearth_error **err)
-{
-	const char *path = json_string_value(json_object_get(want, "path"));
-	if (!path)
-		return fail_invalid(err, "snapshot: no %s recorded", what);
-	json_t *now = file_identity(path);
-	bool same = json_equal(now, want);
-	json_decref(now);
-	if (!same)
-		return fail_invalid(err, "snapshot: its %s %s changed or is gone since the snapshot was taken", what,
-				    path);
-	return 0;
-}
-
 /* The files of DIR's root disk, and what they rest on. */
 static int copy_root(struct guest *g, const char *dir, json_t *facts, struct hearth_error **err)
 {
@@ -169,7 +145,7 @@ static int copy_root(struct guest *g, const char *dir, json_t *facts, struct hea
 	if (vm_copy_image(g->ctx, src, dst, err) < 0)
 		return -1;
 	if (!persistent) /* the overlay names its base by path: it must stay */
-		json_object_set_new(facts, "base", file_identity(g->cfg->rootfs_path));
+		json_object_set_new(facts, "base", vm_file_identity(g->cfg->rootfs_path));
 	return 0;
 }
 
@@ -190,7 +166,7 @@ static json_t *qemu_facts(const struct hearth_ctx *ctx, bool version)
 {
 	_cleanup_free_ char *qemu = vm_program(ctx, HEARTH_SETTING_QEMU, "qemu-system-x86_64");
 	_cleanup_free_ char *line = qemu && version ? vm_version_line(qemu) : NULL;
-	return json_pack("{s:s?, s:o}", "qemu_version", line, "qemu", qemu ? file_identity(qemu) : json_null());
+	return json_pack("{s:s?, s:o}", "qemu_version", line, "qemu", qemu ? vm_file_identity(qemu) : json_null());
 }
 
 static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hearth_error **err)
@@ -223,7 +199,7 @@ static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hea
 	_cleanup_free_ char *kernel = vm_kernel(g, err);
 	if (!kernel)
 		return -1;
-	json_object_set_new(facts, "kernel", file_identity(kernel));
+	json_object_set_new(facts, "kernel", vm_file_identity(kernel));
 	g->snapshot_facts = facts;
 	_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);
 	if (copy_ram(ram, memory, (uint64_t)g->cfg->memory_mib << 20, err) < 0 || copy_root(g, dir, facts, err) < 0 ||
@@ -276,9 +252,9 @@ static int restore_check(struct guest *g, const char *dir, struct hearth_error *
 		return fail_invalid(err, "snapshot: taken with %s; this host has %s", want_v ? want_v : "another QEMU",
 				    have);
 	_cleanup_free_ char *kernel = vm_kernel(g, err);
-	if (!kernel || file_identity_check(json_object_get(facts, "kernel"), "kernel", err) < 0)
+	if (!kernel || vm_file_identity_check(json_object_get(facts, "kernel"), "kernel", err) < 0)
 		return -1;
-	if (!hearth_config_persistent(g->cfg) && file_identity_check(json_object_get(facts, "base"), "rootfs", err) < 0)
+	if (!hearth_config_persistent(g->cfg) && vm_file_identity_check(json_object_get(facts, "base"), "rootfs", err) < 0)
 		return -1;
 	_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);
 	struct stat st;

@@ -1,3 +1,5 @@
+#include <jansson.h>
+#include <sys/stat.h>
 #include "vm.h"
 
 #include <signal.h>
@@ -66,4 +68,28 @@ void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g)
 	spec->guest_addr = g->net->addr;
 	spec->ports = g->cfg->ports;
 	spec->n_ports = g->cfg->n_ports;
+}
+
+/* Path, size and modification time: enough to tell a file was replaced. */
+json_t *vm_file_identity(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return json_null();
+	return json_pack("{s:s, s:I, s:I}", "path", path, "size", (json_int_t)st.st_size, "mtime_ns",
+			 (json_int_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+}
+
+int vm_file_identity_check(json_t *want, const char *what, struct hearth_error **err)
+{
+	const char *path = json_string_value(json_object_get(want, "path"));
+	if (!path)
+		return fail_invalid(err, "snapshot: no %s recorded", what);
+	json_t *now = vm_file_identity(path);
+	bool same = json_equal(now, want);
+	json_decref(now);
+	if (!same)
+		return fail_invalid(err, "snapshot: its %s %s changed or is gone since the snapshot was taken", what,
+				    path);
+	return 0;
 }

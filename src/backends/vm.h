@@ -3,6 +3,8 @@
 #ifndef HEARTH_VM_H
 #define HEARTH_VM_H
 
+#include <jansson.h>
+
 #include "backend.h"
 
 /* The program of SETTING in the guest's context (a path or a name), else
@@ -28,5 +30,13 @@ void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g);
 /* Kills REC's VMM outright, when the process recorded still runs; its
  * monitor then records the end. */
 void vm_kill(const struct hearth_record *rec);
+
+/* PATH's path, size and modification time (JSON null when it is gone):
+ * what a snapshot records of the files it rests on (kernel, base image,
+ * hypervisor), enough to tell one was replaced. */
+json_t *vm_file_identity(const char *path);
+
+/* Fails, naming WHAT, unless the file WANT recorded is as it was. */
+int vm_file_identity_check(json_t *want, const char *what, struct hearth_error **err) WUR;
 
 #endif

@@ -199,10 +199,15 @@ int cli_run(struct hearth_ctx *ctx, int argc, char **argv, const char *make_temp
 
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:p:v:h", run_options, NULL)) != -1) {
+	int li = -1;
+	char short_opt[3] = "-?";
+	while ((c = getopt_long(argc, argv, "f:p:v:h", run_options, &li)) != -1) {
 		uint64_t n;
-		if (!template_allows(c) && !fixed)
-			fixed = argv[optind - 1];
+		if (!template_allows(c) && !fixed) {
+			short_opt[1] = (char)c;
+			fixed = li >= 0 ? run_options[li].name : short_opt;
+		}
+		li = -1;
 		switch (c) {
 		case OPT_TEMPLATE:
 			if (make_template) {
@@ -345,8 +350,8 @@ int cli_run(struct hearth_ctx *ctx, int argc, char **argv, const char *make_temp
 		}
 	}
 	if (template && (fixed || optind < argc)) {
-		rc = cli_usage_error("run: --template %s: %s comes from the template", template,
-				     fixed ? fixed : "a command");
+		rc = cli_usage_error("run: --template %s: %s%s comes from the template", template,
+				     fixed && fixed[0] != '-' ? "--" : "", fixed ? fixed : "a command");
 		goto out;
 	}
 	char *name = NULL;
