@@ -43,6 +43,7 @@
 
 #define VOLUMES_JSON HEARTH_CONFIG_MOUNT "/" HEARTH_VOLUMES_JSON
 #define WORKLOAD_JSON HEARTH_CONFIG_MOUNT "/" HEARTH_WORKLOAD_JSON
+#define AGENT_RETRY_MS 25
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static struct guest_params params;
@@ -752,8 +753,10 @@ int main(int argc, char **argv)
 							    { vsock, POLLIN, 0 } };
 		int ns = sessions_pollfds(pfd + 3, SESSIONS_POLLFDS);
 		int timeout = sessions_timeout_ms();
-		if (agent_backoff > 0 && (timeout < 0 || timeout > 250))
-			timeout = 250;
+		/* A host's arrival raises SIGIO; the short retry bounds the
+		 * wait where it does not (40 wakeups a second, not a spin). */
+		if (agent_backoff > 0 && (timeout < 0 || timeout > AGENT_RETRY_MS))
+			timeout = AGENT_RETRY_MS;
 		int n = poll(pfd, (nfds_t)(3 + ns), timeout);
 		if (n < 0 && errno != EINTR)
 			break;
