@@ -1,5 +1,6 @@
 #include "identity.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <linux/random.h>
@@ -20,7 +21,8 @@ static int hex_decode(const char *hex, unsigned char *out, size_t max, size_t *r
 		return -1;
 	for (size_t i = 0; i < n / 2; i++) {
 		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+		if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
+		    sscanf(hex + 2 * i, "%2x", &v) != 1)
 			return -1;
 		out[i] = (unsigned char)v;
 	}

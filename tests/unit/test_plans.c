@@ -68,9 +68,13 @@ static void test_qemu_user_network(void **state)
 	assert_non_null(strstr(cmdline, HEARTH_PARAM_IP "=10.0.2.15/24 " HEARTH_PARAM_GW "=10.0.2.2"));
 	/* A ',' in a path is doubled: QEMU would read it as the next option. */
 	assert_string_equal(after(&a, "-drive", 0),
-			    "id=root,file=/images/root,,with,,commas.ext4,format=raw,if=none,snapshot=on");
+			    "id=root,file=/images/root,,with,,commas.ext4,if=none,format=raw,snapshot=on");
+	/* RAM in a memfd QEMU shares, so a snapshot can copy it out. */
+	assert_string_equal(after(&a, "-object", 0), "memory-backend-memfd,id=ram,size=384M,share=on");
+	assert_non_null(strstr(after(&a, "-M", 0), ",memory-backend=ram"));
+	assert_int_equal(find(&a, "-incoming"), -1);
 	/* The volume is named for the guest by its serial, read-only. */
-	int vol = find(&a, "id=vol0,file=/state/vms/box/volumes/data.img,format=raw,if=none,readonly=on");
+	int vol = find(&a, "id=vol0,file=/state/vms/box/volumes/data.img,if=none,readonly=on,format=raw");
 	assert_true(vol > 0);
 	char want[64];
 	snprintf(want, sizeof(want), "virtio-blk-device,drive=vol0,serial=hearth_vol0");
@@ -81,6 +85,27 @@ static void test_qemu_user_network(void **state)
 	assert_non_null(strstr(netdev, "hostfwd=tcp:127.0.0.1:8080-:80"));
 	assert_non_null(strstr(netdev, "hostfwd=udp:127.0.0.1:5353-:53"));
 	assert_true(find(&a, "virtserialport,chardev=agent,name=" HEARTH_AGENT_PORT_NAME) > 0);
+	strv_free(&a);
+}
+
+/* A restore: the snapshot's memory mapped private (copy-on-write), the
+ * guest's own overlay, the device state from QMP later. */
+static void test_qemu_restore(void **state)
+{
+	struct fixture *f = *state;
+	f->rec.network = "user";
+	struct strv a = { 0 };
+	qemu_build_argv(&f->g,
+			&(struct qemu_plan){ .qemu = "qemu",
+					     .accel = "tcg",
+					     .kernel = "/k/vmlinux",
+					     .overlay = true,
+					     .restore = "/snaps/a,b" },
+			&a);
+	assert_string_equal(after(&a, "-object", 0),
+			    "memory-backend-file,id=ram,size=384M,mem-path=/snaps/a,,b/memory,share=off");
+	assert_string_equal(after(&a, "-incoming", 0), "defer");
+	assert_string_equal(after(&a, "-drive", 0), "id=root,file=/state/vms/box/root.qcow2,if=none,format=qcow2");
 	strv_free(&a);
 }
 
@@ -165,6 +190,7 @@ static void test_firecracker_plan(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_qemu_restore, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_user_network, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_bridge_and_kvm, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_docker_container_spec, setup, fixture_teardown),
