@@ -29,16 +29,21 @@
 #define VMSTATE_FD "hearth-vmstate"
 #define PAGE 4096
 
-/* The memfd QEMU's RAM lives in: "/memfd:memory-backend-memfd" among
- * the VMM's descriptors. */
-static int open_guest_ram(const struct hearth_record *rec, struct hearth_error **err)
+/* Where a running QEMU's guest RAM can be read: the memfd it lives in
+ * (holes and all), or for a guest restored from a snapshot, the private
+ * mapping of the snapshot's memory file, through /proc/PID/mem. */
+struct guest_ram {
+	int fd;
+	off_t base;  /* where RAM starts in FD */
+	bool holes;  /* FD answers SEEK_DATA */
+};
+
+static int ram_from_memfd(const struct hearth_record *rec)
 {
-	if (rec->vmm_pid <= 0 || !proc_alive(rec->vmm_pid, rec->vmm_start))
-		return fail_conflict(err, "snapshot: %s: its QEMU is not running", rec->name);
 	_cleanup_free_ char *dir = xasprintf("/proc/%d/fd", rec->vmm_pid);
 	DIR *d = opendir(dir);
 	if (!d)
-		return fail_errno(err, "snapshot: %s: %s", dir, strerror(errno));
+		return -1;
 	int fd = -1;
 	struct dirent *e;
 	while (fd < 0 && (e = readdir(d))) {
@@ -51,11 +56,50 @@ static int open_guest_ram(const struct hearth_record *rec, struct hearth_error *
 			fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
 	}
 	closedir(d);
-	if (fd < 0)
+	return fd;
+}
+
+/* The address of the SIZE-byte mapping of PATH in the VMM, or 0. */
+static unsigned long ram_mapping(const struct hearth_record *rec, const char *path, uint64_t size)
+{
+	_cleanup_free_ char *maps = xasprintf("/proc/%d/maps", rec->vmm_pid);
+	FILE *f = fopen(maps, "re");
+	if (!f)
+		return 0;
+	char line[4352];
+	unsigned long found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		int at = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &at) != 2 || at == 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (hi - lo == size && strcmp(line + at, path) == 0)
+			found = lo;
+	}
+	fclose(f);
+	return found;
+}
+
+static int open_guest_ram(const struct hearth_record *rec, uint64_t size, struct guest_ram *r,
+			  struct hearth_error **err)
+{
+	if (rec->vmm_pid <= 0 || !proc_alive(rec->vmm_pid, rec->vmm_start))
+		return fail_conflict(err, "snapshot: %s: its QEMU is not running", rec->name);
+	*r = (struct guest_ram){ .fd = ram_from_memfd(rec), .holes = true };
+	if (r->fd >= 0)
+		return 0;
+	_cleanup_free_ char *file = rec->origin ? xasprintf("%s/" QEMU_SNAP_MEMORY, rec->origin) : NULL;
+	unsigned long at = file ? ram_mapping(rec, file, size) : 0;
+	if (!at)
 		return fail_invalid(err,
 				    "snapshot: %s: its RAM is not in a memfd (started by an older hearth: restart it)",
 				    rec->name);
-	return fd;
+	_cleanup_free_ char *mem = xasprintf("/proc/%d/mem", rec->vmm_pid);
+	*r = (struct guest_ram){ .fd = open(mem, O_RDONLY | O_CLOEXEC), .base = (off_t)at, .holes = false };
+	if (r->fd < 0)
+		return fail_errno(err, "snapshot: %s: %s", mem, strerror(errno));
+	return 0;
 }
 
 static bool page_is_zero(const unsigned char *p)
@@ -64,10 +108,11 @@ static bool page_is_zero(const unsigned char *p)
 	return memcmp(p, zero, PAGE) == 0;
 }
 
-/* Copies guest RAM from IN to a new file PATH of SIZE bytes: only pages
- * that hold something (the rest stays a hole, read back as zeros). */
-static int copy_ram(int in, const char *path, uint64_t size, struct hearth_error **err)
+/* Copies guest RAM to a new file PATH of SIZE bytes: only pages that
+ * hold something (the rest stays a hole, read back as zeros). */
+static int copy_ram(const struct guest_ram *ram, const char *path, uint64_t size, struct hearth_error **err)
 {
+	int in = ram->fd;
 	_cleanup_close_ int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0 || ftruncate(out, (off_t)size) < 0)
 		return fail_errno(err, "snapshot: %s: %s", path, strerror(errno));
@@ -75,15 +120,15 @@ static int copy_ram(int in, const char *path, uint64_t size, struct hearth_error
 	_cleanup_free_ unsigned char *buf = xmalloc(CHUNK);
 	off_t pos = 0;
 	while ((uint64_t)pos < size) {
-		off_t data = lseek(in, pos, SEEK_DATA);
+		off_t data = ram->holes ? lseek(in, pos, SEEK_DATA) : pos;
 		if (data < 0 && errno == ENXIO)
 			break; /* no data past POS */
-		off_t hole = data < 0 ? -1 : lseek(in, data, SEEK_HOLE);
+		off_t hole = data < 0 ? -1 : ram->holes ? lseek(in, data, SEEK_HOLE) : (off_t)size;
 		if (data < 0 || hole < 0)
 			return fail_errno(err, "snapshot: reading guest RAM: %s", strerror(errno));
 		for (pos = data; pos < hole;) {
 			size_t want = (size_t)(hole - pos < CHUNK ? hole - pos : CHUNK);
-			ssize_t n = pread(in, buf, want, pos);
+			ssize_t n = pread(in, buf, want, ram->base + pos);
 			if (n <= 0)
 				return fail_errno(err, "snapshot: reading guest RAM: %s", n < 0 ? strerror(errno) : "EOF");
 			for (ssize_t off = 0; off < n; off += PAGE) {
@@ -171,9 +216,10 @@ static json_t *qemu_facts(const struct hearth_ctx *ctx, bool version)
 
 static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hearth_error **err)
 {
-	_cleanup_close_ int ram = open_guest_ram(g->rec, err);
-	if (ram < 0)
+	struct guest_ram ram = { .fd = -1 };
+	if (open_guest_ram(g->rec, (uint64_t)g->cfg->memory_mib << 20, &ram, err) < 0)
 		return -1;
+	_cleanup_close_ int ram_fd = ram.fd;
 	_cleanup_free_ char *vmstate = xasprintf("%s/" QEMU_SNAP_VMSTATE, dir);
 	_cleanup_close_ int out = open(vmstate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
@@ -202,7 +248,7 @@ static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hea
 	json_object_set_new(facts, "kernel", vm_file_identity(kernel));
 	g->snapshot_facts = facts;
 	_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);
-	if (copy_ram(ram, memory, (uint64_t)g->cfg->memory_mib << 20, err) < 0 || copy_root(g, dir, facts, err) < 0 ||
+	if (copy_ram(&ram, memory, (uint64_t)g->cfg->memory_mib << 20, err) < 0 || copy_root(g, dir, facts, err) < 0 ||
 	    copy_drives(g, g->dir, dir, err) < 0)
 		return -1;
 	return 0;

@@ -315,7 +315,37 @@ o.sendall(b\"back\\n\")
 assert o.recv(100) == b\"back\\n\"'" 20 || fail "not served after descriptors came back"
 }
 
+# Guests from one template on the bridge: each renumbered to its own
+# slot's address and MAC by hearth-init before its workload starts, each
+# reached there; a clone of a running one moves to a slot of its own too.
+test_template_guests_renumbered() {
+	need_ns
+	command -v qemu-img >/dev/null || skip "qemu-img missing (qemu-utils)"
+	in_ns "$HEARTH" template create brt --network bridge --rootfs "$HELLO" --memory 256 --cpus 1 >/dev/null
+	in_ns "$HEARTH" run --template brt --name ta >/dev/null
+	in_ns "$HEARTH" run --template brt --name tb >/dev/null
+	local g ip mac
+	for g in ta tb; do
+		ip=$(status_field $g guest_ip)
+		mac=$(status_field $g network_info mac)
+		in_ns "$HEARTH" exec $g ip -o -4 addr show eth0 | grep -q "inet $ip " || fail "$g eth0: $(in_ns "$HEARTH" exec $g ip -o -4 addr show eth0)"
+		in_ns "$HEARTH" exec $g cat /sys/class/net/eth0/address | grep -qx "$mac" || fail "$g MAC not $mac"
+		in_ns "$HEARTH" exec $g ip route | grep -q "default via 10.77.0.1" || fail "$g route"
+		wait_for "in_ns curl -sf http://${ip%/*}/" 20
+		[ "$(in_ns curl -s "http://${ip%/*}/")" = "hello from hearth $g" ] || fail "$g at ${ip%/*}: $(in_ns curl -s "http://${ip%/*}/")"
+	done
+	[ "$(status_field ta guest_ip)" != "$(status_field tb guest_ip)" ] || fail "same address twice"
+	in_ns "$HEARTH" clone ta tc >/dev/null
+	ip=$(status_field tc guest_ip)
+	[ "$ip" != "$(status_field ta guest_ip)" ] || fail "the clone kept its source's address"
+	wait_for "in_ns curl -sf http://${ip%/*}/" 20 # the source's server, moved with the clone
+	in_ns "$HEARTH" rm -f ta tb tc >/dev/null
+	in_ns "$HEARTH" template rm brt >/dev/null
+	[ -z "$(taps)" ] || fail "TAPs left: $(taps)"
+}
+
 t test_proxy_limits
+t test_template_guests_renumbered
 t test_two_guests_talk_and_publish
 t test_taken_port_leaves_nothing
 t test_killed_monitor_tap_removed_by_rm
