@@ -214,12 +214,10 @@ static json_t *qemu_facts(const struct hearth_ctx *ctx, bool version)
 	return json_pack("{s:s?, s:o}", "qemu_version", line, "qemu", qemu ? vm_file_identity(qemu) : json_null());
 }
 
-static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hearth_error **err)
+/* The device state into DIR/vmstate, its digest into DIGEST. */
+static int save_state(struct guest *g, struct qmp_conn *c, const char *dir, char digest[DIGEST_MAX],
+		      struct hearth_error **err)
 {
-	struct guest_ram ram = { .fd = -1 };
-	if (open_guest_ram(g->rec, (uint64_t)g->cfg->memory_mib << 20, &ram, err) < 0)
-		return -1;
-	_cleanup_close_ int ram_fd = ram.fd;
 	_cleanup_free_ char *vmstate = xasprintf("%s/" QEMU_SNAP_VMSTATE, dir);
 	_cleanup_close_ int out = open(vmstate, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
@@ -229,29 +227,39 @@ static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hea
 		hearth_error_prefix(err, "snapshot: %s: ", g->name);
 		return -1;
 	}
-	struct stat st;
-	if (fstat(out, &st) < 0 || fsync(out) < 0 || lseek(out, 0, SEEK_SET) < 0)
+	if (fsync(out) < 0 || lseek(out, 0, SEEK_SET) < 0)
 		return fail_errno(err, "snapshot: %s: %s", vmstate, strerror(errno));
-	char digest[DIGEST_MAX];
 	struct digest_state *d = digest_begin();
 	char buf[65536];
 	ssize_t n;
 	while ((n = read(out, buf, sizeof(buf))) > 0)
 		digest_update(d, buf, (size_t)n);
 	digest_end(d, digest);
-	json_t *facts = qemu_facts(g->ctx, true);
-	json_object_set_new(facts, "vmstate", json_string(digest));
-	json_object_set_new(facts, "memory_bytes", json_integer((json_int_t)g->cfg->memory_mib << 20));
+	return n < 0 ? fail_errno(err, "snapshot: %s: %s", vmstate, strerror(errno)) : 0;
+}
+
+static int take(struct guest *g, struct qmp_conn *c, const char *dir, struct hearth_error **err)
+{
+	uint64_t bytes = (uint64_t)g->cfg->memory_mib << 20;
 	_cleanup_free_ char *kernel = vm_kernel(g, err);
-	if (!kernel)
+	struct guest_ram ram = { .fd = -1 };
+	char digest[DIGEST_MAX];
+	if (!kernel || open_guest_ram(g->rec, bytes, &ram, err) < 0)
 		return -1;
-	json_object_set_new(facts, "kernel", vm_file_identity(kernel));
-	g->snapshot_facts = facts;
-	_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);
-	if (copy_ram(&ram, memory, (uint64_t)g->cfg->memory_mib << 20, err) < 0 || copy_root(g, dir, facts, err) < 0 ||
-	    copy_drives(g, g->dir, dir, err) < 0)
-		return -1;
-	return 0;
+	int rc = save_state(g, c, dir, digest, err);
+	if (rc == 0) {
+		json_t *facts = qemu_facts(g->ctx, true);
+		json_object_set_new(facts, "vmstate", json_string(digest));
+		json_object_set_new(facts, "memory_bytes", json_integer((json_int_t)bytes));
+		json_object_set_new(facts, "kernel", vm_file_identity(kernel));
+		g->snapshot_facts = facts;
+		_cleanup_free_ char *memory = xasprintf("%s/" QEMU_SNAP_MEMORY, dir);
+		if (copy_ram(&ram, memory, bytes, err) < 0 || copy_root(g, dir, facts, err) < 0 ||
+		    copy_drives(g, g->dir, dir, err) < 0)
+			rc = -1;
+	}
+	close(ram.fd);
+	return rc;
 }
 
 int qemu_snapshot_create(struct guest *g, const char *dir, struct hearth_error **err)

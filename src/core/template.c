@@ -44,6 +44,19 @@ static char *template_path(struct hearth_ctx *ctx, const char *name, struct hear
 	return dir ? xasprintf("%s/%s", dir, name) : NULL;
 }
 
+/* The path of existing template NAME, or NULL (not found: said so). */
+static char *template_existing(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
+{
+	char *path = template_path(ctx, name, err);
+	struct stat st;
+	if (path && stat(path, &st) < 0) {
+		hearth_fail(err, HEARTH_ERR_NOT_FOUND, errno, "template: no such template (%s)", name);
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
 /* Guests up now whose memory maps snapshot PATH. */
 static int template_users(struct hearth_ctx *ctx, const char *path, size_t *ret_n, char **ret_first,
 			  struct hearth_error **err)
@@ -140,12 +153,9 @@ static int load_for_identity(const char *path, struct snapshot *s, struct hearth
 int hearth_template_run(struct hearth_ctx *ctx, const char *name, struct hearth_config *cfg,
 			const struct hearth_run_options *opts, char **ret_name, struct hearth_error **err)
 {
-	_cleanup_free_ char *path = template_path(ctx, name, err);
+	_cleanup_free_ char *path = template_existing(ctx, name, err);
 	if (!path)
 		return -1;
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return hearth_fail(err, HEARTH_ERR_NOT_FOUND, errno, "template: no such template (%s)", name);
 	struct snapshot s;
 	if (load_for_identity(path, &s, err) < 0)
 		return -1;
@@ -267,12 +277,9 @@ void hearth_templates_free(struct hearth_template *t, size_t n)
 
 int hearth_template_remove(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
 {
-	_cleanup_free_ char *path = template_path(ctx, name, err);
+	_cleanup_free_ char *path = template_existing(ctx, name, err);
 	if (!path)
 		return -1;
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return hearth_fail(err, HEARTH_ERR_NOT_FOUND, errno, "template: no such template (%s)", name);
 	size_t users = 0;
 	_cleanup_free_ char *first = NULL;
 	if (template_users(ctx, path, &users, &first, err) < 0)
