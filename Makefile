@@ -134,9 +134,10 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=address,undefined $(DEFS) -Iinclude -Isrc -Iguest \
 	$(shell pkg-config --cflags $(PKGS))
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
-GUEST_FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes build-fuzz/fuzz_guest_agent
+GUEST_FUZZERS := build-fuzz/fuzz_guest_params build-fuzz/fuzz_volumes build-fuzz/fuzz_guest_agent \
+	build-fuzz/fuzz_guest_identity
 LIB_FUZZERS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(filter-out tests/fuzz/fuzz_guest_params.c \
-	tests/fuzz/fuzz_volumes.c tests/fuzz/fuzz_guest_agent.c,$(wildcard tests/fuzz/fuzz_*.c)))
+	tests/fuzz/fuzz_volumes.c tests/fuzz/fuzz_guest_agent.c tests/fuzz/fuzz_guest_identity.c,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZERS := $(GUEST_FUZZERS) $(LIB_FUZZERS)
 
 build-fuzz/obj/%.o: %.c
@@ -149,6 +150,7 @@ build-fuzz/libhearth.a: $(FUZZ_OBJ)
 build-fuzz/fuzz_guest_params: tests/fuzz/fuzz_guest_params.c guest/params.c
 build-fuzz/fuzz_volumes: tests/fuzz/fuzz_volumes.c guest/volumes.c
 build-fuzz/fuzz_guest_agent: tests/fuzz/fuzz_guest_agent.c guest/sessions.c src/lib/agent_proto.c
+build-fuzz/fuzz_guest_identity: tests/fuzz/fuzz_guest_identity.c guest/identity.c guest/params.c guest/net.c
 $(GUEST_FUZZERS):
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson

@@ -105,19 +105,17 @@ static int reseed(const struct guest_identity *id, char *err, size_t errlen)
 		snprintf(err, errlen, "identity: /dev/urandom: %s", strerror(errno));
 		return -1;
 	}
-	struct {
-		struct rand_pool_info info;
-		unsigned char buf[IDENTITY_ENTROPY_BYTES];
-	} req;
-	req.info.entropy_count = (int)id->entropy_len * 8;
-	req.info.buf_size = (int)id->entropy_len;
-	memcpy(req.buf, id->entropy, id->entropy_len);
+	_Alignas(struct rand_pool_info) unsigned char req[sizeof(struct rand_pool_info) + IDENTITY_ENTROPY_BYTES];
+	struct rand_pool_info *info = (struct rand_pool_info *)req;
+	info->entropy_count = (int)id->entropy_len * 8;
+	info->buf_size = (int)id->entropy_len;
+	memcpy(info->buf, id->entropy, id->entropy_len);
 	int rc = 0;
-	if (ioctl(fd, RNDADDENTROPY, &req) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0) {
+	if (ioctl(fd, RNDADDENTROPY, info) < 0 || ioctl(fd, RNDRESEEDCRNG) < 0) {
 		snprintf(err, errlen, "identity: reseeding the kernel RNG: %s", strerror(errno));
 		rc = -1;
 	}
-	memset(&req, 0, sizeof(req));
+	explicit_bzero(req, sizeof(req));
 	close(fd);
 	return rc;
 }

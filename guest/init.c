@@ -326,6 +326,26 @@ static int vsock_listen(void)
 	return fd;
 }
 
+/* An answer on the agent channel. The host's bytes can reach the port
+ * before the port-open message that makes it writable: a write then
+ * fails with EAGAIN for a moment, so try again (up to a second). */
+static void agent_reply(int fd, const char *text, size_t len)
+{
+	for (int tries = 0; len > 0 && tries < 20; tries++) {
+		ssize_t w = write(fd, text, len);
+		if (w > 0) {
+			text += w;
+			len -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN)
+			break;
+		sleep_ms(50); /* poll says hung up, not when it opens */
+	}
+	if (len > 0)
+		error("agent: answer not written: %s", strerror(errno));
+}
+
 static bool identity_pending; /* an identity came: start a held workload, say ready again */
 static char **session_env(void);
 
@@ -380,8 +400,7 @@ static void identity_command(int fd, const char *json)
 	}
 	char reply[300];
 	int n = snprintf(reply, sizeof(reply), "%s%s\n", rc == 0 ? "ok" : "error: ", rc == 0 ? "" : err);
-	if (write(fd, reply, (size_t)n) < 0)
-		error("agent: write: %s", strerror(errno));
+	agent_reply(fd, reply, (size_t)n);
 }
 
 /* Reads one command line from FD (a whole one: it may come in pieces)
@@ -417,8 +436,8 @@ static bool agent_command(int fd, bool *ret_empty)
 	}
 	if (strncmp(line, "identity ", 9) == 0)
 		identity_command(fd, line + 9);
-	else if (strncmp(line, "ping", 4) == 0 && write(fd, "pong\n", 5) < 0)
-		error("agent: write: %s", strerror(errno));
+	else if (strncmp(line, "ping", 4) == 0)
+		agent_reply(fd, "pong\n", 5);
 	return false;
 }
 
