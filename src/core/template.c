@@ -85,6 +85,14 @@ static int template_boot(struct hearth_ctx *ctx, const char *name, struct hearth
 	cfg->name = xasprintf(BUILDER_PREFIX "%s", name);
 	if (!hearth_name_valid(cfg->name))
 		return fail_invalid(err, "template: name too long (%s)", name);
+	/* The builder is removed at the end, whatever happens: never a guest
+	 * that was there before. */
+	struct hearth_record *rec = NULL;
+	if (guest_get(ctx, cfg->name, &rec, NULL) == 0) {
+		record_free(rec);
+		return fail_conflict(err, "template: a guest named %s exists; the template's builder needs the name",
+				     cfg->name);
+	}
 	struct hearth_run_options o = *opts;
 	o.wait = true;
 	struct guest_start how = { .want_slot = -1, .hold = true };
@@ -94,7 +102,6 @@ static int template_boot(struct hearth_ctx *ctx, const char *name, struct hearth
 		rc = hearth_guest_snapshot(ctx, cfg->name, dir, err);
 	/* Whatever happened, the builder goes (a start that failed is kept
 	 * as a failed guest otherwise). */
-	struct hearth_record *rec = NULL;
 	if (guest_get(ctx, cfg->name, &rec, NULL) == 0) {
 		record_free(rec);
 		IGNORE_FAILURE(hearth_guest_remove(ctx, cfg->name, true, NULL));

@@ -185,6 +185,14 @@ open(p, "wb").write(b)' "$WORK/vmstate/vmstate"
 	"$HEARTH" run --template nosuch --memory 1G 2>"$WORK/err" >/dev/null || rc=$?
 	[ $rc = 2 ] && grep -q -- "--memory comes from the template" "$WORK/err" || fail "--memory: $rc $(cat "$WORK/err")"
 	nothing_left
+	# The builder's name belongs to a guest already: refused, that guest kept.
+	"$HEARTH" run --rootfs "$HELLO" --memory 256 --cpus 1 --name template-mine >/dev/null
+	rc=0
+	"$HEARTH" template create mine --rootfs "$HELLO" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 1 ] && grep -q "a guest named template-mine exists" "$WORK/err" || fail "builder name taken: $rc $(cat "$WORK/err")"
+	[ "$(status_field template-mine status)" = running ] || fail "the guest named like the builder was touched"
+	[ ! -e "$HEARTH_STATE_DIR/templates/mine" ] || fail "template made anyway"
+	"$HEARTH" rm -f template-mine >/dev/null
 }
 
 test_snapshot_disk_full() {
