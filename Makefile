@@ -15,13 +15,23 @@ SAN :=
 endif
 
 PKGS := jansson libcurl libarchive ext2fs com_err libmnl libcrypto
+# libcurl, libarchive and libcrypto are dlopen'd on first use (src/lib/lazylib.c): not
+# linked, so a `hearth ps` does not pay for loading them. Their sonames are
+# the ones this build's headers go with.
+LINKED_PKGS := $(filter-out libcurl libarchive libcrypto,$(PKGS))
+soname = $(shell objdump -p "$$($(CC) -print-file-name=$(1))" 2>/dev/null | awk '/SONAME/ { print $$2 }')
+CURL_SONAME := $(call soname,libcurl.so)
+ARCHIVE_SONAME := $(call soname,libarchive.so)
+CRYPTO_SONAME := $(call soname,libcrypto.so)
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
 DEFS := -D_GNU_SOURCE -DHEARTH_VERSION='"$(VERSION)"' -DHEARTH_DATADIR='"$(PREFIX)/share/hearth"' \
-	-DHEARTH_LIBEXECDIR='"$(PREFIX)/libexec/hearth"'
+	-DHEARTH_LIBEXECDIR='"$(PREFIX)/libexec/hearth"' $(if $(CURL_SONAME),-DHEARTH_CURL_SONAME='"$(CURL_SONAME)"') \
+	$(if $(ARCHIVE_SONAME),-DHEARTH_ARCHIVE_SONAME='"$(ARCHIVE_SONAME)"') \
+	$(if $(CRYPTO_SONAME),-DHEARTH_CRYPTO_SONAME='"$(CRYPTO_SONAME)"')
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) $(DEFS) -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
-LIBS := $(shell pkg-config --libs $(PKGS))
+LIBS := $(shell pkg-config --libs $(LINKED_PKGS))
 
 LIB_SRC := $(wildcard src/lib/*.c) $(wildcard src/backends/*.c) $(wildcard src/core/*.c) $(wildcard src/image/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -71,14 +81,14 @@ $(B)/hearth-monitor: $(MONITOR_OBJ) $(B)/libhearth.a
 $(B)/hearth.pc: Makefile
 	@mkdir -p $(B)
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: libhearth\nDescription: start isolated guests on QEMU, Firecracker, Docker\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lhearth\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(VERSION)' '$(PKGS)' >$@
+		'$(PREFIX)' '$(VERSION)' '$(LINKED_PKGS)' >$@
 
 # The same for the build tree: pkg-config prefers NAME-uninstalled.pc, so
 # PKG_CONFIG_PATH=$(B) compiles a program against this build's library.
 $(B)/hearth-uninstalled.pc: Makefile
 	@mkdir -p $(B)
 	printf 'libdir=%s\nincludedir=%s\n\nName: libhearth\nDescription: start isolated guests (build tree)\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -lhearth -Wl,-rpath,$${libdir}\nCflags: -I$${includedir}\n' \
-		'$(abspath $(B))' '$(abspath include)' '$(VERSION)' '$(PKGS)' >$@
+		'$(abspath $(B))' '$(abspath include)' '$(VERSION)' '$(LINKED_PKGS)' >$@
 
 # hearth-init is static: a guest image need not carry a libc for it. It is
 # never sanitized, since it runs inside the guest.

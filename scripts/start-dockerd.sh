@@ -6,6 +6,15 @@ if docker version >/dev/null 2>&1; then
 	exit 0
 fi
 log=${DOCKERD_LOG:-/var/log/hearth-dockerd.log}
+# A dockerd that died without cleaning up (a crash, a machine restored
+# from an image) leaves its pid file, and a new one refuses to start.
+pidfile=/var/run/docker.pid
+if [ -f "$pidfile" ]; then
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	if ! [ -n "$pid" ] || ! grep -qs dockerd "/proc/$pid/comm"; then
+		rm -f "$pidfile"
+	fi
+fi
 nohup dockerd >"$log" 2>&1 &
 for _ in $(seq 1 150); do
 	docker version >/dev/null 2>&1 && exit 0

@@ -45,6 +45,8 @@ struct hearth_guest {
 	const char *network;  /* "user", "bridge", "none", or NULL (the backend's own) */
 	const char *guest_ip; /* ADDR/PREFIX, or NULL */
 	const char *gateway;
+	/* What it was started with; NULL when it cannot be read (broken). */
+	const struct hearth_config *config;
 };
 
 HEARTH_PUBLIC void hearth_guest_free(struct hearth_guest *g);

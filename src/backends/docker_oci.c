@@ -4,10 +4,7 @@
  * archive is handed over as `docker save` output made from its blobs;
  * a docker-daemon image is there already. Each is tagged
  * hearth-image:<digest hex>, so a second run finds it at once. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -17,6 +14,7 @@
 #include "image/source.h"
 #include "image/store.h"
 #include "image/workload.h"
+#include "lib/lazylib.h"
 
 static char *local_tag(const char *digest)
 {
@@ -42,7 +40,8 @@ static char *registry_auth_header(struct hearth_ctx *ctx, const char *host)
 	json_decref(o);
 	size_t len = strlen(text);
 	unsigned char *b64 = xcalloc(4 * ((len + 2) / 3) + 1, 1);
-	EVP_EncodeBlock(b64, (const unsigned char *)text, (int)len);
+	lazy_crypto();
+	sym_EVP_EncodeBlock(b64, (const unsigned char *)text, (int)len);
 	for (unsigned char *p = b64; *p; p++)
 		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
 	char *header = xasprintf("X-Registry-Auth: %s", b64);
@@ -96,19 +95,19 @@ static int engine_pull(struct hearth_ctx *ctx, const struct image_ref *ref, cons
 
 static int add_entry(struct archive *a, const char *name, const void *data, int64_t size, int fd)
 {
-	struct archive_entry *e = archive_entry_new();
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, size);
-	int rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
-	archive_entry_free(e);
-	if (rc == 0 && data && archive_write_data(a, data, (size_t)size) != size)
+	struct archive_entry *e = sym_archive_entry_new();
+	sym_archive_entry_set_pathname(e, name);
+	sym_archive_entry_set_filetype(e, AE_IFREG);
+	sym_archive_entry_set_perm(e, 0644);
+	sym_archive_entry_set_size(e, size);
+	int rc = sym_archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
+	sym_archive_entry_free(e);
+	if (rc == 0 && data && sym_archive_write_data(a, data, (size_t)size) != size)
 		rc = -1;
 	char buf[1 << 16];
 	ssize_t n;
 	while (rc == 0 && fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		if (archive_write_data(a, buf, (size_t)n) != n)
+		if (sym_archive_write_data(a, buf, (size_t)n) != n)
 			rc = -1;
 	return rc;
 }
@@ -117,28 +116,32 @@ static int add_entry(struct archive *a, const char *name, const void *data, int6
  * gzip layers only. */
 static int unzstd(const char *src, const char *path, struct hearth_error **err)
 {
-	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_raw(a);
+	if (lazy_archive(err) < 0)
+		return -1;
+	struct archive *a = sym_archive_read_new();
+	sym_archive_read_support_filter_all(a);
+	sym_archive_read_support_format_raw(a);
 	struct archive_entry *e;
 	_cleanup_close_ int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int rc = out < 0 || archive_read_open_filename(a, src, 1 << 16) != ARCHIVE_OK ||
-				 archive_read_next_header(a, &e) != ARCHIVE_OK ||
-				 archive_read_data_into_fd(a, out) != ARCHIVE_OK
+	int rc = out < 0 || sym_archive_read_open_filename(a, src, 1 << 16) != ARCHIVE_OK ||
+				 sym_archive_read_next_header(a, &e) != ARCHIVE_OK ||
+				 sym_archive_read_data_into_fd(a, out) != ARCHIVE_OK
 			 ? fail_runtime(err, "image: decompressing %s: %s", src,
-					out < 0 ? strerror(errno) : archive_error_string(a))
+					out < 0 ? strerror(errno) : sym_archive_error_string(a))
 			 : 0;
-	archive_read_free(a);
+	sym_archive_read_free(a);
 	return rc;
 }
 
 /* PLAN's image as `docker save` output at PATH, tagged TAG. */
 static int write_save(const struct image_plan *plan, const char *tag, const char *path, struct hearth_error **err)
 {
-	struct archive *a = archive_write_new();
-	archive_write_set_format_pax_restricted(a);
-	if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
-		archive_write_free(a);
+	if (lazy_archive(err) < 0)
+		return -1;
+	struct archive *a = sym_archive_write_new();
+	sym_archive_write_set_format_pax_restricted(a);
+	if (sym_archive_write_open_filename(a, path) != ARCHIVE_OK) {
+		sym_archive_write_free(a);
 		return fail_runtime(err, "image: %s: %s", path, strerror(errno));
 	}
 	char cdigest[DIGEST_MAX];
@@ -166,17 +169,17 @@ static int write_save(const struct image_plan *plan, const char *tag, const char
 		_cleanup_free_ char *name = xasprintf("%zu/layer.tar", i);
 		if (fd < 0 || fstat(fd, &st) < 0 || add_entry(a, name, NULL, st.st_size, fd) < 0)
 			rc = fail_runtime(err, "image: writing layer %zu for the Engine: %s", i,
-					  archive_error_string(a) ? archive_error_string(a) : strerror(errno));
+					  sym_archive_error_string(a) ? sym_archive_error_string(a) : strerror(errno));
 		json_array_append_new(layers, json_string(name));
 	}
 	json_t *manifest = json_pack("[{s:s, s:[s], s:o}]", "Config", cname, "RepoTags", tag, "Layers", layers);
 	_cleanup_free_ char *mtext = json_dumps(manifest, JSON_COMPACT);
 	json_decref(manifest);
 	if (rc == 0 && add_entry(a, "manifest.json", mtext, (int64_t)strlen(mtext), -1) < 0)
-		rc = fail_runtime(err, "image: writing the manifest for the Engine: %s", archive_error_string(a));
-	if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
-		rc = fail_runtime(err, "image: %s: %s", path, archive_error_string(a));
-	archive_write_free(a);
+		rc = fail_runtime(err, "image: writing the manifest for the Engine: %s", sym_archive_error_string(a));
+	if (sym_archive_write_close(a) != ARCHIVE_OK && rc == 0)
+		rc = fail_runtime(err, "image: %s: %s", path, sym_archive_error_string(a));
+	sym_archive_write_free(a);
 	return rc;
 }
 

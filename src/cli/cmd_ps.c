@@ -68,11 +68,7 @@ int cmd_ps(struct hearth_ctx *ctx, int argc, char **argv)
 		const struct hearth_guest *r = recs[i];
 		if (!shown(r, all))
 			continue;
-		struct hearth_config *cfg = NULL;
-		if (hearth_guest_config(ctx, r->name, &cfg, &err) < 0) {
-			hearth_error_free(err);
-			err = NULL;
-		}
+		const struct hearth_config *cfg = r->config;
 		if (json) {
 			char *text = hearth_guest_to_json(r, cfg, HEARTH_GUEST_JSON_SUMMARY);
 			json_array_append_new(arr, json_loads(text, 0, NULL));
@@ -98,7 +94,6 @@ int cmd_ps(struct hearth_ctx *ctx, int argc, char **argv)
 			printf("%-24s %-12s %-9s %4s %7s %-14s %-20s %s\n", r->name, r->backend,
 			       hearth_status_name(r->status), cpus, mem, ip, build, last);
 		}
-		hearth_config_free(cfg);
 	}
 	if (json) {
 		char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

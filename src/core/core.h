@@ -69,9 +69,11 @@ void guest_clear_creator(struct hearth_record *rec, void *arg);
 void guest_keep_failed(struct guest *g, struct hearth_error **err);
 
 /* NAME's record, reconciled; every guest's, sorted by name (skipping
- * guests being made or removed right now). */
+ * guests being made or removed right now), with their configs in
+ * RET_CFGS when not NULL (an array as long; NULL for a broken guest). */
 int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;
-int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err) WUR;
+int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, struct hearth_config ***ret_cfgs, size_t *ret_n,
+	       struct hearth_error **err) WUR;
 
 /* NAME's guest with config and reconciled record, and its backend. */
 int guest_open(struct hearth_ctx *ctx, const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,
@@ -90,9 +92,10 @@ int guest_config_read(int vmfd, struct hearth_config **ret, struct hearth_error 
 /* NAME's record (in VMFD), reconciled with the processes that run: a
  * gone monitor or a start cut short is repaired and reads as failed, a
  * record or config that cannot be read reads as broken. Fails only for a
- * guest whose directory is being made right now. */
+ * guest whose directory is being made right now. RET_CFG, when not NULL,
+ * gets the config read on the way (NULL for a broken guest). */
 int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret,
-		 struct hearth_error **err) WUR;
+		 struct hearth_config **ret_cfg, struct hearth_error **err) WUR;
 
 /* Under the state lock: a name when CFG has none, the host ports, the
  * bridge slot (PLAN, for bridged guests; WANT_SLOT or any), the guest's

@@ -37,10 +37,11 @@ int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **r
 	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
 	if (vmfd < 0)
 		return -1;
-	return guest_record(ctx, vmfd, name, ret, err);
+	return guest_record(ctx, vmfd, name, ret, NULL, err);
 }
 
-int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_n, struct hearth_error **err)
+int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, struct hearth_config ***ret_cfgs, size_t *ret_n,
+	       struct hearth_error **err)
 {
 	_cleanup_close_ int rootfd = state_root_open(ctx, err);
 	if (rootfd < 0)
@@ -49,16 +50,19 @@ int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, size_t *ret_
 	size_t n;
 	if (state_list_names(rootfd, &names, &n, err) < 0)
 		return -1;
-	struct hearth_record **recs = xcalloc(n, sizeof(*recs));
+	struct hearth_record **recs = xcalloc(n ? n : 1, sizeof(*recs));
+	struct hearth_config **cfgs = ret_cfgs ? xcalloc(n ? n : 1, sizeof(*cfgs)) : NULL;
 	size_t got = 0;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_close_ int vmfd = state_vm_open(rootfd, names[i], NULL);
 		/* A guest being created or removed right now is skipped. */
-		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &recs[got], NULL) == 0)
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &recs[got], cfgs ? &cfgs[got] : NULL, NULL) == 0)
 			got++;
 	}
 	names_free(names, n);
 	*ret = recs;
+	if (ret_cfgs)
+		*ret_cfgs = cfgs;
 	*ret_n = got;
 	return 0;
 }
@@ -79,26 +83,32 @@ static void probe_once(struct hearth_ctx *ctx, struct hearth_record *rec, bool a
 
 int hearth_guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_guest **ret, struct hearth_error **err)
 {
+	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
+	if (vmfd < 0)
+		return -1;
 	struct hearth_record *rec;
-	if (guest_get(ctx, name, &rec, err) < 0)
+	struct hearth_config *cfg;
+	if (guest_record(ctx, vmfd, name, &rec, &cfg, err) < 0)
 		return -1;
 	probe_once(ctx, rec, true);
-	*ret = record_view_new(rec);
+	*ret = record_view_new(rec, cfg);
 	return 0;
 }
 
 int hearth_guest_list(struct hearth_ctx *ctx, struct hearth_guest ***ret, size_t *ret_n, struct hearth_error **err)
 {
 	struct hearth_record **recs;
+	struct hearth_config **cfgs;
 	size_t n;
-	if (guest_list(ctx, &recs, &n, err) < 0)
+	if (guest_list(ctx, &recs, &cfgs, &n, err) < 0)
 		return -1;
 	struct hearth_guest **views = xcalloc(n ? n : 1, sizeof(*views));
 	for (size_t i = 0; i < n; i++) {
 		probe_once(ctx, recs[i], false); /* an exec probe is `status`'s and `run`'s: ps stays quick */
-		views[i] = record_view_new(recs[i]);
+		views[i] = record_view_new(recs[i], cfgs[i]);
 	}
 	free(recs);
+	free(cfgs);
 	*ret = views;
 	*ret_n = n;
 	return 0;
@@ -125,7 +135,7 @@ int guest_open(struct hearth_ctx *ctx, const char *name, struct guest *g, const 
 		return -1;
 	g->name = xstrdup(name);
 	g->dir = state_vm_path(ctx, name);
-	if (guest_record(ctx, g->dirfd, name, &g->rec, err) < 0) {
+	if (guest_record(ctx, g->dirfd, name, &g->rec, NULL, err) < 0) {
 		guest_release(g);
 		return -1;
 	}

@@ -60,7 +60,7 @@ static int live_guests(struct hearth_ctx *ctx, int rootfd, struct live_guest **r
 			close(vmfd);
 			continue;
 		}
-		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, NULL) == 0 &&
+		if (vmfd >= 0 && guest_record(ctx, vmfd, names[i], &rec, NULL, NULL) == 0 &&
 		    guest_status_active(rec->status)) {
 			live[got++] = (struct live_guest){ steal(names[i]), steal(rec), steal_fd(&vmfd) };
 		}

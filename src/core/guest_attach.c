@@ -142,7 +142,7 @@ int hearth_guest_attach(struct hearth_ctx *ctx, const char *name, int in_fd, int
 		console_follow(g.dirfd, &log, &ino, &off, out_fd);
 		if (now_ms() >= next_status) {
 			struct hearth_record *rec = NULL;
-			bool up = guest_record(ctx, g.dirfd, name, &rec, NULL) == 0 && guest_status_active(rec->status);
+			bool up = guest_record(ctx, g.dirfd, name, &rec, NULL, NULL) == 0 && guest_status_active(rec->status);
 			record_free(rec);
 			if (!up) {
 				console_follow(g.dirfd, &log, &ino, &off, out_fd);

@@ -86,8 +86,10 @@ static struct hearth_record *record_broken(const char *name, const char *why)
  * guest being started may not have written its pid yet); one that cannot
  * be read reads as broken. Fails only for a guest still being created. */
 int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hearth_record **ret,
-		 struct hearth_error **err)
+		 struct hearth_config **ret_cfg, struct hearth_error **err)
 {
+	if (ret_cfg)
+		*ret_cfg = NULL;
 	struct hearth_record *rec = NULL;
 	struct hearth_error *bad = NULL;
 	if (record_read(vmfd, &rec, &bad) < 0) {
@@ -107,6 +109,8 @@ int guest_record(struct hearth_ctx *ctx, int vmfd, const char *name, struct hear
 		why = xasprintf("record.json names another guest (%s)", rec->name);
 	else if (guest_config_read(vmfd, &cfg, &bad) < 0)
 		why = steal(bad->message);
+	if (ret_cfg && !why)
+		*ret_cfg = steal(cfg);
 	hearth_config_free(cfg);
 	hearth_error_free(bad);
 	if (why) {

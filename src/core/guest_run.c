@@ -202,7 +202,7 @@ int hearth_guest_wait_ready(struct hearth_ctx *ctx, const char *name, int timeou
 	_cleanup_free_ char *probe_why = NULL;
 	for (;;) {
 		struct hearth_record *rec = NULL;
-		if (guest_record(ctx, vmfd, name, &rec, err) < 0)
+		if (guest_record(ctx, vmfd, name, &rec, NULL, err) < 0)
 			return -1;
 		char *why = NULL;
 		if (guest_probe(ctx, vmfd, rec, true, &why) == 0 && why) {

@@ -53,7 +53,7 @@ int hearth_guest_start(struct hearth_ctx *ctx, const char *name, const struct he
 	_cleanup_close_ int rootfd = state_root_open(ctx, err);
 	int lock = rootfd < 0 ? -1 : state_lock(rootfd, err);
 	struct hearth_record *now = NULL;
-	if (lock < 0 || guest_record(ctx, g.dirfd, name, &now, err) < 0)
+	if (lock < 0 || guest_record(ctx, g.dirfd, name, &now, NULL, err) < 0)
 		rc = -1;
 	else if (guest_status_active(now->status))
 		rc = fail_conflict(err, "%s: guest is %s already", name, hearth_status_name(now->status));

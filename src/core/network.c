@@ -24,7 +24,7 @@ int hearth_network_remove(struct hearth_ctx *ctx, struct hearth_error **err)
 		return -1;
 	struct hearth_record **recs;
 	size_t n;
-	if (guest_list(ctx, &recs, &n, err) < 0)
+	if (guest_list(ctx, &recs, NULL, &n, err) < 0)
 		return -1;
 	const char *busy = NULL;
 	for (size_t i = 0; i < n && !busy; i++) {

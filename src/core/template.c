@@ -63,7 +63,7 @@ static int template_users(struct hearth_ctx *ctx, const char *path, size_t *ret_
 {
 	struct hearth_record **recs = NULL;
 	size_t n = 0;
-	if (guest_list(ctx, &recs, &n, err) < 0)
+	if (guest_list(ctx, &recs, NULL, &n, err) < 0)
 		return -1;
 	*ret_n = 0;
 	for (size_t i = 0; i < n; i++) {

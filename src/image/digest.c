@@ -1,6 +1,6 @@
 #include "digest.h"
+#include "lib/lazylib.h"
 
-#include <openssl/evp.h>
 #include <string.h>
 
 struct digest_state {
@@ -16,24 +16,25 @@ bool digest_valid(const char *s)
 
 struct digest_state *digest_begin(void)
 {
+	lazy_crypto();
 	struct digest_state *d = xmalloc(sizeof(*d));
-	d->md = EVP_MD_CTX_new();
-	if (!d->md || EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1)
+	d->md = sym_EVP_MD_CTX_new();
+	if (!d->md || sym_EVP_DigestInit_ex(d->md, sym_EVP_sha256(), NULL) != 1)
 		abort();
 	return d;
 }
 
 void digest_update(struct digest_state *d, const void *data, size_t len)
 {
-	EVP_DigestUpdate(d->md, data, len);
+	sym_EVP_DigestUpdate(d->md, data, len);
 }
 
 void digest_end(struct digest_state *d, char out[DIGEST_MAX])
 {
 	unsigned char sum[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
-	EVP_DigestFinal_ex(d->md, sum, &n);
-	EVP_MD_CTX_free(d->md);
+	sym_EVP_DigestFinal_ex(d->md, sum, &n);
+	sym_EVP_MD_CTX_free(d->md);
 	free(d);
 	int off = snprintf(out, DIGEST_MAX, "sha256:");
 	for (unsigned i = 0; i < n && off + 2 < (int)DIGEST_MAX; i++)

@@ -1,13 +1,12 @@
 #include "registry.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "lib/ctx.h"
 #include "lib/progress.h"
+#include "lib/lazylib.h"
 
 #define MANIFEST_MAX (4u << 20)
 #define ERROR_BODY_MAX 4096
@@ -121,7 +120,8 @@ char *registry_credentials(const struct hearth_ctx *ctx, const char *host)
 		if (b64 && *b64) {
 			size_t len = strlen(b64);
 			unsigned char *out = xcalloc(len, 1);
-			int got = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
+			lazy_crypto();
+			int got = sym_EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
 			while (got > 0 && out[got - 1] == '\0') /* the padding decodes to NULs */
 				got--;
 			if (got > 0 && memchr(out, ':', (size_t)got))
@@ -166,7 +166,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	struct sink *s = arg;
 	size_t len = size * n;
 	if (!s->status)
-		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+		sym_curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	if (s->status != 200) {
 		if (s->error.len < ERROR_BODY_MAX)
 			strbuf_append(&s->error, data, len < ERROR_BODY_MAX ? len : ERROR_BODY_MAX);
@@ -192,42 +192,42 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static CURLcode perform(struct registry *r, const char *url, const char *accept, bool auth, struct sink *s,
 			struct answer *a)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = sym_curl_easy_init();
 	if (!c)
 		return CURLE_FAILED_INIT;
-	struct curl_slist *headers = accept ? curl_slist_append(NULL, accept) : NULL;
+	struct curl_slist *headers = accept ? sym_curl_slist_append(NULL, accept) : NULL;
 	s->curl = c;
 	s->status = 0;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* blobs live behind redirects */
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, r->verify ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, r->verify ? 2L : 0L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "hearth/" HEARTH_VERSION);
+	sym_curl_easy_setopt(c, CURLOPT_URL, url);
+	sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	sym_curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	sym_curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* blobs live behind redirects */
+	sym_curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
+	sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, r->verify ? 1L : 0L);
+	sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, r->verify ? 2L : 0L);
+	sym_curl_easy_setopt(c, CURLOPT_USERAGENT, "hearth/" HEARTH_VERSION);
 	/* curl's own auth options: credentials are never sent on to another
 	 * host a redirect names (a blob store). */
 	if (auth && r->bearer) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
-		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, r->bearer);
+		sym_curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		sym_curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, r->bearer);
 	} else if (auth && r->use_basic && r->basic) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERPWD, r->basic);
+		sym_curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		sym_curl_easy_setopt(c, CURLOPT_USERPWD, r->basic);
 	}
-	CURLcode rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(c);
+	CURLcode rc = sym_curl_easy_perform(c);
+	sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+	sym_curl_slist_free_all(headers);
+	sym_curl_easy_cleanup(c);
 	return rc;
 }
 
@@ -271,14 +271,14 @@ static int authenticate(struct registry *r, const char *challenge, struct hearth
 	    !(str_has_prefix(realm, "https://") || str_has_prefix(realm, "http://")))
 		return fail_runtime(err, "image: %s: the registry asks for an unknown kind of login (%.80s)",
 				    r->ref_text, challenge);
-	CURL *esc = curl_easy_init();
-	char *s1 = service ? curl_easy_escape(esc, service, 0) : NULL;
-	char *s2 = scope ? curl_easy_escape(esc, scope, 0) : NULL;
+	CURL *esc = sym_curl_easy_init();
+	char *s1 = service ? sym_curl_easy_escape(esc, service, 0) : NULL;
+	char *s2 = scope ? sym_curl_easy_escape(esc, scope, 0) : NULL;
 	_cleanup_free_ char *url =
 		xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", s1 ? s1 : "", s2 ? s2 : "");
-	curl_free(s1);
-	curl_free(s2);
-	curl_easy_cleanup(esc);
+	sym_curl_free(s1);
+	sym_curl_free(s2);
+	sym_curl_easy_cleanup(esc);
 	struct strbuf body = { 0 };
 	strbuf_append(&body, "", 0);
 	struct sink s = { .mem = &body, .max = 1 << 20, .fd = -1 };
@@ -292,7 +292,7 @@ static int authenticate(struct registry *r, const char *challenge, struct hearth
 	int ret = 0;
 	if (rc != CURLE_OK)
 		ret = fail_runtime(err, "image: %s: the registry's auth server: %s", r->ref_text,
-				   curl_easy_strerror(rc));
+				   sym_curl_easy_strerror(rc));
 	else if (a.status == 401 || a.status == 403)
 		ret = hearth_fail(err, HEARTH_ERR_INVALID, EACCES,
 				  r->basic ? "image: %s: the registry refused the login for %s (from %s)"
@@ -325,6 +325,8 @@ static int authenticate(struct registry *r, const char *challenge, struct hearth
 static int get(struct registry *r, const char *path, const char *accept, struct sink *s, const char *what,
 	       char **ret_type, struct hearth_error **err)
 {
+	if (lazy_curl(err) < 0)
+		return -1;
 	strbuf_append(&s->error, "", 0);
 	int ret = -1;
 	bool answered = false; /* one auth challenge answered per request */
@@ -350,7 +352,7 @@ static int get(struct registry *r, const char *path, const char *accept, struct 
 				r->ref_text, r->host, r->host);
 		else if (rc != CURLE_OK)
 			ret = fail_runtime(err, "image: %s: cannot reach the registry %s: %s", r->ref_text, r->host,
-					   curl_easy_strerror(rc));
+					   sym_curl_easy_strerror(rc));
 		else if (a.status == 401 && a.www_auth && !answered) {
 			answered = true;
 			ret = authenticate(r, a.www_auth, err);

@@ -1,7 +1,5 @@
 #include "source.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +8,7 @@
 #include "lib/ctx.h"
 #include "lib/http.h"
 #include "registry.h"
+#include "lib/lazylib.h"
 
 #define JSON_MAX (4u << 20) /* an index, a manifest, a config */
 #define ARCHIVE_MAX_FILES 100000
@@ -282,45 +281,47 @@ static int resolve_layout(const char *dir, const char *tag, const char *ref, str
  * returns {name: "DIR/f<N>"}: names are looked up, never used as paths. */
 static json_t *extract_archive(const char *path, const char *dir, const char *ref, struct hearth_error **err)
 {
-	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
+	if (lazy_archive(err) < 0)
+		return NULL;
+	struct archive *a = sym_archive_read_new();
+	sym_archive_read_support_filter_all(a);
+	sym_archive_read_support_format_tar(a);
 	json_t *files = json_object();
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-		fail_invalid(err, "image: %s: not a tar archive (%s)", ref, archive_error_string(a));
+	if (sym_archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		fail_invalid(err, "image: %s: not a tar archive (%s)", ref, sym_archive_error_string(a));
 		goto fail;
 	}
 	struct archive_entry *e;
 	int r;
 	size_t n = 0;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		if (archive_entry_filetype(e) != AE_IFREG)
+	while ((r = sym_archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		if (sym_archive_entry_filetype(e) != AE_IFREG)
 			continue;
 		if (++n > ARCHIVE_MAX_FILES) {
 			fail_invalid(err, "image: %s: more than %u files in the archive", ref, ARCHIVE_MAX_FILES);
 			goto fail;
 		}
-		const char *name = archive_entry_pathname(e);
+		const char *name = sym_archive_entry_pathname(e);
 		while (name && str_has_prefix(name, "./"))
 			name += 2;
 		_cleanup_free_ char *dst = xasprintf("%s/f%zu", dir, n);
 		_cleanup_close_ int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0 || archive_read_data_into_fd(a, fd) != ARCHIVE_OK) {
+		if (fd < 0 || sym_archive_read_data_into_fd(a, fd) != ARCHIVE_OK) {
 			fail_runtime(err, "image: %s: extracting %s: %s", ref, name ? name : "?",
-				     fd < 0 ? strerror(errno) : archive_error_string(a));
+				     fd < 0 ? strerror(errno) : sym_archive_error_string(a));
 			goto fail;
 		}
 		if (name)
 			json_object_set_new(files, name, json_string(dst));
 	}
 	if (r != ARCHIVE_EOF) {
-		fail_invalid(err, "image: %s: not a tar archive, or a broken one (%s)", ref, archive_error_string(a));
+		fail_invalid(err, "image: %s: not a tar archive, or a broken one (%s)", ref, sym_archive_error_string(a));
 		goto fail;
 	}
-	archive_read_free(a);
+	sym_archive_read_free(a);
 	return files;
 fail:
-	archive_read_free(a);
+	sym_archive_read_free(a);
 	json_decref(files);
 	return NULL;
 }

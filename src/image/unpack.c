@@ -1,7 +1,5 @@
 #include "unpack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -12,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include "lib/lazylib.h"
 
 #define WHITEOUT ".wh."
 #define OPAQUE ".wh..wh..opq"
@@ -175,8 +174,8 @@ static int set_xattrs(int parent, const char *base, struct archive_entry *e)
 	const char *name;
 	const void *value;
 	size_t size;
-	archive_entry_xattr_reset(e);
-	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+	sym_archive_entry_xattr_reset(e);
+	while (sym_archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
 		char path[64 + NAME_MAX];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", parent, base);
 		if (lsetxattr(path, name, value, size, 0) < 0 && errno != ENOTSUP && errno != EPERM)
@@ -191,7 +190,7 @@ static int write_data(struct layer *l, struct archive *a, int fd, int64_t size)
 	size_t len;
 	la_int64_t off;
 	int r;
-	while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+	while ((r = sym_archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
 		l->u->bytes += len;
 		if (l->u->bytes > l->u->max_bytes) {
 			errno = EFBIG;
@@ -216,11 +215,11 @@ static int set_meta(struct layer *l, int parent, const char *base, struct archiv
 {
 	int at = *base ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH;
 	const char *name = *base ? base : "";
-	if (l->u->owners && fchownat(parent, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), at) < 0)
+	if (l->u->owners && fchownat(parent, name, (uid_t)sym_archive_entry_uid(e), (gid_t)sym_archive_entry_gid(e), at) < 0)
 		return -1;
-	if (type != S_IFLNK && fchmodat(parent, *base ? base : ".", archive_entry_perm(e) & 07777, 0) < 0)
+	if (type != S_IFLNK && fchmodat(parent, *base ? base : ".", sym_archive_entry_perm(e) & 07777, 0) < 0)
 		return -1;
-	struct timespec ts[2] = { { archive_entry_mtime(e), 0 }, { archive_entry_mtime(e), 0 } };
+	struct timespec ts[2] = { { sym_archive_entry_mtime(e), 0 }, { sym_archive_entry_mtime(e), 0 } };
 	if (utimensat(parent, *base ? base : ".", ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return -1;
 	return *base ? set_xattrs(parent, base, e) : 0;
@@ -247,8 +246,8 @@ static int apply_entry(struct layer *l, struct archive *a, struct archive_entry 
 			return fail_errno(err, "%s: whiteout /%s: %s", l->what, path, strerror(errno));
 		return 0;
 	}
-	mode_t type = archive_entry_filetype(e);
-	const char *link = archive_entry_hardlink(e);
+	mode_t type = sym_archive_entry_filetype(e);
+	const char *link = sym_archive_entry_hardlink(e);
 	_cleanup_close_ int parent = *path ? open_dir_made(l, dir) : open_in_root(l->u->rootfd, "");
 	if (parent < 0)
 		return fail_errno(err, "%s: /%s: its directory: %s", l->what, path, strerror(errno));
@@ -276,7 +275,7 @@ static int apply_entry(struct layer *l, struct archive *a, struct archive_entry 
 	case AE_IFREG: {
 		_cleanup_close_ int fd =
 			openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 || write_data(l, a, fd, archive_entry_size(e)) < 0) {
+		if (fd < 0 || write_data(l, a, fd, sym_archive_entry_size(e)) < 0) {
 			if (errno == EFBIG)
 				return fail_invalid(err, "%s: the image holds more than %llu bytes of files (/%s)",
 						    l->what, (unsigned long long)l->u->max_bytes, path);
@@ -289,14 +288,14 @@ static int apply_entry(struct layer *l, struct archive *a, struct archive_entry 
 			rc = mkdirat(parent, base, 0700);
 		break;
 	case AE_IFLNK:
-		rc = symlinkat(archive_entry_symlink(e) ? archive_entry_symlink(e) : "", parent, base);
+		rc = symlinkat(sym_archive_entry_symlink(e) ? sym_archive_entry_symlink(e) : "", parent, base);
 		break;
 	case AE_IFCHR:
 	case AE_IFBLK:
 	case AE_IFIFO:
 		if (!l->u->owners && type != AE_IFIFO)
 			return fail_invalid(err, "%s: /%s: a device node, which only root can make", l->what, path);
-		rc = mknodat(parent, base, type | 0600, archive_entry_rdev(e));
+		rc = mknodat(parent, base, type | 0600, sym_archive_entry_rdev(e));
 		break;
 	default:
 		return fail_invalid(err, "%s: /%s: an entry of unknown type (0%o)", l->what, path, (unsigned)type);
@@ -308,23 +307,25 @@ static int apply_entry(struct layer *l, struct archive *a, struct archive_entry 
 
 int unpack_layer(struct unpack *u, int fd, const char *what, struct hearth_error **err)
 {
-	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
+	if (lazy_archive(err) < 0)
+		return -1;
+	struct archive *a = sym_archive_read_new();
+	sym_archive_read_support_filter_all(a);
+	sym_archive_read_support_format_tar(a);
 	struct layer l = { .u = u, .what = what, .made = json_object() };
 	int rc = 0;
-	if (archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
-		rc = fail_invalid(err, "%s: not a tar layer: %s", what, archive_error_string(a));
+	if (sym_archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
+		rc = fail_invalid(err, "%s: not a tar layer: %s", what, sym_archive_error_string(a));
 		goto out;
 	}
 	struct archive_entry *e;
 	int r;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+	while ((r = sym_archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (++u->entries > UNPACK_MAX_ENTRIES) {
 			rc = fail_invalid(err, "%s: the image has more than %u entries", what, UNPACK_MAX_ENTRIES);
 			goto out;
 		}
-		const char *raw = archive_entry_pathname(e);
+		const char *raw = sym_archive_entry_pathname(e);
 		_cleanup_free_ char *path = raw ? clean_name(raw) : NULL;
 		if (!path) {
 			rc = fail_invalid(err, "%s: an entry named outside the image (%s)", what, raw ? raw : "(none)");
@@ -336,9 +337,9 @@ int unpack_layer(struct unpack *u, int fd, const char *what, struct hearth_error
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		rc = fail_invalid(err, "%s: a broken tar stream: %s", what, archive_error_string(a));
+		rc = fail_invalid(err, "%s: a broken tar stream: %s", what, sym_archive_error_string(a));
 out:
-	archive_read_free(a);
+	sym_archive_read_free(a);
 	json_decref(l.made);
 	return rc;
 }

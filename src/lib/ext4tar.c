@@ -1,7 +1,5 @@
 #include "ext4tar.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <et/com_err.h>
 #include <ext2fs/ext2_err.h>
 #include <ext2fs/ext2fs.h>
@@ -11,6 +9,7 @@
 #include <sys/sysmacros.h>
 
 #include "progress.h"
+#include "lazylib.h"
 
 /* An image is not trusted: its walk is bounded. */
 #define MAX_ENTRIES (16u << 20)
@@ -135,8 +134,8 @@ static int write_data(struct walk *w, ext2_ino_t ino, const char *path, uint64_t
 			rc = fail_runtime(w->err, "ext4: %s: shorter than its size", path);
 			break;
 		}
-		if (archive_write_data(w->ar, buf, got) < 0) {
-			rc = fail_runtime(w->err, "tar: %s: %s", path, archive_error_string(w->ar));
+		if (sym_archive_write_data(w->ar, buf, got) < 0) {
+			rc = fail_runtime(w->err, "tar: %s: %s", path, sym_archive_error_string(w->ar));
 			break;
 		}
 		left -= got;
@@ -150,7 +149,7 @@ static int write_data(struct walk *w, ext2_ino_t ino, const char *path, uint64_t
  * SCHILY.xattr records. */
 static int xattr_one(char *name, char *value, size_t len, void *arg)
 {
-	archive_entry_xattr_add_entry(arg, name, value, len);
+	sym_archive_entry_xattr_add_entry(arg, name, value, len);
 	return 0;
 }
 
@@ -177,14 +176,14 @@ static int add_entry(struct walk *w, ext2_ino_t ino, const char *path)
 		return fail_runtime(w->err, "ext4: inode of %s: %s", path, error_message(e));
 	if (++w->entries > MAX_ENTRIES)
 		return fail_runtime(w->err, "ext4: more than %u entries (at %s)", MAX_ENTRIES, path);
-	struct archive_entry *ent = archive_entry_new();
+	struct archive_entry *ent = sym_archive_entry_new();
 	/* Names and link targets are bytes, whatever the locale: the writer
 	 * takes them raw (hdrcharset=BINARY), never through iconv. */
-	archive_entry_copy_pathname(ent, path);
-	archive_entry_set_mode(ent, inode.i_mode);
-	archive_entry_set_uid(ent, inode_uid(inode));
-	archive_entry_set_gid(ent, inode_gid(inode));
-	archive_entry_set_mtime(ent, inode.i_mtime, 0);
+	sym_archive_entry_copy_pathname(ent, path);
+	sym_archive_entry_set_mode(ent, inode.i_mode);
+	sym_archive_entry_set_uid(ent, inode_uid(inode));
+	sym_archive_entry_set_gid(ent, inode_gid(inode));
+	sym_archive_entry_set_mtime(ent, inode.i_mtime, 0);
 	int rc = 0;
 	char target[4096];
 	size_t got = 0, slot;
@@ -197,14 +196,14 @@ static int add_entry(struct walk *w, ext2_ino_t ino, const char *path)
 			 * a sparse file still reads as its full size into tar. */
 			blk64_t blocks = ext2fs_get_stat_i_blocks(w->fs, &inode);
 			if (blocks * 512 > w->image_bytes || size > (w->image_bytes << 8)) {
-				archive_entry_free(ent);
+				sym_archive_entry_free(ent);
 				return fail_runtime(w->err, "ext4: %s claims %llu bytes in a %llu-byte image", path,
 						    (unsigned long long)size, (unsigned long long)w->image_bytes);
 			}
 		}
 		if (inode.i_links_count > 1 && seen_find(&w->seen, ino, &slot)) {
-			archive_entry_copy_hardlink(ent, w->seen.path[slot]);
-			archive_entry_set_size(ent, 0);
+			sym_archive_entry_copy_hardlink(ent, w->seen.path[slot]);
+			sym_archive_entry_set_size(ent, 0);
 			link_to_first = true;
 			break;
 		}
@@ -215,11 +214,11 @@ static int add_entry(struct walk *w, ext2_ino_t ino, const char *path)
 		 * holes in a 64 KiB image took minutes). */
 		w->claimed += size;
 		if (w->claimed > (w->image_bytes << 8)) {
-			archive_entry_free(ent);
+			sym_archive_entry_free(ent);
 			return fail_runtime(w->err, "ext4: the files up to %s claim %llu bytes in a %llu-byte image",
 					    path, (unsigned long long)w->claimed, (unsigned long long)w->image_bytes);
 		}
-		archive_entry_set_size(ent, (la_int64_t)size);
+		sym_archive_entry_set_size(ent, (la_int64_t)size);
 		break;
 	case S_IFLNK:
 		if (ext2fs_is_fast_symlink(&inode)) {
@@ -229,15 +228,15 @@ static int add_entry(struct walk *w, ext2_ino_t ino, const char *path)
 			rc = -1;
 		}
 		target[got] = '\0';
-		archive_entry_copy_symlink(ent, target);
+		sym_archive_entry_copy_symlink(ent, target);
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		archive_entry_set_rdev(ent, inode_rdev(&inode));
+		sym_archive_entry_set_rdev(ent, inode_rdev(&inode));
 		break;
 	case S_IFDIR:
 		if (seen_find(&w->seen, ino, &slot)) {
-			archive_entry_free(ent);
+			sym_archive_entry_free(ent);
 			return fail_runtime(w->err, "ext4: directory loop: %s is a second name of a directory", path);
 		}
 		seen_add(&w->seen, ino, NULL);
@@ -245,14 +244,14 @@ static int add_entry(struct walk *w, ext2_ino_t ino, const char *path)
 	case S_IFIFO:
 		break;
 	default: /* sockets do not travel in tar */
-		archive_entry_free(ent);
+		sym_archive_entry_free(ent);
 		return 0;
 	}
 	if (rc == 0 && !link_to_first)
 		rc = add_xattrs(w, ino, ent, path);
-	if (rc == 0 && archive_write_header(w->ar, ent) != ARCHIVE_OK)
-		rc = fail_runtime(w->err, "tar: %s: %s", path, archive_error_string(w->ar));
-	archive_entry_free(ent);
+	if (rc == 0 && sym_archive_write_header(w->ar, ent) != ARCHIVE_OK)
+		rc = fail_runtime(w->err, "tar: %s: %s", path, sym_archive_error_string(w->ar));
+	sym_archive_entry_free(ent);
 	if (rc == 0 && S_ISREG(inode.i_mode) && !link_to_first)
 		rc = write_data(w, ino, path, size);
 	if (rc == 0 && S_ISDIR(inode.i_mode)) {
@@ -310,6 +309,8 @@ static void add_ext2_errors(void)
 int ext4_to_tar(const struct hearth_ctx *ctx, const char *image, int fd, struct hearth_error **err)
 {
 	struct walk w = { .err = err };
+	if (lazy_archive(err) < 0)
+		return -1;
 	struct stat st;
 	if (stat(image, &st) < 0)
 		return fail_errno(err, "ext4: %s: %s", image, strerror(errno));
@@ -320,14 +321,14 @@ int ext4_to_tar(const struct hearth_ctx *ctx, const char *image, int fd, struct 
 	errcode_t e = ext2fs_open(image, 0, 0, 0, unix_io_manager, &w.fs);
 	if (e)
 		return fail_runtime(err, "ext4: cannot open %s: %s", image, error_message(e));
-	w.ar = archive_write_new();
-	archive_write_set_format_pax_restricted(w.ar);
+	w.ar = sym_archive_write_new();
+	sym_archive_write_set_format_pax_restricted(w.ar);
 	/* Pipe-sized writes rather than tar's 10 KiB records one by one. */
-	archive_write_set_bytes_per_block(w.ar, 1 << 16);
+	sym_archive_write_set_bytes_per_block(w.ar, 1 << 16);
 	int rc = -1;
-	if (archive_write_set_format_option(w.ar, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
-	    archive_write_open_fd(w.ar, fd) != ARCHIVE_OK) {
-		fail_runtime(err, "tar: %s", archive_error_string(w.ar));
+	if (sym_archive_write_set_format_option(w.ar, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
+	    sym_archive_write_open_fd(w.ar, fd) != ARCHIVE_OK) {
+		fail_runtime(err, "tar: %s", sym_archive_error_string(w.ar));
 		goto out;
 	}
 	seen_add(&w.seen, EXT2_ROOT_INO, NULL);
@@ -339,11 +340,11 @@ int ext4_to_tar(const struct hearth_ctx *ctx, const char *image, int fd, struct 
 	/* A walk that failed ends the stream as it is: closing would pad the
 	 * last entry to the size its header claimed. */
 	if (rc < 0)
-		archive_write_fail(w.ar);
-	if (archive_write_close(w.ar) != ARCHIVE_OK && rc == 0)
-		rc = fail_runtime(err, "tar: %s", archive_error_string(w.ar));
+		sym_archive_write_fail(w.ar);
+	if (sym_archive_write_close(w.ar) != ARCHIVE_OK && rc == 0)
+		rc = fail_runtime(err, "tar: %s", sym_archive_error_string(w.ar));
 out:
-	archive_write_free(w.ar);
+	sym_archive_write_free(w.ar);
 	ext2fs_close_free(&w.fs);
 	seen_free(&w.seen);
 	return rc;

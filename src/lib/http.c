@@ -1,8 +1,8 @@
 #include "http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <string.h>
+#include "lazylib.h"
 
 /* A collected answer larger than this is refused: neither a daemon nor a
  * VMM answers a control call with more, and a hostile one must not fill
@@ -53,12 +53,14 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 
 int http_do(const struct http_request *req, struct http_response *resp, struct hearth_error **err)
 {
+	if (lazy_curl(err) < 0)
+		return -1;
 	static bool initialised;
 	if (!initialised) {
-		curl_global_init(CURL_GLOBAL_NOTHING);
+		sym_curl_global_init(CURL_GLOBAL_NOTHING);
 		initialised = true;
 	}
-	CURL *c = curl_easy_init();
+	CURL *c = sym_curl_easy_init();
 	if (!c)
 		return fail_runtime(err, "http: curl_easy_init failed");
 	struct transfer t = { .req = req };
@@ -68,40 +70,40 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 	int upload_fd = req->upload_fd;
 	_cleanup_free_ char *url = xasprintf("http://%s%s", req->host ? req->host : "localhost", req->path);
 	if (req->socket_path)
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->socket_path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		sym_curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->socket_path);
+	sym_curl_easy_setopt(c, CURLOPT_URL, url);
+	sym_curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if (req->timeout_ms)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+		sym_curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	/* Whatever the call, a peer that stops moving bytes is given up on. */
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
+	sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)STALL_S);
 	if (req->body) {
 		json = json_dumps(req->body, JSON_COMPACT);
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+		headers = sym_curl_slist_append(headers, "Content-Type: application/json");
+		sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
 	} else if (upload_fd >= 0) {
 		_cleanup_free_ char *ct = xasprintf("Content-Type: %s", req->content_type);
-		headers = curl_slist_append(headers, ct);
-		headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, req);
-		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		headers = sym_curl_slist_append(headers, ct);
+		headers = sym_curl_slist_append(headers, "Transfer-Encoding: chunked");
+		sym_curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		sym_curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		sym_curl_easy_setopt(c, CURLOPT_READDATA, req);
+		sym_curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
+		sym_curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
 	}
 	/* Docker answers 100-continue slowly; never wait for it. */
-	headers = curl_slist_append(headers, "Expect:");
+	headers = sym_curl_slist_append(headers, "Expect:");
 	if (req->header)
-		headers = curl_slist_append(headers, req->header);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	CURLcode rc = curl_easy_perform(c);
+		headers = sym_curl_slist_append(headers, req->header);
+	sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	CURLcode rc = sym_curl_easy_perform(c);
 	int ret = 0;
 	if (t.too_big) {
 		ret = fail_runtime(err, "%s answered with more than %u MiB", req->socket_path, BODY_MAX_BYTES >> 20);
@@ -110,16 +112,16 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 		ret = hearth_fail(err, HEARTH_ERR_RUNTIME, ETIMEDOUT, "%s did not answer in time", req->socket_path);
 		strbuf_release(&t.body);
 	} else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped)) {
-		ret = fail_runtime(err, "cannot reach %s: %s", req->socket_path, curl_easy_strerror(rc));
+		ret = fail_runtime(err, "cannot reach %s: %s", req->socket_path, sym_curl_easy_strerror(rc));
 		strbuf_release(&t.body);
 	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->body = t.body.buf;
 		resp->len = t.body.len;
 	}
-	curl_slist_free_all(headers);
+	sym_curl_slist_free_all(headers);
 	free(json);
-	curl_easy_cleanup(c);
+	sym_curl_easy_cleanup(c);
 	return ret;
 }
 

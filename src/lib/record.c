@@ -235,12 +235,14 @@ json_t *record_to_json(const struct hearth_record *rec, const struct hearth_conf
 struct view_box {
 	struct hearth_guest pub;
 	struct hearth_record *rec;
+	struct hearth_config *cfg;
 };
 
-struct hearth_guest *record_view_new(struct hearth_record *rec)
+struct hearth_guest *record_view_new(struct hearth_record *rec, struct hearth_config *cfg)
 {
 	struct view_box *b = xcalloc(1, sizeof(*b));
 	b->rec = rec;
+	b->cfg = cfg;
 	b->pub = (struct hearth_guest){ .name = rec->name,
 					.backend = rec->backend,
 					.status = rec->status,
@@ -251,7 +253,8 @@ struct hearth_guest *record_view_new(struct hearth_record *rec)
 					.accel = rec->accel,
 					.network = rec->network,
 					.guest_ip = rec->guest_ip,
-					.gateway = rec->gateway };
+					.gateway = rec->gateway,
+					.config = cfg };
 	return &b->pub;
 }
 
@@ -267,6 +270,7 @@ void hearth_guest_free(struct hearth_guest *g)
 		return;
 	struct view_box *b = (struct view_box *)(void *)g;
 	record_free(b->rec);
+	hearth_config_free(b->cfg);
 	free(b);
 }
 

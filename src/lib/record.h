@@ -61,8 +61,9 @@ int record_parse(const char *text, struct hearth_record **ret, struct hearth_err
 /* Sets status and reason (copied), and the stop time of an end. */
 void record_set_status(struct hearth_record *rec, enum hearth_status status, const char *reason);
 
-/* A public view of REC, which it takes over; hearth_guest_free frees both. */
-struct hearth_guest *record_view_new(struct hearth_record *rec);
+/* A public view of REC and CFG (or NULL), which it takes over;
+ * hearth_guest_free frees all three. */
+struct hearth_guest *record_view_new(struct hearth_record *rec, struct hearth_config *cfg);
 /* The record behind a view made by record_view_new. */
 const struct hearth_record *record_of_view(const struct hearth_guest *g);
 
