@@ -2,9 +2,13 @@
 # Warm starts (#14) on QEMU, the hello guest (256 MiB, 1 vCPU):
 #  time:   `hearth run --template hello` to ready against a cold
 #          `hearth run --rootfs hello.ext4` of the same guest (medians of N);
-#  memory: PSS summed over the QEMU processes of K guests started from
-#          the template against K cold boots (smaps_rollup, once all are
-#          ready and a second has passed);
+#  memory: PSS summed over the QEMU processes of K guests against K cold
+#          boots (smaps_rollup, once all are ready and a second has
+#          passed): guests from the held template (each starts the
+#          workload), clones of one running guest (a template taken
+#          --from it: the workload runs on), and clones of a running guest
+#          that holds a working set (64 MiB made at start, as a loaded
+#          runtime or a warmed cache would);
 #  scale:  start time of cold, warm (template) and clone (of a running
 #          guest) as the number of guests already running grows, drawn
 #          to bench/warm.png with gnuplot when it is installed.
@@ -50,17 +54,51 @@ pss_mib() {
 	done
 	echo $((total / 1024))
 }
-for i in $(seq 1 "$K"); do "$hearth" run --rootfs "$hello" --memory 256 --cpus 1 --name "c$i" >/dev/null; done
-sleep 1
-cold_pss=$(pss_mib)
-rm_all
-for i in $(seq 1 "$K"); do "$hearth" run --template hello --name "w$i" >/dev/null; done
-sleep 1
-warm_pss=$(pss_mib)
-rm_all
-echo "memory, PSS summed over $K QEMU processes"
-printf '  %-28s %s MiB\n' "$K from the template:" "$warm_pss" "$K cold boots:" "$cold_pss"
-printf '  %-28s %s\n' "ratio template/cold:" "$(awk -v a="$warm_pss" -v b="$cold_pss" 'BEGIN {printf "%.2f", a/b}')"
+# Starts K guests with "$@" (NAME is replaced by each one's name), prints
+# their PSS, then removes every guest.
+pss_of_k() {
+	local i
+	for i in $(seq 1 "$K"); do "$hearth" "${@//NAME/g$i}" >/dev/null; done
+	sleep 1
+	pss_mib
+	rm_all
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+
+cold_pss=$(pss_of_k run --rootfs "$hello" --memory 256 --cpus 1 --name NAME)
+held_pss=$(pss_of_k run --template hello --name NAME)
+"$hearth" run --rootfs "$hello" --memory 256 --cpus 1 --name origin >/dev/null
+"$hearth" template create running --from origin >/dev/null
+"$hearth" rm -f origin >/dev/null
+clone_pss=$(pss_of_k run --template running --name NAME)
+
+# The working-set guest: hello whose workload first writes 64 MiB of
+# random bytes to /tmp (a tmpfs: guest memory), ready once it serves.
+ws=$work/ws.ext4
+cp "$hello" "$ws"
+{
+	echo '#!/bin/sh'
+	echo 'head -c 64m /dev/urandom >/tmp/state'
+	debugfs -R "cat /etc/hearth/start" "$hello" 2>/dev/null | tail -n +2
+} >"$work/start"
+debugfs -w -f - "$ws" >/dev/null 2>&1 <<EOF
+rm /etc/hearth/start
+write $work/start /etc/hearth/start
+sif /etc/hearth/start mode 0100755
+EOF
+ws_flags=(--rootfs "$ws" --memory 256 --cpus 1 --ready "log:serving http")
+ws_cold_pss=$(pss_of_k run "${ws_flags[@]}" --name NAME)
+"$hearth" run "${ws_flags[@]}" --name origin >/dev/null
+"$hearth" template create ws --from origin >/dev/null
+"$hearth" rm -f origin >/dev/null
+ws_clone_pss=$(pss_of_k run --template ws --name NAME)
+
+echo "memory, PSS summed over $K QEMU processes (MiB: guests, cold boots, ratio)"
+printf '  %-52s %5s %5s %s\n' \
+	"hello from the held template (workload starts)" "$held_pss" "$cold_pss" "$(ratio "$held_pss" "$cold_pss")" \
+	"hello, clones of a running guest (template --from)" "$clone_pss" "$cold_pss" "$(ratio "$clone_pss" "$cold_pss")" \
+	"64 MiB working set, clones of a running guest" "$ws_clone_pss" "$ws_cold_pss" \
+	"$(ratio "$ws_clone_pss" "$ws_cold_pss")"
 
 # Start time as guests accumulate: the Nth guest of each kind, with N-1
 # of its kind running.

@@ -66,14 +66,14 @@ int identity_parse(const char *json, struct guest_identity *id, char *err, size_
 	    set_param(id, o, "gateway", HEARTH_PARAM_GW, err, errlen) < 0)
 		goto out;
 	if (json_is_string(mac)) {
-		unsigned char b[6];
+		unsigned char *b = id->mac;
 		const char *m = json_string_value(mac);
 		if (strlen(m) != 17 ||
 		    sscanf(m, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6) {
 			snprintf(err, errlen, "identity: mac: not a MAC address (%.40s)", m);
 			goto out;
 		}
-		memcpy(id->mac, m, 18);
+		id->has_mac = true;
 	}
 	if (!json_is_integer(sec) || json_integer_value(sec) <= 0 || !json_is_integer(nsec) ||
 	    json_integer_value(nsec) < 0 || json_integer_value(nsec) >= 1000000000) {
@@ -123,8 +123,10 @@ static int reseed(const struct guest_identity *id, char *err, size_t errlen)
 static int renumber(const struct guest_identity *id, const struct guest_params *cur, char *err, size_t errlen)
 {
 	const struct guest_params *n = &id->net;
-	if (id->mac[0] && net_link_set_mac("eth0", id->mac) < 0) {
-		snprintf(err, errlen, "identity: eth0 MAC %s: %s", id->mac, strerror(errno));
+	if (id->has_mac && net_link_set_mac("eth0", id->mac) < 0) {
+		const unsigned char *m = id->mac;
+		snprintf(err, errlen, "identity: eth0 MAC %02x:%02x:%02x:%02x:%02x:%02x: %s", m[0], m[1], m[2], m[3],
+			 m[4], m[5], strerror(errno));
 		return -1;
 	}
 	bool same = cur->has_ip == n->has_ip && (!n->has_ip || (strcmp(cur->ip, n->ip) == 0 &&

@@ -14,7 +14,8 @@
 
 struct guest_identity {
 	struct guest_params net; /* name, ip/prefix, gw as the kernel command line has them */
-	char mac[18];		 /* empty: keep the NIC's */
+	unsigned char mac[6];
+	bool has_mac; /* false: keep the NIC's */
 	int64_t time_sec;	 /* the host's wall clock when it sent this */
 	long time_nsec;
 	unsigned char entropy[IDENTITY_ENTROPY_BYTES];

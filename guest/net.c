@@ -64,7 +64,9 @@ out:;
 	return rc;
 }
 
-int net_link_up(const char *ifname)
+/* One RTM_NEWLINK on IFNAME: the flags in CHANGE set to FLAGS, and the
+ * hardware address when MAC is not NULL. */
+static int link_change(const char *ifname, unsigned flags, unsigned change, const unsigned char mac[6])
 {
 	unsigned idx = if_nametoindex(ifname);
 	if (!idx)
@@ -74,9 +76,16 @@ int net_link_up(const char *ifname)
 	req.hdr.nlmsg_type = RTM_NEWLINK;
 	req.ifi.ifi_family = AF_UNSPEC;
 	req.ifi.ifi_index = (int)idx;
-	req.ifi.ifi_flags = IFF_UP;
-	req.ifi.ifi_change = IFF_UP;
+	req.ifi.ifi_flags = flags;
+	req.ifi.ifi_change = change;
+	if (mac)
+		nl_attr_put(&req, IFLA_ADDRESS, mac, 6);
 	return nl_transact(&req);
+}
+
+int net_link_up(const char *ifname)
+{
+	return link_change(ifname, IFF_UP, IFF_UP, NULL);
 }
 
 int net_addr_add(const char *ifname, const char *ipv4, unsigned prefix)
@@ -121,24 +130,9 @@ int net_route_default(const char *gw)
 	return nl_transact(&req);
 }
 
-int net_link_set_mac(const char *ifname, const char *mac)
+int net_link_set_mac(const char *ifname, const unsigned char mac[6])
 {
-	unsigned idx = if_nametoindex(ifname);
-	unsigned char addr[6];
-	if (!idx)
-		return -1;
-	if (sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &addr[0], &addr[1], &addr[2], &addr[3], &addr[4],
-		   &addr[5]) != 6) {
-		errno = EINVAL;
-		return -1;
-	}
-	struct nl_req req = { 0 };
-	req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-	req.hdr.nlmsg_type = RTM_NEWLINK;
-	req.ifi.ifi_family = AF_UNSPEC;
-	req.ifi.ifi_index = (int)idx;
-	nl_attr_put(&req, IFLA_ADDRESS, addr, sizeof(addr));
-	return nl_transact(&req);
+	return link_change(ifname, 0, 0, mac);
 }
 
 int net_addr_flush(const char *ifname)

@@ -16,7 +16,7 @@ int net_route_default(const char *gw);
 /* Removes every IPv4 address of IFNAME. Returns 0 or -1 with errno set. */
 int net_addr_flush(const char *ifname);
 
-/* Sets IFNAME's hardware address to MAC ("aa:bb:cc:dd:ee:ff"). */
-int net_link_set_mac(const char *ifname, const char *mac);
+/* Sets IFNAME's hardware address to the 6 bytes of MAC. */
+int net_link_set_mac(const char *ifname, const unsigned char mac[6]);
 
 #endif

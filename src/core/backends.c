@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "core.h"
 
 void hearth_backends_probe(struct hearth_ctx *ctx, struct hearth_backend_info **ret, size_t *ret_n)
 {
@@ -71,4 +72,15 @@ int hearth_backend_choose(struct hearth_ctx *ctx, const char *want, const char *
 	int rc = fail_runtime(err, "backend: none available (%s)", tried.buf ? tried.buf : "none built");
 	strbuf_release(&tried);
 	return rc;
+}
+
+int backend_for(struct hearth_ctx *ctx, const struct hearth_config *cfg, const char *want, const char **ret,
+		struct hearth_error **err)
+{
+	/* A build with a runner runs it, unless a backend was asked for. */
+	if ((!want || strcmp(want, "auto") == 0) && cfg->runner_dir)
+		for (size_t i = 0; backend_at(i); i++)
+			if (backend_at(i)->needs_runner)
+				want = backend_at(i)->name;
+	return hearth_backend_choose(ctx, want, ret, NULL, err);
 }

@@ -16,6 +16,7 @@ struct guest_start {
 	bool snapshot_ready;   /* the snapshot's guest had said ready */
 	bool own_drives;       /* a restore builds the guest's drives from its config */
 	bool hold;	       /* a boot holds the workload (a template's) */
+	bool workload_ran;     /* the snapshot's workload had started (not held) */
 	const char *origin;    /* recorded: the snapshot the guest maps, or NULL */
 };
 
@@ -74,6 +75,11 @@ void guest_keep_failed(struct guest *g, struct hearth_error **err);
 int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;
 int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, struct hearth_config ***ret_cfgs, size_t *ret_n,
 	       struct hearth_error **err) WUR;
+
+/* The backend CFG starts on when WANT (NULL or "auto": hearth picks) is
+ * asked for: a build with a runner runs it. */
+int backend_for(struct hearth_ctx *ctx, const struct hearth_config *cfg, const char *want, const char **ret,
+		struct hearth_error **err) WUR;
 
 /* NAME's guest with config and reconciled record, and its backend. */
 int guest_open(struct hearth_ctx *ctx, const char *name, struct guest *g, const struct hearth_backend_ops **ret_ops,

@@ -65,6 +65,22 @@ static void set_origin(struct hearth_record *rec, void *arg)
 	rec->origin = xstrdup(arg);
 }
 
+/* The probe this start can meet. A held workload prints and serves
+ * nothing until a restore lets it go: its builder waits for hearth-init's
+ * ready line. A snapshot's running workload printed its log line before
+ * the snapshot: the ready line after the new identity stands for it. */
+static void set_start_probe(struct hearth_record *rec, void *arg)
+{
+	const struct guest_start *how = arg;
+	struct hearth_ready pr;
+	bool logged = how->workload_ran && hearth_ready_parse(rec->ready, &pr, NULL) == 0 && pr.kind == HEARTH_READY_LOG;
+	rec->held = how->hold;
+	if (how->hold || logged) {
+		free(rec->ready);
+		rec->ready = NULL;
+	}
+}
+
 static void set_running(struct hearth_record *rec, void *arg)
 {
 	(void)arg;
@@ -90,13 +106,7 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 		       const struct guest_start *how, char **ret_name, struct hearth_error **err)
 {
 	const char *backend, *network;
-	const char *want = opts->backend;
-	/* A build with a runner runs it, unless a backend was asked for. */
-	if ((!want || strcmp(want, "auto") == 0) && cfg->runner_dir)
-		for (size_t i = 0; backend_at(i); i++)
-			if (backend_at(i)->needs_runner)
-				want = backend_at(i)->name;
-	if (hearth_config_validate(ctx, cfg, err) < 0 || hearth_backend_choose(ctx, want, &backend, NULL, err) < 0)
+	if (hearth_config_validate(ctx, cfg, err) < 0 || backend_for(ctx, cfg, opts->backend, &backend, err) < 0)
 		return -1;
 	const struct hearth_backend_ops *ops = backend_find(backend);
 	/* A fresh start finds an image again; a restore brings its disk. */
@@ -139,6 +149,8 @@ int guest_run_internal(struct hearth_ctx *ctx, struct hearth_config *cfg, const 
 	int rc = bridged ? net_plan_attach(&plan, opts->jailer ? opts->jail_uid : getuid(), err) : 0;
 	if (rc == 0 && opts->jailer)
 		rc = record_update(vmfd, set_jail, (void *)opts, err);
+	if (rc == 0 && how && (how->hold || how->workload_ran))
+		rc = record_update(vmfd, set_start_probe, (void *)how, err);
 	rc = rc < 0 ? -1 : record_read(vmfd, &g.rec, err);
 	if (rc == 0 && how && how->origin)
 		rc = record_update(vmfd, set_origin, (void *)how->origin, err);

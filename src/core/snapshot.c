@@ -47,6 +47,7 @@ static json_t *snapshot_manifest(const struct guest *g)
 	json_object_set_new(o, "guest_ip", json_string_or_null(g->rec->guest_ip));
 	json_object_set_new(o, "taken_at", json_integer(now_unix()));
 	json_object_set_new(o, "ready", json_boolean(g->rec->status != HEARTH_STATUS_STARTING));
+	json_object_set_new(o, "workload_held", json_boolean(g->rec->held));
 	json_object_set_new(o, "hearth_version", json_string(HEARTH_VERSION));
 	json_object_set_new(o, "agent_protocol", json_integer(AP_VERSION));
 	json_object_set_new(o, "backend_facts", g->snapshot_facts ? json_incref(g->snapshot_facts) : json_object());
@@ -198,6 +199,7 @@ int snapshot_run(struct hearth_ctx *ctx, const char *dir, struct snapshot *s, co
 	how->snapshot = dir;
 	how->facts = json_object_get(m, "backend_facts");
 	how->snapshot_ready = !json_is_false(json_object_get(m, "ready"));
+	how->workload_ran = how->snapshot_ready && !json_is_true(json_object_get(m, "workload_held"));
 	return guest_run_internal(ctx, s->cfg, &o, how, ret_name, err);
 }
 

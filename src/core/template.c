@@ -57,24 +57,41 @@ static char *template_existing(struct hearth_ctx *ctx, const char *name, struct 
 	return path;
 }
 
-/* Guests up now whose memory maps snapshot PATH. */
-static int template_users(struct hearth_ctx *ctx, const char *path, size_t *ret_n, char **ret_first,
-			  struct hearth_error **err)
+/* How many of the N guests RECS are up with their memory mapping
+ * snapshot PATH; *RET_FIRST (when asked for) names the first of them. */
+static size_t template_users(struct hearth_record *const *recs, size_t n, const char *path, const char **ret_first)
 {
-	struct hearth_record **recs = NULL;
-	size_t n = 0;
-	if (guest_list(ctx, &recs, NULL, &n, err) < 0)
-		return -1;
-	*ret_n = 0;
+	size_t users = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!recs[i]->origin || strcmp(recs[i]->origin, path) != 0 || !guest_status_active(recs[i]->status))
 			continue;
-		if (ret_first && !*ret_first)
-			*ret_first = xstrdup(recs[i]->name);
-		(*ret_n)++;
+		if (ret_first && !users)
+			*ret_first = recs[i]->name;
+		users++;
 	}
-	records_free(recs, n);
-	return 0;
+	return users;
+}
+
+/* Templates and clones need a backend that gives a restored guest an
+ * identity of its own: asked before anything is booted or paused. */
+static int gives_identity(const char *backend, struct hearth_error **err)
+{
+	const struct hearth_backend_ops *ops = backend_find(backend);
+	if (ops && ops->restore_identity)
+		return 0;
+	return fail_invalid(err, "template: the %s backend cannot give a restored guest an identity of its own",
+			    backend);
+}
+
+/* The same of running guest NAME's backend. */
+static int guest_gives_identity(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
+{
+	struct hearth_record *rec;
+	if (guest_get(ctx, name, &rec, err) < 0)
+		return -1;
+	int rc = gives_identity(rec->backend, err);
+	record_free(rec);
+	return rc;
 }
 
 /* Boots CFG with its workload held and snapshots it into DIR once ready. */
@@ -119,6 +136,10 @@ int hearth_template_create(struct hearth_ctx *ctx, const char *name, const char 
 	struct stat st;
 	if (lstat(path, &st) == 0)
 		return fail_conflict(err, "template: %s exists (hearth template rm %s)", name, name);
+	const char *backend;
+	if (from ? guest_gives_identity(ctx, from, err) < 0
+		 : backend_for(ctx, cfg, opts->backend, &backend, err) < 0 || gives_identity(backend, err) < 0)
+		return -1;
 	_cleanup_free_ char *tmp = xasprintf("%s/.new-%s-%d", dir, name, (int)getpid());
 	int rc = from ? hearth_guest_snapshot(ctx, from, tmp, err) : template_boot(ctx, name, cfg, opts, tmp, err);
 	if (rc == 0 && rename(tmp, path) < 0)
@@ -148,9 +169,7 @@ static int load_for_identity(const char *path, struct snapshot *s, struct hearth
 {
 	if (snapshot_load(path, s, err) < 0)
 		return -1;
-	if (!s->ops->restore_identity) {
-		fail_invalid(err, "template: the %s backend cannot give a restored guest an identity of its own",
-			     s->ops->name);
+	if (gives_identity(s->ops->name, err) < 0) {
 		snapshot_release(s);
 		return -1;
 	}
@@ -185,7 +204,7 @@ int hearth_guest_clone(struct hearth_ctx *ctx, const char *from, struct hearth_c
 	if (cfg->name && !hearth_name_valid(cfg->name))
 		return fail_invalid(err, "name: not a valid name (%s)", cfg->name);
 	_cleanup_free_ char *dir = templates_dir(ctx, true, err);
-	if (!dir)
+	if (!dir || guest_gives_identity(ctx, from, err) < 0)
 		return -1;
 	unsigned char r[6];
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
@@ -242,9 +261,14 @@ int hearth_template_list(struct hearth_ctx *ctx, struct hearth_template **ret, s
 	DIR *d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : fail_errno(err, "template: %s: %s", dir, strerror(errno));
+	struct hearth_record **recs;
+	size_t n_recs;
+	if (guest_list(ctx, &recs, NULL, &n_recs, err) < 0) {
+		closedir(d);
+		return -1;
+	}
 	struct dirent *e;
-	int rc = 0;
-	while (rc == 0 && (e = readdir(d))) {
+	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue; /* clones' own, and templates being made */
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, e->d_name);
@@ -262,15 +286,11 @@ int hearth_template_list(struct hearth_ctx *ctx, struct hearth_template **ret, s
 		t->created = json_integer_value(json_object_get(m, "taken_at"));
 		json_decref(m);
 		IGNORE_FAILURE(du_bytes(path, &t->bytes));
-		rc = template_users(ctx, path, &t->users, NULL, err);
+		t->users = template_users(recs, n_recs, path, NULL);
 	}
 	closedir(d);
-	if (rc < 0) {
-		hearth_templates_free(*ret, *ret_n);
-		*ret = NULL;
-		*ret_n = 0;
-	}
-	return rc;
+	records_free(recs, n_recs);
+	return 0;
 }
 
 void hearth_templates_free(struct hearth_template *t, size_t n)
@@ -287,13 +307,17 @@ int hearth_template_remove(struct hearth_ctx *ctx, const char *name, struct hear
 	_cleanup_free_ char *path = template_existing(ctx, name, err);
 	if (!path)
 		return -1;
-	size_t users = 0;
-	_cleanup_free_ char *first = NULL;
-	if (template_users(ctx, path, &users, &first, err) < 0)
+	struct hearth_record **recs;
+	size_t n;
+	if (guest_list(ctx, &recs, NULL, &n, err) < 0)
 		return -1;
-	if (users)
-		return fail_conflict(err, "template: %s: %zu guest%s still run%s from it (%s); stop them first", name,
-				     users, users == 1 ? "" : "s", users == 1 ? "s" : "", first);
-	snapshot_dir_remove(path);
-	return 0;
+	const char *first = NULL;
+	size_t users = template_users(recs, n, path, &first);
+	int rc = users ? fail_conflict(err, "template: %s: %zu guest%s still run%s from it (%s); stop them first",
+				       name, users, users == 1 ? "" : "s", users == 1 ? "s" : "", first)
+		       : 0;
+	records_free(recs, n);
+	if (rc == 0)
+		snapshot_dir_remove(path);
+	return rc;
 }

@@ -90,6 +90,7 @@ int record_parse(const char *text, struct hearth_record **ret, struct hearth_err
 	rec->started_at = json_integer_value(json_object_get(o, "started_at"));
 	rec->stopped_at = json_integer_value(json_object_get(o, "stopped_at"));
 	rec->stop_requested = json_is_true(json_object_get(o, "stop_requested"));
+	rec->held = json_is_true(json_object_get(o, "held"));
 	json_decref(o);
 	if (!rec->name || !rec->backend || !hearth_name_valid(rec->name)) {
 		record_free(rec);
@@ -193,6 +194,8 @@ static json_t *state_json(const struct hearth_record *rec)
 	json_object_set_new(o, "gateway", json_string_or_null(rec->gateway));
 	json_object_set_new(o, "guest_channel", json_string_or_null(rec->guest_channel));
 	json_object_set_new(o, "stop_requested", json_boolean(rec->stop_requested));
+	if (rec->held)
+		json_object_set_new(o, "held", json_true());
 	json_object_set_new(o, "network", json_string_or_null(rec->network));
 	json_object_set_new(o, "net_slot", rec->net_slot >= 0 ? json_integer(rec->net_slot) : json_null());
 	json_object_set_new(o, "bridge", json_string_or_null(rec->bridge));

@@ -38,6 +38,7 @@ struct hearth_record {
 	bool probe_ok;		/* the probe passed: running from then on */
 	char *jailer;		/* firecracker's jailer it runs under, or NULL */
 	char *origin;		/* the snapshot (a template's) whose memory it maps, or NULL */
+	bool held;		/* booted with its workload held (a template's builder) */
 	unsigned jail_uid, jail_gid;
 	int creator_pid;	/* the command starting it, until the start is */
 	uint64_t creator_start; /* handed to the monitor; 0 after */

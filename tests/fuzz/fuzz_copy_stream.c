@@ -1,7 +1,6 @@
 /* Fuzzes the reader of `hearth cp`'s copy stream, the host's end of a
  * copy out of a guest: whatever the stream holds, nothing is made
  * outside the destination, and a failure says why. */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <stddef.h>
 #include <string.h>

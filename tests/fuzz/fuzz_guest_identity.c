@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* what parsed is whole and within its bounds */
 		if (!id.net.name[0] || strlen(id.net.name) >= sizeof(id.net.name) || id.entropy_len < 32 ||
 		    id.entropy_len > sizeof(id.entropy) || id.time_nsec < 0 || id.time_nsec >= 1000000000 ||
-		    (id.mac[0] && strlen(id.mac) != 17))
+		    (!id.has_mac && memcmp(id.mac, "\0\0\0\0\0\0", 6) != 0))
 			abort();
 	} else if (!err[0]) {
 		abort(); /* a failure always says why */

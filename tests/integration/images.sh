@@ -669,6 +669,27 @@ test_valgrind_image_paths() {
 	rm -rf "$s"
 }
 
+# libcurl, libarchive and libcrypto are opened by what uses them: a
+# listing loads none of them, a pull loads what it needs, and a pull
+# whose library cannot be loaded says which, on one line, leaving nothing.
+test_libraries_on_demand() {
+	need_tools
+	local loaded rc=0
+	loaded=$(LD_DEBUG=files "$HEARTH" ps -a 2>&1 >/dev/null | grep -oE 'file=lib(curl|archive|crypto)[^ ]*' | sort -u)
+	[ -z "$loaded" ] || fail "hearth ps loaded: $loaded"
+	loaded=$(LD_DEBUG=files "$HEARTH" pull "oci:$WORK/img/layout:1" 2>&1 >/dev/null |
+		grep -oE 'file=lib(archive|crypto)[^ ]*' | sort -u | tr '\n' ' ')
+	[[ $loaded == *libarchive* && $loaded == *libcrypto* ]] || fail "pull loaded: '$loaded'"
+	"$HEARTH" image rm "oci:$WORK/img/layout:1" >/dev/null
+	mkdir -p "$WORK/badlib"
+	: >"$WORK/badlib/libarchive.so.13"
+	LD_LIBRARY_PATH=$WORK/badlib "$HEARTH" pull "oci:$WORK/img/layout:1" >/dev/null 2>"$WORK/err" || rc=$?
+	[ $rc != 0 ] && [ "$(wc -l <"$WORK/err")" = 1 ] && grep -q "cannot load libarchive.so.13" "$WORK/err" ||
+		fail "broken libarchive: rc $rc: $(cat "$WORK/err")"
+	[ "$("$HEARTH" image ls --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")" = 0 ] || fail "an image was left: $("$HEARTH" image ls)"
+	store_clean
+}
+
 t test_oci_layout_qemu
 t test_image_config
 t test_transports_and_cache
@@ -678,6 +699,7 @@ t test_bad_images
 t test_hostile_layers
 t test_layer_bombs
 t test_disk_full
+t test_libraries_on_demand
 t test_registry
 t test_registry_login
 t test_persistent_qemu

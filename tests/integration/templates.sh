@@ -211,9 +211,43 @@ test_snapshot_disk_full() {
 	umount "$WORK/full"
 }
 
+# A readiness probe on a template: a held workload meets it only after
+# the restore lets it go, so the builder waits for hearth-init's line and
+# each guest for the probe; a template taken from a running guest logged
+# its line before the snapshot, so its guests are ready on the identity.
+test_template_probes() {
+	need_qemu
+	local t0 rc
+	"$HEARTH" template create probed --rootfs "$HELLO" --memory 256 --cpus 1 --ready 'log:serving http' \
+		--timeout 60 >/dev/null || fail "template with a log probe not made"
+	"$HEARTH" run --template probed --name p1 --timeout 20 >/dev/null || fail "run --template with a log probe"
+	"$HEARTH" logs p1 | grep -q "serving http on port 80" || fail "p1 ready before its workload served"
+	"$HEARTH" run --rootfs "$HELLO" --memory 256 --cpus 1 --name live --ready 'log:serving http' >/dev/null
+	"$HEARTH" template create fromlive --from live >/dev/null
+	t0=$(date +%s)
+	"$HEARTH" run --template fromlive --name p2 --timeout 20 >/dev/null || fail "template --from a logged guest never ready"
+	[ $(($(date +%s) - t0)) -lt 15 ] || fail "p2 waited for a log line it had printed before the snapshot"
+	[ "$(status_field p2 status)" = running ] || fail "p2 not running"
+	[ "$(in_guest p2 hostname)" = p2 ] || fail "p2 kept the source's name"
+	"$HEARTH" rm -f p1 p2 live >/dev/null
+	"$HEARTH" template rm probed >/dev/null
+	"$HEARTH" template rm fromlive >/dev/null
+	# A backend that cannot give a clone its identity: refused before any
+	# boot, nothing made.
+	docker version >/dev/null 2>&1 || skip "dockerd not running"
+	rc=0
+	"$HEARTH" template create dock --backend docker --rootfs "$HELLO" 2>"$WORK/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && [ "$(wc -l <"$WORK/err")" = 1 ] &&
+		grep -q "the docker backend cannot give a restored guest an identity" "$WORK/err" ||
+		fail "docker template: $rc $(cat "$WORK/err")"
+	[ ! -e "$HEARTH_STATE_DIR/templates/dock" ] || fail "template made anyway"
+	nothing_left
+}
+
 t test_ten_guests_from_a_template
 t test_clone_keeps_memory
 t test_snapshot_create_restore
 t test_restore_refuses_bad_snapshots
 t test_snapshot_disk_full
+t test_template_probes
 report

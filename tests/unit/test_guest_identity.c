@@ -29,7 +29,8 @@ static void test_whole_identity(void **state)
 	assert_int_equal(id.net.prefix, 24);
 	assert_true(id.net.has_gw);
 	assert_string_equal(id.net.gw, "10.89.0.1");
-	assert_string_equal(id.mac, "52:54:00:aa:bb:cc");
+	assert_true(id.has_mac);
+	assert_memory_equal(id.mac, ((const unsigned char[]){ 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc }), 6);
 	assert_int_equal(id.time_sec, 1795996573);
 	assert_int_equal(id.time_nsec, 5);
 	assert_int_equal(id.entropy_len, 64);
@@ -46,7 +47,7 @@ static void test_minimal_identity(void **state)
 					&id, err, sizeof(err)),
 			 0);
 	assert_false(id.net.has_ip);
-	assert_string_equal(id.mac, "");
+	assert_false(id.has_mac);
 	assert_false(id.remount);
 }
 
