@@ -65,9 +65,11 @@ pss_of_k() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
+# A guest is cloned once its workload serves (the log line), as one
+# clones a running service; the held template's guests start theirs.
 cold_pss=$(pss_of_k run --rootfs "$hello" --memory 256 --cpus 1 --name NAME)
 held_pss=$(pss_of_k run --template hello --name NAME)
-"$hearth" run --rootfs "$hello" --memory 256 --cpus 1 --name origin >/dev/null
+"$hearth" run --rootfs "$hello" --memory 256 --cpus 1 --name origin --ready "log:serving http" >/dev/null
 "$hearth" template create running --from origin >/dev/null
 "$hearth" rm -f origin >/dev/null
 clone_pss=$(pss_of_k run --template running --name NAME)
@@ -102,7 +104,7 @@ printf '  %-52s %5s %5s %s\n' \
 
 # Start time as guests accumulate: the Nth guest of each kind, with N-1
 # of its kind running.
-"$hearth" run --rootfs "$hello" --memory 256 --cpus 1 --name origin >/dev/null
+"$hearth" run --rootfs "$hello" --memory 256 --cpus 1 --name origin --ready "log:serving http" >/dev/null
 echo "start time with N guests running (ms): N cold warm clone"
 : >"$work/scale.dat"
 for n in $(seq 1 "$S"); do
