@@ -23,8 +23,8 @@ packages=(
 	curl socat python3 python3-yaml valgrind procps clang libclang-rt-14-dev
 	# a real Debian rootfs for the tests (from the mirror apt already uses)
 	debootstrap
-	# the soak (bench/soak.sh)
-	jq
+	# the soak (bench/soak.sh); bench/warm.sh's plot
+	jq gnuplot-nox
 )
 
 if [ "$(id -u)" != 0 ]; then
