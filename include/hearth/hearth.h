@@ -67,6 +67,9 @@ enum hearth_caps {
 	HEARTH_CAP_SNAPSHOTS = 1 << 1,
 	HEARTH_CAP_VSOCK = 1 << 2,
 	HEARTH_CAP_TAP_NETWORKING = 1 << 3,
+	/* A restored guest takes an identity of its own (hearth-init's
+	 * "identity"): one snapshot can be many guests, templates and clones. */
+	HEARTH_CAP_TEMPLATES = 1 << 4,
 };
 
 struct hearth_backend_info {

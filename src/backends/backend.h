@@ -79,10 +79,6 @@ struct hearth_backend_ops {
 	 * DIR, left running. */
 	int (*snapshot_create)(struct guest *g, const char *dir, struct hearth_error **err);
 	int (*snapshot_restore)(struct guest *g, const char *dir, struct hearth_error **err);
-	/* A restored guest takes its own identity through the agent's
-	 * "identity" command (hearth-init), so one snapshot can be many
-	 * guests: templates and clones. */
-	bool restore_identity;
 	/* A stream to the guest agent's sessions (docs/agent-protocol.md),
 	 * connected, or -1; *RET_LOCK an fd to close with it, or -1. NULL:
 	 * the backend's guests have no agent. */

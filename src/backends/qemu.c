@@ -390,7 +390,7 @@ static int qemu_session_open(struct guest *g, int *ret_lock, struct hearth_error
 
 const struct hearth_backend_ops qemu_backend = {
 	.name = "qemu",
-	.caps = HEARTH_CAP_PAUSE_RESUME | HEARTH_CAP_TAP_NETWORKING,
+	.caps = HEARTH_CAP_PAUSE_RESUME | HEARTH_CAP_SNAPSHOTS | HEARTH_CAP_TAP_NETWORKING | HEARTH_CAP_TEMPLATES,
 	.networks = NET_USER | NET_BRIDGE | NET_NONE,
 	.default_network = "user",
 	.probe = qemu_probe,
@@ -402,5 +402,4 @@ const struct hearth_backend_ops qemu_backend = {
 	.session_open = qemu_session_open,
 	.snapshot_create = qemu_snapshot_create,
 	.snapshot_restore = qemu_snapshot_restore,
-	.restore_identity = true,
 };

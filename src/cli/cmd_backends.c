@@ -19,6 +19,7 @@ static const struct {
 	{ HEARTH_CAP_SNAPSHOTS, "snapshots" },
 	{ HEARTH_CAP_VSOCK, "vsock" },
 	{ HEARTH_CAP_TAP_NETWORKING, "tap_networking" },
+	{ HEARTH_CAP_TEMPLATES, "templates" },
 };
 
 int cmd_backends(struct hearth_ctx *ctx, int argc, char **argv)

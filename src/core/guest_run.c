@@ -97,7 +97,7 @@ static int restore_start(struct guest *g, const struct hearth_backend_ops *ops, 
 		return -1;
 	if (!how->snapshot_ready)
 		return 0; /* still booting: it comes up with the name it booted with */
-	if (ops->restore_identity)
+	if (ops->caps & HEARTH_CAP_TEMPLATES)
 		return guest_identity_send(g, how->own_drives, err);
 	return record_update(g->dirfd, set_running, NULL, err);
 }

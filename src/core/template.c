@@ -77,7 +77,7 @@ static size_t template_users(struct hearth_record *const *recs, size_t n, const 
 static int gives_identity(const char *backend, struct hearth_error **err)
 {
 	const struct hearth_backend_ops *ops = backend_find(backend);
-	if (ops && ops->restore_identity)
+	if (ops && (ops->caps & HEARTH_CAP_TEMPLATES))
 		return 0;
 	return fail_invalid(err, "template: the %s backend cannot give a restored guest an identity of its own",
 			    backend);

@@ -109,6 +109,13 @@ test_clone_keeps_memory() {
 
 test_snapshot_create_restore() {
 	need_qemu
+	# What `hearth backends` says qemu can do, in both forms.
+	"$HEARTH" backends | grep -Eq '^qemu +available .* pause_resume,snapshots,tap_networking,templates$' ||
+		fail "backends: $("$HEARTH" backends | grep '^qemu')"
+	"$HEARTH" backends --json | python3 -c '
+import json, sys
+caps = [b["capabilities"] for b in json.load(sys.stdin) if b["name"] == "qemu"][0]
+sys.exit(0 if "snapshots" in caps and "templates" in caps else 1)' || fail "backends --json: no snapshots/templates for qemu"
 	"$HEARTH" run --rootfs "$HELLO" --memory 256 --cpus 1 --name snap1 >/dev/null
 	in_guest snap1 'echo kept >/root/on-disk; echo 7 >/tmp/in-memory'
 	"$HEARTH" snapshot create snap1 "$WORK/s1" >/dev/null || fail "snapshot create"
