@@ -70,9 +70,11 @@ void guest_clear_creator(struct hearth_record *rec, void *arg);
 void guest_keep_failed(struct guest *g, struct hearth_error **err);
 
 /* NAME's record, reconciled; every guest's, sorted by name (skipping
- * guests being made or removed right now), with their configs in
- * RET_CFGS when not NULL (an array as long; NULL for a broken guest). */
-int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err) WUR;
+ * guests being made or removed right now). With RET_CFG (RET_CFGS, an
+ * array as long) not NULL, the configs read on the way too (NULL for a
+ * broken guest). */
+int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_config **ret_cfg,
+	      struct hearth_error **err) WUR;
 int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, struct hearth_config ***ret_cfgs, size_t *ret_n,
 	       struct hearth_error **err) WUR;
 

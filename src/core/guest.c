@@ -32,12 +32,13 @@ void guest_release(struct guest *g)
 	json_decref(g->snapshot_facts);
 }
 
-int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_error **err)
+int guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_record **ret, struct hearth_config **ret_cfg,
+	      struct hearth_error **err)
 {
 	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
 	if (vmfd < 0)
 		return -1;
-	return guest_record(ctx, vmfd, name, ret, NULL, err);
+	return guest_record(ctx, vmfd, name, ret, ret_cfg, err);
 }
 
 int guest_list(struct hearth_ctx *ctx, struct hearth_record ***ret, struct hearth_config ***ret_cfgs, size_t *ret_n,
@@ -83,12 +84,9 @@ static void probe_once(struct hearth_ctx *ctx, struct hearth_record *rec, bool a
 
 int hearth_guest_get(struct hearth_ctx *ctx, const char *name, struct hearth_guest **ret, struct hearth_error **err)
 {
-	_cleanup_close_ int vmfd = guest_dir_open(ctx, name, err);
-	if (vmfd < 0)
-		return -1;
 	struct hearth_record *rec;
 	struct hearth_config *cfg;
-	if (guest_record(ctx, vmfd, name, &rec, &cfg, err) < 0)
+	if (guest_get(ctx, name, &rec, &cfg, err) < 0)
 		return -1;
 	probe_once(ctx, rec, true);
 	*ret = record_view_new(rec, cfg);
@@ -218,7 +216,7 @@ out:
 int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
-	if (guest_get(ctx, name, &rec, err) < 0)
+	if (guest_get(ctx, name, &rec, NULL, err) < 0)
 		return -1;
 	_cleanup_free_ char *reply = NULL;
 	int rc = 0;
@@ -267,7 +265,7 @@ int hearth_guest_resume(struct hearth_ctx *ctx, const char *name, struct hearth_
 int hearth_guest_remove(struct hearth_ctx *ctx, const char *name, bool force, struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
-	if (guest_get(ctx, name, &rec, err) < 0)
+	if (guest_get(ctx, name, &rec, NULL, err) < 0)
 		return -1;
 	bool active = guest_status_active(rec->status);
 	bool broken = rec->status == HEARTH_STATUS_BROKEN;

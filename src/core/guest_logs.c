@@ -72,7 +72,7 @@ static int copy_fd(int from, int to)
 static bool guest_active(struct hearth_ctx *ctx, const char *name)
 {
 	struct hearth_record *r = NULL;
-	if (guest_get(ctx, name, &r, NULL) < 0)
+	if (guest_get(ctx, name, &r, NULL, NULL) < 0)
 		return false;
 	bool active = guest_status_active(r->status);
 	record_free(r);

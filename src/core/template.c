@@ -87,7 +87,7 @@ static int gives_identity(const char *backend, struct hearth_error **err)
 static int guest_gives_identity(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
 {
 	struct hearth_record *rec;
-	if (guest_get(ctx, name, &rec, err) < 0)
+	if (guest_get(ctx, name, &rec, NULL, err) < 0)
 		return -1;
 	int rc = gives_identity(rec->backend, err);
 	record_free(rec);
@@ -105,7 +105,7 @@ static int template_boot(struct hearth_ctx *ctx, const char *name, struct hearth
 	/* The builder is removed at the end, whatever happens: never a guest
 	 * that was there before. */
 	struct hearth_record *rec = NULL;
-	if (guest_get(ctx, cfg->name, &rec, NULL) == 0) {
+	if (guest_get(ctx, cfg->name, &rec, NULL, NULL) == 0) {
 		record_free(rec);
 		return fail_conflict(err, "template: a guest named %s exists; the template's builder needs the name",
 				     cfg->name);
@@ -119,7 +119,7 @@ static int template_boot(struct hearth_ctx *ctx, const char *name, struct hearth
 		rc = hearth_guest_snapshot(ctx, cfg->name, dir, err);
 	/* Whatever happened, the builder goes (a start that failed is kept
 	 * as a failed guest otherwise). */
-	if (guest_get(ctx, cfg->name, &rec, NULL) == 0) {
+	if (guest_get(ctx, cfg->name, &rec, NULL, NULL) == 0) {
 		record_free(rec);
 		IGNORE_FAILURE(hearth_guest_remove(ctx, cfg->name, true, NULL));
 	}

@@ -55,11 +55,6 @@ int http_do(const struct http_request *req, struct http_response *resp, struct h
 {
 	if (lazy_curl(err) < 0)
 		return -1;
-	static bool initialised;
-	if (!initialised) {
-		sym_curl_global_init(CURL_GLOBAL_NOTHING);
-		initialised = true;
-	}
 	CURL *c = sym_curl_easy_init();
 	if (!c)
 		return fail_runtime(err, "http: curl_easy_init failed");

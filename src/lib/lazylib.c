@@ -62,9 +62,14 @@ static void load(struct lazy_lib *lib)
 	}
 }
 
+/* curl's global set-up belongs to the load: once, before any handle,
+ * whichever thread gets there first (curl_easy_init would otherwise do
+ * it on its own, and not thread-safely). */
 static void load_curl(void)
 {
 	load(&curl_lib);
+	if (!curl_lib.why[0])
+		sym_curl_global_init(CURL_GLOBAL_NOTHING);
 }
 
 static void load_archive(void)
