@@ -39,7 +39,7 @@ CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
 MONITOR_SRC := $(wildcard src/monitor/*.c)
 MONITOR_OBJ := $(MONITOR_SRC:%.c=$(B)/obj/%.o)
-GUEST_LIB_SRC := guest/params.c guest/identity.c guest/workload.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c src/lib/agent_proto.c src/lib/copy_stream.c
+GUEST_LIB_SRC := guest/params.c guest/identity.c guest/workload.c guest/volumes.c guest/disks.c guest/net.c guest/sessions.c guest/relay.c src/lib/agent_proto.c src/lib/copy_stream.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -159,7 +159,7 @@ build-fuzz/libhearth.a: $(FUZZ_OBJ)
 
 build-fuzz/fuzz_guest_params: tests/fuzz/fuzz_guest_params.c guest/params.c
 build-fuzz/fuzz_volumes: tests/fuzz/fuzz_volumes.c guest/volumes.c
-build-fuzz/fuzz_guest_agent: tests/fuzz/fuzz_guest_agent.c guest/sessions.c src/lib/agent_proto.c
+build-fuzz/fuzz_guest_agent: tests/fuzz/fuzz_guest_agent.c guest/sessions.c guest/relay.c src/lib/agent_proto.c
 build-fuzz/fuzz_guest_identity: tests/fuzz/fuzz_guest_identity.c guest/identity.c guest/params.c guest/net.c
 $(GUEST_FUZZERS):
 	@mkdir -p build-fuzz

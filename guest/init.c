@@ -36,6 +36,7 @@
 #include "identity.h"
 #include "net.h"
 #include "params.h"
+#include "relay.h"
 #include "sessions.h"
 #include "volumes.h"
 #include "workload.h"
@@ -684,6 +685,9 @@ int main(int argc, char **argv)
 	char err[256];
 	if (argc >= 2 && getpid() != 1 && (strcmp(argv[1], "cp-out") == 0 || strcmp(argv[1], "cp-in") == 0))
 		return copy_mode(argc, argv);
+	if (argc == 3 && getpid() != 1 && strcmp(argv[1], "relay") == 0 &&
+	    (strcmp(argv[2], "session") == 0 || strcmp(argv[2], "agent") == 0))
+		return relay_main(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* jansson seeds its hashes from the kernel's random pool, which early
 	 * in a VM's life can keep the first JSON parse waiting a second: the

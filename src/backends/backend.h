@@ -43,6 +43,7 @@ struct hearth_backend_ops {
 	const char *name;
 	unsigned caps;		     /* enum hearth_caps */
 	bool needs_runner;	     /* runs a build's runner: chosen by runner_dir, never by auto */
+	bool explicit_only;	     /* only when asked for by name, never by auto */
 	unsigned networks;	     /* enum backend_networks it offers */
 	const char *default_network; /* "user", "bridge", "none" */
 
@@ -83,6 +84,9 @@ struct hearth_backend_ops {
 	 * connected, or -1; *RET_LOCK an fd to close with it, or -1. NULL:
 	 * the backend's guests have no agent. */
 	int (*session_open)(struct guest *g, int *ret_lock, struct hearth_error **err);
+	/* The agent's request socket (ping, poweroff), connected, or -1.
+	 * NULL: the record's guest_channel is a path to connect to. */
+	int (*agent_open)(struct guest *g, struct hearth_error **err);
 	/* For an OCI image guest: the image made ready the backend's own way,
 	 * CFG's image_digest set. NULL: the core converts it to an ext4 root
 	 * filesystem in the image store (rootfs_path). */
@@ -101,6 +105,7 @@ extern const struct hearth_backend_ops qemu_backend;
 extern const struct hearth_backend_ops microvm_nix_backend;
 extern const struct hearth_backend_ops docker_backend;
 extern const struct hearth_backend_ops firecracker_backend;
+extern const struct hearth_backend_ops apple_container_backend;
 
 /* "kvm" or "tcg": what QEMU on this host really runs guests with (probed
  * once, cached). *RET_WHY (malloc'd) says why. */

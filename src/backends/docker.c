@@ -3,12 +3,12 @@
  * the supervisor: status comes from it, never from a copy of ours. */
 #include <errno.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "backend.h"
+#include "container_ready.h"
 #include "docker.h"
 #include "hearth/agent_proto.h"
 #include "lib/agent.h"
@@ -321,81 +321,16 @@ static int write_to_fd(const char *data, size_t len, void *arg)
 	return write(*(int *)arg, data, len) != (ssize_t)len;
 }
 
-/* Scans the log's bytes, line by line, for the ready line or the probe's
- * pattern (a line may straddle frames). */
-struct ready_scan {
-	struct strbuf line;
-	const regex_t *re; /* NULL: the ready line */
-	bool found;
-};
-
-static int scan_ready(const char *data, size_t len, void *arg)
+/* The container's whole log since its start, handed to SINK. */
+static int docker_read_log(struct guest *g, int (*sink)(const char *data, size_t len, void *arg), void *arg)
 {
-	struct ready_scan *s = arg;
-	for (size_t i = 0; i < len && !s->found; i++) {
-		if (data[i] != '\n' && s->line.len < 4096) {
-			strbuf_append(&s->line, data + i, 1);
-			continue;
-		}
-		if (s->line.len) {
-			s->found = s->re ? regexec(s->re, s->line.buf, 0, NULL, 0) == 0
-					 : strstr(s->line.buf, HEARTH_READY_LINE) != NULL;
-			s->line.len = 0;
-			s->line.buf[0] = '\0';
-		}
-	}
-	return s->found; /* stop reading once seen */
-}
-
-/* Ready once the container printed the ready line (or a line matching
- * RE) since STARTED (the Engine's StartedAt); remembered in a marker so
- * it is read once. */
-static bool container_ready(struct guest *g, const char *started, const regex_t *re)
-{
-	struct hearth_ctx *ctx = g->ctx;
-	_cleanup_free_ char *marker = NULL;
-	const char *marker_name = re ? "ready-log" : "ready";
-	if (read_file_at(g->dirfd, marker_name, 256, &marker, NULL) == 0 && strcmp(marker, started) == 0)
-		return true;
 	_cleanup_free_ char *path = container_path(g->name, "/logs?stdout=1&stderr=1");
-	struct ready_scan scan = { .re = re };
-	struct demux d = { .sink = scan_ready, .arg = &scan };
+	struct demux d = { .sink = sink, .arg = arg };
 	struct http_request req = { .method = "GET", .upload_fd = -1, .on_data = demux, .arg = &d, .timeout_ms = 5000 };
 	struct http_response resp = { 0 };
-	IGNORE_FAILURE(engine_send(ctx, &req, path, &resp, NULL));
+	int rc = engine_send(g->ctx, &req, path, &resp, NULL);
 	http_response_release(&resp);
-	strbuf_release(&scan.line);
-	if (scan.found && write_file_atomic_at(g->dirfd, marker_name, started, strlen(started), 0600) < 0) {
-		/* the next refresh reads the log again */
-	}
-	return scan.found;
-}
-
-/* Ready as the guest's probe says: the ready line (the default), a log
- * line, at once (none), or once the core's probe passed (tcp, http, and
- * exec, which waits for the ready line too). */
-static bool container_ready_as_probed(struct guest *g, struct hearth_record *rec, const char *started)
-{
-	struct hearth_ready pr;
-	if (hearth_ready_parse(rec->ready, &pr, NULL) < 0)
-		pr.kind = HEARTH_READY_AGENT;
-	switch (pr.kind) {
-	case HEARTH_READY_NONE:
-		return true;
-	case HEARTH_READY_LOG: {
-		regex_t re;
-		if (regcomp(&re, pr.arg, REG_EXTENDED | REG_NOSUB) != 0)
-			return false;
-		bool ready = container_ready(g, started, &re);
-		regfree(&re);
-		return ready;
-	}
-	case HEARTH_READY_AGENT:
-		return container_ready(g, started, NULL);
-	default:
-		rec->agent_ready = pr.kind == HEARTH_READY_EXEC && container_ready(g, started, NULL);
-		return rec->probe_ok;
-	}
+	return rc;
 }
 
 static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hearth_error **err)
@@ -437,7 +372,7 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 		s = "dead";
 	if (strcmp(s, "running") == 0) {
 		record_set_status(rec,
-				  container_ready_as_probed(g, rec, started ? started : "") ? HEARTH_STATUS_RUNNING
+				  container_ready_as_probed(g, rec, started ? started : "", docker_read_log) ? HEARTH_STATUS_RUNNING
 											    : HEARTH_STATUS_STARTING,
 				  NULL);
 	} else if (strcmp(s, "paused") == 0) {
@@ -460,7 +395,7 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 		record_set_status(rec, HEARTH_STATUS_STOPPED, why);
 		rec->exit_code = code;
 		/* A workload that ended at once: was hearth-init ready first? */
-		rec->agent_ready = container_ready(g, started ? started : "", NULL);
+		rec->agent_ready = container_log_ready(g, started ? started : "", NULL, docker_read_log);
 	} else {
 		const char *msg = json_string_value(json_object_get(st, "Error"));
 		record_set_status(rec, HEARTH_STATUS_FAILED, msg && *msg ? msg : "container is dead");

@@ -15,6 +15,7 @@
 #include "image/store.h"
 #include "image/workload.h"
 #include "lib/lazylib.h"
+#include "lib/tarfile.h"
 
 static char *local_tag(const char *digest)
 {
@@ -93,25 +94,6 @@ static int engine_pull(struct hearth_ctx *ctx, const struct image_ref *ref, cons
 	return rc;
 }
 
-static int add_entry(struct archive *a, const char *name, const void *data, int64_t size, int fd)
-{
-	struct archive_entry *e = sym_archive_entry_new();
-	sym_archive_entry_set_pathname(e, name);
-	sym_archive_entry_set_filetype(e, AE_IFREG);
-	sym_archive_entry_set_perm(e, 0644);
-	sym_archive_entry_set_size(e, size);
-	int rc = sym_archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
-	sym_archive_entry_free(e);
-	if (rc == 0 && data && sym_archive_write_data(a, data, (size_t)size) != size)
-		rc = -1;
-	char buf[1 << 16];
-	ssize_t n;
-	while (rc == 0 && fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		if (sym_archive_write_data(a, buf, (size_t)n) != n)
-			rc = -1;
-	return rc;
-}
-
 /* A zstd layer decompressed to PATH: the Engine (20.10) reads plain and
  * gzip layers only. */
 static int unzstd(const char *src, const char *path, struct hearth_error **err)
@@ -147,7 +129,7 @@ static int write_save(const struct image_plan *plan, const char *tag, const char
 	char cdigest[DIGEST_MAX];
 	digest_of(plan->config_raw, plan->config_len, cdigest);
 	_cleanup_free_ char *cname = xasprintf("%s.json", cdigest + 7);
-	int rc = add_entry(a, cname, plan->config_raw, (int64_t)plan->config_len, -1);
+	int rc = tar_add_file(a, cname, plan->config_raw, (int64_t)plan->config_len, -1);
 	json_t *layers = json_array();
 	for (size_t i = 0; rc == 0 && i < plan->n_layers; i++) {
 		const char *src = plan->layers[i].path;
@@ -167,7 +149,7 @@ static int write_save(const struct image_plan *plan, const char *tag, const char
 		}
 		struct stat st;
 		_cleanup_free_ char *name = xasprintf("%zu/layer.tar", i);
-		if (fd < 0 || fstat(fd, &st) < 0 || add_entry(a, name, NULL, st.st_size, fd) < 0)
+		if (fd < 0 || fstat(fd, &st) < 0 || tar_add_file(a, name, NULL, st.st_size, fd) < 0)
 			rc = fail_runtime(err, "image: writing layer %zu for the Engine: %s", i,
 					  sym_archive_error_string(a) ? sym_archive_error_string(a) : strerror(errno));
 		json_array_append_new(layers, json_string(name));
@@ -175,7 +157,7 @@ static int write_save(const struct image_plan *plan, const char *tag, const char
 	json_t *manifest = json_pack("[{s:s, s:[s], s:o}]", "Config", cname, "RepoTags", tag, "Layers", layers);
 	_cleanup_free_ char *mtext = json_dumps(manifest, JSON_COMPACT);
 	json_decref(manifest);
-	if (rc == 0 && add_entry(a, "manifest.json", mtext, (int64_t)strlen(mtext), -1) < 0)
+	if (rc == 0 && tar_add_file(a, "manifest.json", mtext, (int64_t)strlen(mtext), -1) < 0)
 		rc = fail_runtime(err, "image: writing the manifest for the Engine: %s", sym_archive_error_string(a));
 	if (sym_archive_write_close(a) != ARCHIVE_OK && rc == 0)
 		rc = fail_runtime(err, "image: %s: %s", path, sym_archive_error_string(a));

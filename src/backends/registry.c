@@ -6,7 +6,7 @@
 #include "backend.h"
 
 static const struct hearth_backend_ops *const backends[] = {
-	&qemu_backend, &firecracker_backend, &docker_backend, &microvm_nix_backend, NULL,
+	&qemu_backend, &firecracker_backend, &docker_backend, &microvm_nix_backend, &apple_container_backend, NULL,
 };
 
 const struct hearth_backend_ops *backend_find(const char *name)

@@ -50,7 +50,7 @@ int hearth_backend_choose(struct hearth_ctx *ctx, const char *want, const char *
 	}
 	struct strbuf tried = { 0 };
 	for (size_t i = 0; backend_at(i); i++) {
-		if (backend_at(i)->needs_runner)
+		if (backend_at(i)->needs_runner || backend_at(i)->explicit_only)
 			continue;
 		struct hearth_backend_info info = { .name = backend_at(i)->name };
 		backend_at(i)->probe(ctx, &info, false);

@@ -216,17 +216,27 @@ out:
 int hearth_guest_ping(struct hearth_ctx *ctx, const char *name, struct hearth_error **err)
 {
 	struct hearth_record *rec = NULL;
-	if (guest_get(ctx, name, &rec, NULL, err) < 0)
+	struct hearth_config *cfg = NULL;
+	if (guest_get(ctx, name, &rec, &cfg, err) < 0)
 		return -1;
 	_cleanup_free_ char *reply = NULL;
 	int rc = 0;
-	if (rec->status != HEARTH_STATUS_RUNNING)
+	const struct hearth_backend_ops *ops = backend_find(rec->backend);
+	if (rec->status != HEARTH_STATUS_RUNNING) {
 		rc = fail_conflict(err, "%s: guest is %s, not running", name, hearth_status_name(rec->status));
-	else if (agent_request(rec, "ping", &reply, err) < 0)
+	} else if (ops && ops->agent_open) {
+		/* No socket of the agent's on the host: the backend carries it. */
+		struct guest g = { .ctx = ctx, .name = (char *)name, .cfg = cfg, .rec = rec, .dirfd = -1 };
+		_cleanup_close_ int fd = ops->agent_open(&g, err);
+		if (fd < 0 || agent_exchange(fd, rec, "ping", &reply, err) < 0)
+			rc = -1;
+	} else if (agent_request(rec, "ping", &reply, err) < 0) {
 		rc = -1;
-	else if (strcmp(reply, "pong") != 0)
+	}
+	if (rc == 0 && strcmp(reply, "pong") != 0)
 		rc = fail_runtime(err, "%s: agent ping: unexpected answer (%s)", name, reply);
 	record_free(rec);
+	hearth_config_free(cfg);
 	return rc;
 }
 
