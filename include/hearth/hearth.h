@@ -153,7 +153,8 @@ struct hearth_exec {
 	int in_fd;            /* read to its end as the command's stdin; -1: an empty stdin */
 	int out_fd, err_fd;   /* where its stdout and stderr go (with TTY, both to OUT_FD) */
 	int tty_fd;           /* a terminal whose size the guest's takes, or -1 */
-	int signal_fd;        /* the caller's signalfd, or -1: on SIGWINCH the size of TTY_FD is
+	int signal_fd;        /* the caller's self-pipe (one byte per signal, its number;
+	                       * on Linux a signalfd also does), or -1: on SIGWINCH the size of TTY_FD is
 			       * sent again; any other signal is sent to the command */
 };
 

@@ -17,8 +17,8 @@
 
 #include "apple_container.h"
 #include "container_ready.h"
+#include "engine_files.h"
 #include "hearth/contract.h"
-#include "lib/drive.h"
 #include "lib/json.h"
 #include "lib/monitor.h"
 #include "lib/proc.h"
@@ -98,9 +98,11 @@ static void ac_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, b
 	_cleanup_free_ char *prog = proc_find_program(CLI);
 	if (!prog) {
 #ifdef __APPLE__
-		info->reason = xstrdup("no `container` on PATH: install Apple's container tool (github.com/apple/container)");
+		info->reason =
+			xstrdup("no `container` on PATH: install Apple's container tool (github.com/apple/container)");
 #else
-		info->reason = xstrdup("not macOS: Apple's container tool runs on macOS 15 or later (no `container` on PATH)");
+		info->reason =
+			xstrdup("not macOS: Apple's container tool runs on macOS 15 or later (no `container` on PATH)");
 #endif
 		return;
 	}
@@ -124,8 +126,8 @@ static void ac_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, b
 		return;
 	}
 	info->available = true;
-	info->reason = xasprintf("container system running at %s",
-				 json_string_value(json_object_get(st, "appRoot")) ?: prog);
+	info->reason =
+		xasprintf("container system running at %s", json_string_value(json_object_get(st, "appRoot")) ?: prog);
 	json_decref(st);
 	if (!full)
 		return;
@@ -133,7 +135,8 @@ static void ac_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, b
 	json_t *v = ac_json(version_argv, NULL);
 	size_t i;
 	json_t *c;
-	json_array_foreach(v, i, c) {
+	json_array_foreach(v, i, c)
+	{
 		if (json_is_string(json_object_get(c, "version")) &&
 		    strcmp(json_string_value(json_object_get(c, "appName")) ?: "", "container") == 0)
 			info->version = xstrdup(json_string_value(json_object_get(c, "version")));
@@ -172,81 +175,61 @@ static json_t *inspect(const char *name, json_t **ret_list, struct hearth_error 
 	return NULL;
 }
 
-/* Appends ARG to the growing argv *A (NULL-terminated). */
-struct args {
-	char **v;
-	size_t n;
-};
-
-static void arg(struct args *a, char *s)
-{
-	a->v = xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
-	a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-static void args_release(struct args *a)
-{
-	for (size_t i = 0; i < a->n; i++)
-		free(a->v[i]);
-	free(a->v);
-}
-
 /* `container run -d` for G: every field of its configuration mapped. */
-static void run_args(const struct guest *g, const char *image, struct args *a)
+void ac_run_argv(const struct guest *g, const char *image, struct strv *a)
 {
 	const struct hearth_config *cfg = g->cfg;
-	arg(a, xstrdup(CLI));
-	arg(a, xstrdup("run"));
-	arg(a, xstrdup("--detach"));
-	arg(a, xasprintf("--name=%s", g->name));
-	arg(a, xasprintf("--cpus=%u", cfg->cpus));
-	arg(a, xasprintf("--memory=%lluM", (unsigned long long)cfg->memory_mib));
-	arg(a, xstrdup("--label=hearth.managed=true"));
-	arg(a, xasprintf("--label=hearth.name=%s", g->name));
+	strv_add(a, xstrdup(CLI));
+	strv_add(a, xstrdup("run"));
+	strv_add(a, xstrdup("--detach"));
+	strv_addf(a, "--name=%s", g->name);
+	strv_addf(a, "--cpus=%u", cfg->cpus);
+	strv_addf(a, "--memory=%lluM", (unsigned long long)cfg->memory_mib);
+	strv_add(a, xstrdup("--label=hearth.managed=true"));
+	strv_addf(a, "--label=hearth.name=%s", g->name);
 	if (cfg->revision_hash)
-		arg(a, xasprintf("--label=hearth.revision=%s", cfg->revision_hash));
+		strv_addf(a, "--label=hearth.revision=%s", cfg->revision_hash);
 	if (cfg->flake_ref)
-		arg(a, xasprintf("--label=hearth.flake_ref=%s", cfg->flake_ref));
+		strv_addf(a, "--label=hearth.flake_ref=%s", cfg->flake_ref);
 	if (cfg->profile)
-		arg(a, xasprintf("--label=hearth.profile=%s", cfg->profile));
+		strv_addf(a, "--label=hearth.profile=%s", cfg->profile);
 	if (cfg->image)
-		arg(a, xasprintf("--label=hearth.image=%s", cfg->image));
-	arg(a, xasprintf("--env=HEARTH_NAME=%s", g->name));
-	arg(a, xstrdup("--env=HEARTH_CONTAINER=1"));
+		strv_addf(a, "--label=hearth.image=%s", cfg->image);
+	strv_addf(a, "--env=HEARTH_NAME=%s", g->name);
+	strv_add(a, xstrdup("--env=HEARTH_CONTAINER=1"));
 	struct strbuf vols = { 0 };
 	strbuf_append(&vols, "", 0);
 	for (size_t i = 0; i < cfg->n_volumes; i++)
 		strbuf_printf(&vols, "%s%s", i ? " " : "", cfg->volumes[i].guest);
-	arg(a, xasprintf("--env=HEARTH_VOLUMES=%s", vols.buf));
+	strv_addf(a, "--env=HEARTH_VOLUMES=%s", vols.buf);
 	strbuf_release(&vols);
 	for (size_t i = 0; i < cfg->n_ports; i++) {
 		const struct hearth_port *p = &cfg->ports[i];
-		arg(a, xasprintf("--publish=%s:%u:%u/%s", p->host_addr ? p->host_addr : "127.0.0.1", p->host, p->guest,
-				 p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp"));
+		strv_addf(a, "--publish=%s:%u:%u/%s", p->host_addr ? p->host_addr : "127.0.0.1", p->host, p->guest,
+			  p->protocol == HEARTH_PROTO_UDP ? "udp" : "tcp");
 	}
-	arg(a, xasprintf("--volume=%s/config:/mnt/config:ro", g->dir));
-	arg(a, xasprintf("--volume=%s/secrets:/mnt/secrets:ro", g->dir));
+	strv_addf(a, "--volume=%s/config:/mnt/config:ro", g->dir);
+	strv_addf(a, "--volume=%s/secrets:/mnt/secrets:ro", g->dir);
 	for (size_t i = 0; i < cfg->n_volumes; i++) {
 		const struct hearth_volume *v = &cfg->volumes[i];
 		if (strchr(v->host, '/'))
-			arg(a, xasprintf("--volume=%s:%s%s", v->host, v->guest, v->read_only ? ":ro" : ""));
+			strv_addf(a, "--volume=%s:%s%s", v->host, v->guest, v->read_only ? ":ro" : "");
 		else /* a named volume: the tool makes it on first use */
-			arg(a, xasprintf("--mount=type=volume,source=%s,target=%s%s", v->host, v->guest,
-					 v->read_only ? ",readonly" : ""));
+			strv_addf(a, "--mount=type=volume,source=%s,target=%s%s", v->host, v->guest,
+				  v->read_only ? ",readonly" : "");
 	}
 	/* The agent's sockets live in the guest's own tmpfs; hearth reaches
 	 * them through `container exec` (the relay). */
-	arg(a, xstrdup("--tmpfs=" HEARTH_CONTAINER_AGENT_DIR));
-	arg(a, xasprintf("--entrypoint=%s", ac_init_path(cfg)));
+	strv_add(a, xstrdup("--tmpfs=" HEARTH_CONTAINER_AGENT_DIR));
+	strv_addf(a, "--entrypoint=%s", ac_init_path(cfg));
 	if (cfg->image) {
 		/* hearth-init runs as root; it takes the image's user and
 		 * working directory from workload.json for the workload. */
-		arg(a, xstrdup("--uid=0"));
-		arg(a, xstrdup("--gid=0"));
-		arg(a, xstrdup("--workdir=/"));
+		strv_add(a, xstrdup("--uid=0"));
+		strv_add(a, xstrdup("--gid=0"));
+		strv_add(a, xstrdup("--workdir=/"));
 	}
-	arg(a, xstrdup(image));
+	strv_add(a, xstrdup(image));
 }
 
 const char *ac_init_path(const struct hearth_config *cfg)
@@ -269,35 +252,15 @@ static void container_delete(const char *name)
 static int ac_start(struct guest *g, struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
-	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		struct stat st;
-		if (strchr(cfg->volumes[i].host, '/') && stat(cfg->volumes[i].host, &st) == 0 && !S_ISDIR(st.st_mode))
-			return fail_invalid(err, "volumes: apple-container shares directories; an image file is for "
-						 "the Linux VM backends (%s)",
-					    cfg->volumes[i].host);
-	}
-	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
-	_cleanup_free_ char *sdir = xasprintf("%s/secrets", g->dir);
+	if (engine_volumes_check(cfg, "apple-container", err) < 0)
+		return -1;
 	bool keep = g->restart && hearth_config_persistent(cfg);
-	if (g->restart) {
-		rm_rf(cdir);
-		rm_rf(sdir);
-		if (!keep)
-			container_delete(g->name);
-	}
+	if (g->restart && !keep)
+		container_delete(g->name);
 	/* Secrets: a directory only its owner can enter, files 0400,
 	 * shared read-only and removed with the guest's state. */
-	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
-	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
+	if (engine_files_write(g, g->workload_json, err) < 0)
 		return -1;
-	if (g->workload_json) {
-		_cleanup_free_ char *meta = xasprintf("%s/.hearth", cdir);
-		_cleanup_free_ char *wpath = xasprintf("%s/" HEARTH_WORKLOAD_JSON, cdir);
-		_cleanup_close_ int fd = -1;
-		if (mkdir(meta, 0755) < 0 || (fd = open(wpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0 ||
-		    write_all(fd, g->workload_json, strlen(g->workload_json)) < 0)
-			return fail_errno(err, "apple-container: %s: %s", wpath, strerror(errno));
-	}
 	_cleanup_free_ char *id = container_id(g->name);
 	if (keep) {
 		char *argv[] = { CLI, "start", id, NULL };
@@ -306,11 +269,11 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 	_cleanup_free_ char *image = ac_ensure_image(g, err);
 	if (!image)
 		return -1;
-	struct args a = { 0 };
-	run_args(g, image, &a);
+	struct strv a = { 0 };
+	ac_run_argv(g, image, &a);
 	struct hearth_error *e = NULL;
 	int rc = ac_call(a.v, AC_START_MS, NULL, &e);
-	args_release(&a);
+	strv_free(&a);
 	if (rc == 0)
 		return 0;
 	container_delete(g->name); /* made, maybe, before it failed */
@@ -409,7 +372,7 @@ static int ac_refresh(struct guest *g, struct hearth_record *rec, struct hearth_
 		int code = exit_code(g, started);
 		_cleanup_free_ char *why = rec->stop_requested ? xstrdup("stopped by request")
 					   : code >= 0	       ? xasprintf("exited on its own with code %d", code)
-								       : xstrdup("exited on its own");
+							       : xstrdup("exited on its own");
 		record_set_status(rec, HEARTH_STATUS_STOPPED, why);
 		rec->exit_code = code;
 		rec->agent_ready = container_log_ready(g, started, NULL, ac_read_log);
@@ -493,7 +456,7 @@ static int ac_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct 
 static int relay_open(struct guest *g, const char *which, struct hearth_error **err)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return fail_errno(err, "apple-container: socketpair: %s", strerror(errno));
 	_cleanup_free_ char *id = container_id(g->name);
 	const char *init = ac_init_path(g->cfg);

@@ -14,6 +14,10 @@
  * found"); -1 when it could not be run. */
 int ac_call(char *const argv[], int timeout_ms, char **ret_out, struct hearth_error **err);
 
+/* The `container run --detach` of G running IMAGE: every field of its
+ * configuration mapped to the flags of the CLI reference. */
+void ac_run_argv(const struct guest *g, const char *image, struct strv *a);
+
 /* Where hearth-init is in CFG's guest. */
 const char *ac_init_path(const struct hearth_config *cfg);
 

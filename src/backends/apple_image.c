@@ -71,17 +71,17 @@ static int write_archive(struct hearth_ctx *ctx, const char *rootfs, const char 
 	if (digest_file(layer, &lb) < 0)
 		return fail_errno(err, "apple-container: reading the layer back: %s", strerror(errno));
 
-	json_t *config = json_pack("{s:s, s:s, s:{s:{s:s}}, s:{s:s, s:[s]}}", "architecture", OCI_ARCH, "os", "linux",
-				   "config", "Labels", "hearth.content", content, "rootfs", "type", "layers",
-				   "diff_ids", lb.digest);
+	json_t *config =
+		json_pack("{s:s, s:s, s:{s:{s:s}}, s:{s:s, s:[s]}}", "architecture", OCI_ARCH, "os", "linux", "config",
+			  "Labels", "hearth.content", content, "rootfs", "type", "layers", "diff_ids", lb.digest);
 	_cleanup_free_ char *ctext = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(config);
 	blob_of(ctext, &cb);
-	json_t *manifest = json_pack(
-		"{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2, "mediaType",
-		"application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
-		"application/vnd.oci.image.config.v1+json", "digest", cb.digest, "size", cb.size, "layers", "mediaType",
-		"application/vnd.oci.image.layer.v1.tar", "digest", lb.digest, "size", lb.size);
+	json_t *manifest =
+		json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}]}", "schemaVersion", 2, "mediaType",
+			  "application/vnd.oci.image.manifest.v1+json", "config", "mediaType",
+			  "application/vnd.oci.image.config.v1+json", "digest", cb.digest, "size", cb.size, "layers",
+			  "mediaType", "application/vnd.oci.image.layer.v1.tar", "digest", lb.digest, "size", lb.size);
 	_cleanup_free_ char *mtext = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(manifest);
 	blob_of(mtext, &mb);

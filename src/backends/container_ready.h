@@ -8,8 +8,7 @@
 #include "backend.h"
 
 /* Hands the container's log since its start to SINK (nonzero: stop). */
-typedef int (*container_log_reader)(struct guest *g, int (*sink)(const char *data, size_t len, void *arg),
-				    void *arg);
+typedef int (*container_log_reader)(struct guest *g, int (*sink)(const char *data, size_t len, void *arg), void *arg);
 
 /* Whether the log since STARTED (the engine's start time) holds the
  * ready line (RE NULL) or a line matching RE; remembered in a marker in

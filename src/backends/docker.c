@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "container_ready.h"
+#include "engine_files.h"
 #include "docker.h"
 #include "hearth/agent_proto.h"
 #include "lib/agent.h"
@@ -218,44 +219,23 @@ static int docker_start(struct guest *g, struct hearth_error **err)
 {
 	struct hearth_ctx *ctx = g->ctx;
 	const struct hearth_config *cfg = g->cfg;
-	for (size_t i = 0; i < cfg->n_volumes; i++) {
-		struct stat st;
-		if (strchr(cfg->volumes[i].host, '/') && stat(cfg->volumes[i].host, &st) == 0 && !S_ISDIR(st.st_mode))
-			return fail_invalid(err,
-					    "volumes: docker binds directories; an image file is for VM backends (%s)",
-					    cfg->volumes[i].host);
-	}
-	_cleanup_free_ char *cdir = xasprintf("%s/config", g->dir);
-	_cleanup_free_ char *sdir = xasprintf("%s/secrets", g->dir);
+	if (engine_volumes_check(cfg, "docker", err) < 0)
+		return -1;
+	/* On a restart an ephemeral guest's container is made anew, a
+	 * persistent one's started again. */
 	bool keep = g->restart && hearth_config_persistent(cfg);
-	if (g->restart) {
-		/* Files as the configuration has them now; an ephemeral guest's
-		 * container made anew, a persistent one's started again. */
-		rm_rf(cdir);
-		rm_rf(sdir);
-		if (!keep)
-			container_remove(ctx, g->name);
-	}
-	if (files_write_dir(cdir, 0755, cfg->config_files, cfg->n_config_files, err) < 0 ||
-	    files_write_dir(sdir, 0700, cfg->secret_files, cfg->n_secret_files, err) < 0)
+	if (g->restart && !keep)
+		container_remove(ctx, g->name);
+	/* An image guest: the Engine's copy of the image, hearth-init bound
+	 * in beside it and the image's workload for it in config/. */
+	_cleanup_free_ char *w = cfg->image ? docker_image_workload(ctx, cfg, err) : NULL;
+	if ((cfg->image && !w) || engine_files_write(g, w, err) < 0)
 		return -1;
 	_cleanup_free_ char *image = NULL;
-	if (cfg->image) {
-		/* The Engine's copy of the image, hearth-init bound in beside it
-		 * and the image's workload for it in the config directory. */
-		_cleanup_free_ char *w = docker_image_workload(ctx, cfg, err);
-		_cleanup_free_ char *meta = xasprintf("%s/.hearth", cdir);
-		_cleanup_free_ char *wpath = xasprintf("%s/" HEARTH_WORKLOAD_JSON, cdir);
-		_cleanup_close_ int fd = -1;
-		if (!w)
-			return -1;
-		if (mkdir(meta, 0755) < 0 || (fd = open(wpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0 ||
-		    write_all(fd, w, strlen(w)) < 0)
-			return fail_errno(err, "docker: %s: %s", wpath, strerror(errno));
+	if (cfg->image)
 		image = xasprintf(DOCKER_IMAGE_REPO ":%s", cfg->image_digest + 7);
-	} else if (!(image = docker_ensure_image(g, err))) {
+	else if (!(image = docker_ensure_image(g, err)))
 		return -1;
-	}
 	if (!keep) {
 		json_t *spec = docker_container_spec(g, image);
 		_cleanup_free_ char *create = xasprintf("/containers/create?name=hearth-%s", g->name);
@@ -372,8 +352,9 @@ static int docker_refresh(struct guest *g, struct hearth_record *rec, struct hea
 		s = "dead";
 	if (strcmp(s, "running") == 0) {
 		record_set_status(rec,
-				  container_ready_as_probed(g, rec, started ? started : "", docker_read_log) ? HEARTH_STATUS_RUNNING
-											    : HEARTH_STATUS_STARTING,
+				  container_ready_as_probed(g, rec, started ? started : "", docker_read_log)
+					  ? HEARTH_STATUS_RUNNING
+					  : HEARTH_STATUS_STARTING,
 				  NULL);
 	} else if (strcmp(s, "paused") == 0) {
 		record_set_status(rec, HEARTH_STATUS_PAUSED, NULL);

@@ -94,7 +94,7 @@ static int import_rootfs(struct hearth_ctx *ctx, const char *rootfs, const char 
 			 struct hearth_error **err)
 {
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (pipe_cloexec(p) < 0)
 		return fail_errno(err, "docker: pipe: %s", strerror(errno));
 	struct tar_producer prod = { .ctx = ctx, .rootfs = rootfs, .fd = p[1] };
 	atomic_init(&prod.failed, false);

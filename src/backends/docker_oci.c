@@ -46,8 +46,8 @@ static char *registry_auth_header(struct hearth_ctx *ctx, const char *host)
 	for (unsigned char *p = b64; *p; p++)
 		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
 	char *header = xasprintf("X-Registry-Auth: %s", b64);
-	explicit_bzero(text, len);
-	explicit_bzero(cred, strlen(cred) + strlen(colon + 1) + 1);
+	secure_zero(text, len);
+	secure_zero(cred, strlen(cred) + strlen(colon + 1) + 1);
 	free(text);
 	free(cred);
 	free(b64);
@@ -78,7 +78,7 @@ static int engine_pull(struct hearth_ctx *ctx, const struct image_ref *ref, cons
 	req.timeout_ms = 30 * 60 * 1000;
 	int rc = engine_send(ctx, &req, path, &resp, err);
 	if (auth)
-		explicit_bzero(auth, strlen(auth));
+		secure_zero(auth, strlen(auth));
 	const char *e = strstr(out.buf, "\"error\"");
 	if (rc == 0 && (resp.status != 200 || e)) {
 		json_t *o = e ? json_loads(strrchr(out.buf, '{'), JSON_DISABLE_EOF_CHECK, NULL) : NULL;

@@ -310,7 +310,7 @@ static int fc_request_stop(struct guest *g, struct hearth_error **err)
 static int fc_force_stop(struct guest *g, struct hearth_error **err)
 {
 	(void)err;
-	vm_kill(g->rec); /* Firecracker has no quit call: the process is the VM */
+	record_kill_vmm(g->rec); /* Firecracker has no quit call: the process is the VM */
 	return 0;
 }
 

@@ -246,7 +246,7 @@ void fc_abort(struct guest *g)
 	struct hearth_record *rec = NULL;
 	if (record_read(g->dirfd, &rec, NULL) < 0)
 		return;
-	vm_kill(rec);
+	record_kill_vmm(rec);
 	int64_t deadline = now_ms() + 10000;
 	while (rec->monitor_pid > 0 && proc_alive(rec->monitor_pid, rec->monitor_start) && now_ms() < deadline)
 		sleep_ms(10);

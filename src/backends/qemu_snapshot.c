@@ -387,7 +387,7 @@ static void abandon(struct guest *g)
 	struct hearth_record *rec = NULL;
 	if (record_read(g->dirfd, &rec, NULL) < 0)
 		return;
-	vm_kill(rec);
+	record_kill_vmm(rec);
 	for (int i = 0; i < 500 && rec->monitor_pid > 0 && proc_alive(rec->monitor_pid, rec->monitor_start); i++)
 		sleep_ms(10);
 	record_free(rec);

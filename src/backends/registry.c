@@ -1,12 +1,18 @@
 /* Every backend hearth knows, best first: `auto` takes the first one
  * available. Every backend is built on every Linux host: what a host
- * lacks (a program, a daemon) its probe says at run time. */
+ * lacks (a program, a daemon) its probe says at run time. macOS builds
+ * the two that drive a tool of the host's: Apple's container first. */
 #include <string.h>
 
 #include "backend.h"
 
 static const struct hearth_backend_ops *const backends[] = {
-	&qemu_backend, &firecracker_backend, &docker_backend, &microvm_nix_backend, &apple_container_backend, NULL,
+#if HEARTH_LINUX
+	&qemu_backend, &firecracker_backend, &docker_backend, &microvm_nix_backend, &apple_container_backend,
+#else
+	&apple_container_backend, &docker_backend,
+#endif
+	NULL,
 };
 
 const struct hearth_backend_ops *backend_find(const char *name)

@@ -54,12 +54,6 @@ char *vm_version_line(const char *prog)
 	return out;
 }
 
-void vm_kill(const struct hearth_record *rec)
-{
-	if (rec->vmm_pid > 0 && proc_alive(rec->vmm_pid, rec->vmm_start))
-		kill(rec->vmm_pid, SIGKILL);
-}
-
 void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g)
 {
 	if (!g->net)

@@ -27,9 +27,6 @@ struct monitor_spec;
  * published ports to the guest's address. */
 void vm_monitor_bridge(struct monitor_spec *spec, const struct guest *g);
 
-/* Kills REC's VMM outright, when the process recorded still runs; its
- * monitor then records the end. */
-void vm_kill(const struct hearth_record *rec);
 
 /* PATH's path, size and modification time (JSON null when it is gone):
  * what a snapshot records of the files it rests on (kernel, base image,

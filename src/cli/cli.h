@@ -31,6 +31,7 @@ int cli_bad_option(const char *cmd);
 
 /* A formatted string; exits on out of memory. */
 char *cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *cli_vasprintf(const char *fmt, va_list ap);
 
 /* A decimal number within [MIN, MAX]; -1 on junk. */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret) __attribute__((warn_unused_result));

@@ -15,15 +15,26 @@ static _Noreturn void out_of_memory(void)
 	exit(1);
 }
 
+char *cli_vasprintf(const char *fmt, va_list ap)
+{
+	/* vasprintf is a GNU and BSD extension: measured, then written. */
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+	if (!s)
+		out_of_memory();
+	vsnprintf(s, (size_t)n + 1, fmt, again);
+	va_end(again);
+	return s;
+}
+
 char *cli_asprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *s;
-	int n = vasprintf(&s, fmt, ap);
+	char *s = cli_vasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		out_of_memory();
 	return s;
 }
 

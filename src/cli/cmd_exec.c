@@ -1,7 +1,8 @@
 /* hearth exec: run a command in a running guest, through its agent. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -29,6 +30,31 @@ static const char exec_help[] =
 
 /* The signals sent on to the command (SIGWINCH resizes its terminal). */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+/* A self-pipe: each forwarded signal's number, one byte, for the exec
+ * loop to read (signalfd is Linux's alone). */
+static int signal_pipe[2] = { -1, -1 };
+
+static void note_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+	if (write(signal_pipe[1], &b, 1) < 0) {
+		/* full: the loop has signals to read already */
+	}
+	errno = saved;
+}
+
+static bool signal_pipe_open(void)
+{
+	if (pipe(signal_pipe) < 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC) < 0 ||
+		    fcntl(signal_pipe[i], F_SETFL, fcntl(signal_pipe[i], F_GETFL) | O_NONBLOCK) < 0)
+			return false;
+	return true;
+}
 
 int cmd_exec(struct hearth_ctx *ctx, int argc, char **argv)
 {
@@ -91,12 +117,14 @@ int cmd_exec(struct hearth_ctx *ctx, int argc, char **argv)
 		ex.tty_fd = STDIN_FILENO;
 
 	/* Signals reach the command, not hearth. */
-	sigset_t mask, old;
-	sigemptyset(&mask);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		sigaddset(&mask, forwarded[i]);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	ex.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	struct sigaction saved_actions[ARRAY_SIZE(forwarded)];
+	bool forwarding = signal_pipe_open();
+	for (size_t i = 0; forwarding && i < ARRAY_SIZE(forwarded); i++) {
+		struct sigaction sa = { .sa_handler = note_signal, .sa_flags = SA_RESTART };
+		sigemptyset(&sa.sa_mask);
+		sigaction(forwarded[i], &sa, &saved_actions[i]);
+	}
+	ex.signal_fd = forwarding ? signal_pipe[0] : -1;
 
 	/* A terminal in the guest: ours passes every key through (Ctrl-C
 	 * included: the guest's terminal makes it SIGINT). */
@@ -112,9 +140,11 @@ int cmd_exec(struct hearth_ctx *ctx, int argc, char **argv)
 	int rc = hearth_guest_exec(ctx, name, &ex, &status, &err);
 	if (raw)
 		tcsetattr(ex.tty_fd, TCSANOW, &saved);
-	if (ex.signal_fd >= 0)
-		close(ex.signal_fd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	for (size_t i = 0; forwarding && i < ARRAY_SIZE(forwarded); i++)
+		sigaction(forwarded[i], &saved_actions[i], NULL);
+	for (int i = 0; i < 2; i++)
+		if (signal_pipe[i] >= 0)
+			close(signal_pipe[i]);
 	if (rc < 0) {
 		int code = cli_fail(err);
 		return status == 126 || status == 127 ? status : code;

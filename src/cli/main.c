@@ -63,9 +63,7 @@ int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	char *msg = cli_vasprintf(fmt, ap);
 	va_end(ap);
 	fputs("hearth: error: ", stderr);
 	put_escaped(msg ? msg : fmt, stderr);

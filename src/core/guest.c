@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "backends/vm.h"
 #include "lib/agent.h"
 #include "lib/bridge.h"
 #include "core.h"
@@ -205,7 +204,7 @@ int hearth_guest_stop(struct hearth_ctx *ctx, const char *name, int timeout_s, s
 	if (wait_monitor_gone(g.rec, now_ms() + 5000))
 		goto out;
 	/* The VMM ignores us: kill it; the monitor records the end. */
-	vm_kill(g.rec);
+	record_kill_vmm(g.rec);
 	if (!wait_monitor_gone(g.rec, now_ms() + 5000))
 		rc = fail_runtime(err, "%s: the guest did not stop (monitor pid %d)", name, g.rec->monitor_pid);
 out:

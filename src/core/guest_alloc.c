@@ -103,7 +103,7 @@ static int check_ports(const struct live_guest *live, size_t n_live, const struc
 		bool udp = p->protocol == HEARTH_PROTO_UDP;
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->host) };
 		inet_pton(AF_INET, p->host_addr ? p->host_addr : "127.0.0.1", &sa.sin_addr);
-		_cleanup_close_ int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+		_cleanup_close_ int fd = socket_cloexec(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0, false);
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)

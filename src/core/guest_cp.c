@@ -61,8 +61,8 @@ static char *guest_words(int memfd)
 static int run_copy(struct hearth_ctx *ctx, const char *name, char **argv, struct side *s, bool out,
 		    struct hearth_error **err)
 {
-	int p[2], errfd = memfd_create("hearth-cp-stderr", MFD_CLOEXEC);
-	if (errfd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+	int p[2], errfd = anon_file("hearth-cp-stderr");
+	if (errfd < 0 || pipe_cloexec(p) < 0) {
 		int e = errno;
 		if (errfd >= 0)
 			close(errfd);

@@ -56,7 +56,7 @@ static int endpoint(const struct hearth_config *cfg, const struct hearth_record 
 
 static int probe_tcp(const struct sockaddr_in *sa, char **why)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket_cloexec(AF_INET, SOCK_STREAM, 0, true);
 	if (fd < 0)
 		return *why = xasprintf("socket: %s", strerror(errno)), 0;
 	int rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));

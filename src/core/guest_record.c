@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 
 #include "backends/backend.h"
-#include "backends/vm.h"
 #include "lib/bridge.h"
 #include "core.h"
 #include "lib/proc.h"
@@ -52,7 +51,7 @@ static void mark_start_cut(struct hearth_record *rec, void *arg)
  * that stop, rm and the port it asked for all work again. */
 static int repair_cut_start(struct hearth_ctx *ctx, int vmfd, struct hearth_record *rec, struct hearth_error **err)
 {
-	vm_kill(rec);
+	record_kill_vmm(rec);
 	if (rec->monitor_pid <= 0)
 		net_tap_remove_slot(state_root_tag(ctx), rec->tap, rec->net_slot);
 	DIR *d = fdopendir(dup(vmfd));

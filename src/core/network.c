@@ -5,7 +5,6 @@
 #include "core.h"
 #include "lib/bridge.h"
 #include "hearth/hearth.h"
-#include "lib/netlink.h"
 
 char *hearth_network_describe(struct hearth_ctx *ctx, struct hearth_error **err)
 {
@@ -14,7 +13,7 @@ char *hearth_network_describe(struct hearth_ctx *ctx, struct hearth_error **err)
 		return NULL;
 	char net[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &bc.net, net, sizeof(net));
-	return xasprintf("%s %s/%u %s", bc.name, net, bc.prefix, nl_link_exists(bc.name) ? "up" : "absent");
+	return xasprintf("%s %s/%u %s", bc.name, net, bc.prefix, bridge_exists(&bc) ? "up" : "absent");
 }
 
 int hearth_network_remove(struct hearth_ctx *ctx, struct hearth_error **err)

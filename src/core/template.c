@@ -8,7 +8,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,8 +206,8 @@ int hearth_guest_clone(struct hearth_ctx *ctx, const char *from, struct hearth_c
 	if (!dir || guest_gives_identity(ctx, from, err) < 0)
 		return -1;
 	unsigned char r[6];
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		return fail_errno(err, "clone: getrandom: %s", strerror(errno));
+	if (random_bytes(r, sizeof(r)) < 0)
+		return fail_errno(err, "clone: random bytes: %s", strerror(errno));
 	_cleanup_free_ char *path = xasprintf("%s/" CLONE_PREFIX "%02x%02x%02x%02x%02x%02x", dir, r[0], r[1], r[2], r[3],
 					      r[4], r[5]);
 	if (hearth_guest_snapshot(ctx, from, path, err) < 0)

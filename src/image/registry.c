@@ -92,7 +92,7 @@ void registry_free(struct registry *r)
 	free(r->host);
 	free(r->repo);
 	if (r->basic)
-		explicit_bzero(r->basic, strlen(r->basic));
+		secure_zero(r->basic, strlen(r->basic));
 	free(r->basic);
 	free(r->bearer);
 	free(r);
@@ -126,12 +126,12 @@ char *registry_credentials(const struct hearth_ctx *ctx, const char *host)
 				got--;
 			if (got > 0 && memchr(out, ':', (size_t)got))
 				found = xstrndup((const char *)out, (size_t)got);
-			explicit_bzero(out, len);
+			secure_zero(out, len);
 			free(out);
 		}
 		break;
 	}
-	explicit_bzero(text, strlen(text));
+	secure_zero(text, strlen(text));
 	json_decref(root);
 	return found;
 }
@@ -313,7 +313,7 @@ static int authenticate(struct registry *r, const char *challenge, struct hearth
 		}
 		json_decref(o);
 	}
-	explicit_bzero(body.buf, body.len);
+	secure_zero(body.buf, body.len);
 	strbuf_release(&body);
 	strbuf_release(&s.error);
 	answer_release(&a);

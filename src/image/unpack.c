@@ -4,12 +4,16 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
+#ifdef __linux__
+#include <sys/sysmacros.h> /* glibc's home of makedev */
+#endif
+#if HEARTH_LINUX
+#include <linux/openat2.h>
 #include <sys/xattr.h>
+#endif
 #include "lib/lazylib.h"
 
 #define WHITEOUT ".wh."
@@ -88,10 +92,14 @@ static int open_in_root(int rootfd, const char *path)
 {
 	if (!*path)
 		return fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+#if HEARTH_LINUX
 	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 	return fd < 0 && errno == ENOSYS ? walk_in_root(rootfd, path) : fd;
+#else
+	return walk_in_root(rootfd, path);
+#endif
 }
 
 /* The directory PATH in the image, made (0755, root's) where missing. */
@@ -171,6 +179,10 @@ static int make_opaque(struct layer *l, int fd, const char *path)
 
 static int set_xattrs(int parent, const char *base, struct archive_entry *e)
 {
+#if !HEARTH_LINUX
+	(void)parent, (void)base, (void)e; /* macOS's xattr calls differ; images there keep none */
+	return 0;
+#else
 	const char *name;
 	const void *value;
 	size_t size;
@@ -182,6 +194,7 @@ static int set_xattrs(int parent, const char *base, struct archive_entry *e)
 			return -1;
 	}
 	return 0;
+#endif
 }
 
 static int write_data(struct layer *l, struct archive *a, int fd, int64_t size)
@@ -213,9 +226,13 @@ static int write_data(struct layer *l, struct archive *a, int fd, int64_t size)
 /* Owner, mode, times and xattrs of the entry just made at PARENT/BASE. */
 static int set_meta(struct layer *l, int parent, const char *base, struct archive_entry *e, mode_t type)
 {
-	int at = *base ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH;
-	const char *name = *base ? base : "";
-	if (l->u->owners && fchownat(parent, name, (uid_t)sym_archive_entry_uid(e), (gid_t)sym_archive_entry_gid(e), at) < 0)
+	uid_t uid = (uid_t)sym_archive_entry_uid(e);
+	gid_t gid = (gid_t)sym_archive_entry_gid(e);
+	/* The root itself (BASE empty) by its descriptor. */
+	int owned = !l->u->owners ? 0
+		    : *base	  ? fchownat(parent, base, uid, gid, AT_SYMLINK_NOFOLLOW)
+				  : fchown(parent, uid, gid);
+	if (owned < 0)
 		return -1;
 	if (type != S_IFLNK && fchmodat(parent, *base ? base : ".", sym_archive_entry_perm(e) & 07777, 0) < 0)
 		return -1;

@@ -1,13 +1,15 @@
 #include "agent.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#if HEARTH_LINUX
+#include <linux/openat2.h>
+#endif
 #include <sys/un.h>
 
 #define AGENT_TIMEOUT_MS 3000
@@ -101,6 +103,11 @@ int agent_exchange(int fd, const struct hearth_record *rec, const char *cmd, cha
  * connected to through its descriptor, never by the name again. */
 static int connect_in_root(int fd, const char *path, struct sockaddr_un *sa)
 {
+#if !HEARTH_LINUX
+	(void)fd, (void)path, (void)sa; /* a container's /proc root is Linux's */
+	errno = ENOTSUP;
+	return -1;
+#else
 	const char *rest = strstr(path + strlen("/proc/"), "/root/");
 	if (!rest)
 		return -1;
@@ -120,6 +127,7 @@ static int connect_in_root(int fd, const char *path, struct sockaddr_un *sa)
 	}
 	snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d", sock);
 	return connect(fd, (struct sockaddr *)sa, sizeof(*sa));
+#endif
 }
 
 int agent_connect(const char *path, struct hearth_error **err)
@@ -127,7 +135,7 @@ int agent_connect(const char *path, struct hearth_error **err)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (!path || strlen(path) >= sizeof(sa.sun_path))
 		return fail_invalid(err, "agent: no channel (%s)", path ? path : "none recorded");
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket_cloexec(AF_UNIX, SOCK_STREAM, 0, false);
 	int rc = -1;
 	if (fd >= 0 && str_has_prefix(path, "/proc/")) {
 		rc = connect_in_root(fd, path, &sa);

@@ -11,8 +11,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#if HEARTH_LINUX
+#include <sys/signalfd.h>
+#endif
 #include <termios.h>
 
 #include "hearth/agent_proto.h"
@@ -195,19 +198,36 @@ static int on_frame(struct run *r, const struct ap_frame *f, struct hearth_error
 	return 0;
 }
 
+static void forward_signal(struct pump *p, const struct hearth_exec *ex, unsigned signo)
+{
+	if (signo == SIGWINCH) {
+		unsigned rows, cols;
+		winsize_of(ex->tty_fd, &rows, &cols);
+		uint8_t b[4] = { (uint8_t)(rows >> 8), (uint8_t)rows, (uint8_t)(cols >> 8), (uint8_t)cols };
+		put_frame(p, AP_RESIZE, SESSION_ID, b, sizeof(b));
+	} else {
+		put_u32(p, AP_SIGNAL, signo);
+	}
+}
+
+/* A pipe carries one byte per signal (a handler's self-pipe, on every
+ * system); on Linux a signalfd its siginfo records. */
 static void on_signal(struct pump *p, const struct hearth_exec *ex)
 {
-	struct signalfd_siginfo si;
-	while (read(ex->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGWINCH) {
-			unsigned rows, cols;
-			winsize_of(ex->tty_fd, &rows, &cols);
-			uint8_t b[4] = { (uint8_t)(rows >> 8), (uint8_t)rows, (uint8_t)(cols >> 8), (uint8_t)cols };
-			put_frame(p, AP_RESIZE, SESSION_ID, b, sizeof(b));
-		} else {
-			put_u32(p, AP_SIGNAL, si.ssi_signo);
-		}
+	struct stat st;
+	if (fstat(ex->signal_fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		unsigned char sigs[64];
+		ssize_t n;
+		while ((n = read(ex->signal_fd, sigs, sizeof(sigs))) > 0)
+			for (ssize_t i = 0; i < n; i++)
+				forward_signal(p, ex, sigs[i]);
+		return;
 	}
+#if HEARTH_LINUX
+	struct signalfd_siginfo si;
+	while (read(ex->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		forward_signal(p, ex, si.ssi_signo);
+#endif
 }
 
 int agent_exec_run(int fd, const struct hearth_exec *ex, int *ret_status, struct hearth_error **err)

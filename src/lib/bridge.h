@@ -61,6 +61,9 @@ void net_tap_name(unsigned root_tag, int slot, char name[IFNAMSIZ]);
  * enough to delete a host's interface. */
 void net_tap_remove_slot(unsigned root_tag, const char *recorded, int slot);
 
+/* Whether the bridge's link exists. */
+bool bridge_exists(const struct bridge_cfg *cfg);
+
 /* Removes the bridge and its NAT rule. */
 int bridge_remove(const struct bridge_cfg *cfg, struct hearth_error **err) WUR;
 

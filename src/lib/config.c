@@ -25,7 +25,7 @@ static void files_free(struct hearth_file *f, size_t n)
 		free(f[i].name);
 		if (f[i].content) {
 			/* secrets do not linger in freed heap memory */
-			explicit_bzero(f[i].content, f[i].size);
+			secure_zero(f[i].content, f[i].size);
 			free(f[i].content);
 		}
 		free(f[i].path);

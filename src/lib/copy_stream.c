@@ -4,6 +4,7 @@
  * bytes for a file; the stream ends with a length of 0. Compiled into
  * libhearth and hearth-init: libc and jansson only. */
 #include "hearth/copy_stream.h"
+#include "compat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -227,7 +228,7 @@ static int open_beneath(int base, const char *path, int flags)
 {
 	if (!*path)
 		return openat(base, ".", flags | O_CLOEXEC);
-	int fd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(base, ".", O_PATH_OR_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char name[CS_PATH_MAX + 256];
 	snprintf(name, sizeof(name), "%s", path);
 	for (char *c = name, *next; fd >= 0 && *c; c = next) {
@@ -237,7 +238,7 @@ static int open_beneath(int base, const char *path, int flags)
 		else
 			next = c + strlen(c);
 		bool last = !*next;
-		int nfd = openat(fd, c, last ? flags | O_NOFOLLOW | O_CLOEXEC : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int nfd = openat(fd, c, last ? flags | O_NOFOLLOW | O_CLOEXEC : O_PATH_OR_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct stat st;
 		int e = errno;
 		if (nfd < 0 && (e == ENOTDIR || e == ELOOP) && fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -288,7 +289,7 @@ static int open_parent(struct reader *r, char *path, const char **ret_last)
 	*ret_last = slash ? slash + 1 : path;
 	if (slash)
 		*slash = '\0';
-	int fd = open_beneath(r->base, slash ? path : "", O_PATH | O_DIRECTORY);
+	int fd = open_beneath(r->base, slash ? path : "", O_PATH_OR_RDONLY | O_DIRECTORY);
 	if (slash)
 		*slash = '/';
 	if (fd < 0 && (errno == ELOOP || errno == EXDEV))

@@ -1,5 +1,10 @@
 /* Contexts: the one place libhearth's settings come from, and the one
  * place (hearth_ctx_new_from_env) that reads the environment for them. */
+/* dladdr (where libhearth was loaded from): glibc shows it only to GNU
+ * sources; macOS always. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "ctx.h"
 
 #include <dlfcn.h>

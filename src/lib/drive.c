@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "hearth/contract.h"
 #include "proc.h"
+#if HEARTH_LINUX
+#include <sched.h>
+#include <sys/mount.h>
+#endif
 
 static int stage_file(int dirfd, const char *name, const char *data, size_t len, mode_t mode, struct hearth_error **err)
 {
@@ -74,11 +76,16 @@ static int stage_in_private_tmpfs(void *arg)
 	char opts[64];
 	snprintf(opts, sizeof(opts), "mode=0700,size=%llu", (unsigned long long)st->tmpfs_bytes);
 	struct hearth_error *err = NULL;
+#if HEARTH_LINUX
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", st->dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0) {
 		dprintf(2, "private tmpfs for %s: %s\n", st->dir, strerror(errno));
 		return -1;
 	}
+#else
+	dprintf(2, "private tmpfs for %s: mount namespaces are Linux's\n", st->dir);
+	return -1;
+#endif
 	if (stage_fill(st, &err) < 0) {
 		dprintf(2, "%s\n", err->message);
 		hearth_error_free(err);

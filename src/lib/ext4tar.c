@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#ifdef __linux__
+#include <sys/sysmacros.h> /* glibc's home of makedev */
+#endif
 
 #include "progress.h"
 #include "lazylib.h"

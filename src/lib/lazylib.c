@@ -3,8 +3,19 @@
 #include <dlfcn.h>
 #include <pthread.h>
 
-/* The sonames the build found (Makefile); these are the ones every
- * distribution has shipped for over a decade. */
+/* The sonames the build found (Makefile); else these, which every
+ * distribution (and Homebrew, as dylibs) has shipped for over a decade. */
+#ifdef __APPLE__
+#ifndef HEARTH_CURL_SONAME
+#define HEARTH_CURL_SONAME "libcurl.4.dylib"
+#endif
+#ifndef HEARTH_ARCHIVE_SONAME
+#define HEARTH_ARCHIVE_SONAME "libarchive.13.dylib"
+#endif
+#ifndef HEARTH_CRYPTO_SONAME
+#define HEARTH_CRYPTO_SONAME "libcrypto.3.dylib"
+#endif
+#endif
 #ifndef HEARTH_CURL_SONAME
 #define HEARTH_CURL_SONAME "libcurl.so.4"
 #endif

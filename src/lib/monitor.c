@@ -164,10 +164,10 @@ int monitor_launch(const struct hearth_ctx *ctx, const struct monitor_spec *spec
 	/* The spec is small (a few KiB): it fits the pipe, so it is written
 	 * before the fork and the monitor reads it to EOF. */
 	int in[2], status[2];
-	if (pipe2(in, O_CLOEXEC) < 0)
+	if (pipe_cloexec(in) < 0)
 		return fail_errno(err, "monitor: pipe: %s", strerror(errno));
 	size_t len = strlen(text);
-	if (len > 60000 || write(in[1], text, len) != (ssize_t)len || pipe2(status, O_CLOEXEC) < 0) {
+	if (len > 60000 || write(in[1], text, len) != (ssize_t)len || pipe_cloexec(status) < 0) {
 		close(in[0]);
 		close(in[1]);
 		return fail_runtime(err, "monitor: cannot hand over its spec (%zu bytes)", len);

@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/random.h>
 
 #include "state.h"
 
@@ -22,7 +21,7 @@ static const char *const nouns[] = {
 static uint32_t random_u32(void)
 {
 	uint32_t v;
-	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+	if (random_bytes(&v, sizeof(v)) < 0)
 		v = (uint32_t)now_ms() ^ (uint32_t)getpid() << 16;
 	return v;
 }

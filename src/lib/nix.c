@@ -68,7 +68,7 @@ static int run_nix(const struct hearth_ctx *ctx, char *const argv[], char **ret_
 		   struct hearth_error **err)
 {
 	int out[2];
-	if (pipe2(out, O_CLOEXEC) < 0)
+	if (pipe_cloexec(out) < 0)
 		return fail_errno(err, "build: pipe: %s", strerror(errno));
 	fflush(NULL);
 	pid_t pid = fork();

@@ -8,41 +8,62 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#ifdef __APPLE__
+#include <sys/sysctl.h>
+#endif
 
-uint64_t proc_start_time(pid_t pid)
+#ifdef __APPLE__
+/* macOS has no /proc: the kernel's process table through sysctl, the
+ * start time in microseconds. */
+static bool proc_info(pid_t pid, uint64_t *ret_start, bool *ret_zombie)
+{
+	struct kinfo_proc kp;
+	size_t len = sizeof(kp);
+	int mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID, pid };
+	if (pid <= 0 || sysctl(mib, 4, &kp, &len, NULL, 0) < 0 || len == 0)
+		return false;
+	const struct timeval *tv = &kp.kp_proc.p_starttime;
+	*ret_start = (uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec;
+	*ret_zombie = kp.kp_proc.p_stat == SZOMB;
+	return true;
+}
+#else
+/* Field 22 of /proc/PID/stat (clock ticks since boot) and the state. */
+static bool proc_info(pid_t pid, uint64_t *ret_start, bool *ret_zombie)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	_cleanup_free_ char *stat = NULL;
 	if (pid <= 0 || read_file_at(AT_FDCWD, path, 4096, &stat, NULL) < 0)
-		return 0;
+		return false;
 	/* The command name may hold spaces and ')': fields start after the last ')'. */
 	char *p = strrchr(stat, ')');
-	if (!p)
-		return 0;
+	if (!p || p[1] != ' ')
+		return false;
+	*ret_zombie = p[2] == 'Z' || p[2] == 'X';
 	p++;
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)
-		return 0;
-	return strtoull(p + 1, NULL, 10);
+		return false;
+	*ret_start = strtoull(p + 1, NULL, 10);
+	return true;
+}
+#endif
+
+uint64_t proc_start_time(pid_t pid)
+{
+	uint64_t start;
+	bool zombie;
+	return proc_info(pid, &start, &zombie) ? start : 0;
 }
 
 bool proc_alive(pid_t pid, uint64_t start)
 {
-	if (pid <= 0 || start == 0)
-		return false;
-	uint64_t now = proc_start_time(pid);
-	if (now != start)
-		return false;
+	uint64_t now;
+	bool zombie;
 	/* A zombie is gone for our purposes. */
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	_cleanup_free_ char *stat = NULL;
-	if (read_file_at(AT_FDCWD, path, 4096, &stat, NULL) < 0)
-		return false;
-	char *p = strrchr(stat, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	return pid > 0 && start != 0 && proc_info(pid, &now, &zombie) && now == start && !zombie;
 }
 
 char *proc_find_program(const char *prog)
@@ -70,7 +91,7 @@ int proc_run_hook(char *const argv[], int timeout_ms, char **ret_output, int (*h
 		  struct hearth_error **err)
 {
 	int out[2];
-	if (pipe2(out, O_CLOEXEC) < 0)
+	if (pipe_cloexec(out) < 0)
 		return fail_errno(err, "pipe: %s", strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0) {

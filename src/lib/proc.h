@@ -7,7 +7,7 @@
 
 #include "util.h"
 
-/* Start time of PID in clock ticks since boot (field 22 of
+/* Start time of PID: on Linux clock ticks since boot (field 22 of
  * /proc/PID/stat), or 0 when there is no such process. */
 uint64_t proc_start_time(pid_t pid);
 

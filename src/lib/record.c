@@ -1,8 +1,10 @@
 #include "record.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include "json.h"
+#include "proc.h"
 
 const char *hearth_status_name(enum hearth_status s)
 {
@@ -291,4 +293,10 @@ char *hearth_guest_to_json(const struct hearth_guest *g, const struct hearth_con
 	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return text;
+}
+
+void record_kill_vmm(const struct hearth_record *rec)
+{
+	if (rec->vmm_pid > 0 && proc_alive(rec->vmm_pid, rec->vmm_start))
+		kill(rec->vmm_pid, SIGKILL);
 }

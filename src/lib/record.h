@@ -68,4 +68,8 @@ struct hearth_guest *record_view_new(struct hearth_record *rec, struct hearth_co
 /* The record behind a view made by record_view_new. */
 const struct hearth_record *record_of_view(const struct hearth_guest *g);
 
+/* Kills REC's VMM outright, when the process recorded still runs; its
+ * monitor then records the end. */
+void record_kill_vmm(const struct hearth_record *rec);
+
 #endif

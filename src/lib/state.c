@@ -141,7 +141,7 @@ int state_vm_create(int rootfd, const char *name, const char *config_json, const
 	}
 	if (rec && record_write(fd, rec, err) < 0)
 		goto fail;
-	if (renameat2(vms, tmp, vms, name, RENAME_NOREPLACE) < 0) {
+	if (rename_noreplace(vms, tmp, vms, name) < 0) {
 		if (errno == EEXIST)
 			fail_conflict(err, "name: already in use (%s)", name);
 		else

@@ -57,9 +57,15 @@ char *xstrndup(const char *s, size_t n)
 
 char *xvasprintf(const char *fmt, va_list ap)
 {
-	char *s;
-	if (vasprintf(&s, fmt, ap) < 0)
+	/* vasprintf is a GNU and BSD extension: measured, then written. */
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0)
 		oom();
+	char *s = xmalloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, again);
+	va_end(again);
 	return s;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "hearth/error.h"
 
 #define WUR __attribute__((warn_unused_result))

@@ -170,7 +170,7 @@ static int load_file_content(const struct hearth_ctx *ctx, struct hearth_file *f
 		return hearth_fail(err, HEARTH_ERR_INVALID, errno, "%s: %s: %s (%s)", field, f->name, strerror(errno),
 				   f->path);
 	if (f->content) {
-		explicit_bzero(f->content, f->size);
+		secure_zero(f->content, f->size);
 		free(f->content);
 	}
 	f->content = content;

@@ -40,79 +40,93 @@ nothing_left() {
 
 test_apple_full_life() {
 	need_double
+	full_life alife
+}
+
+# The same life through the portable build (make portable-check): the
+# hearth that macOS builds, compiled and linked here with compat.h's
+# non-Linux side.
+test_apple_portable_build() {
+	need_double
+	[ -x build-portable/hearth ] || skip "no portable build (make portable-check)"
+	HEARTH=build-portable/hearth full_life plife
+}
+
+full_life() {
+	local g=$1
 	mkdir -p "$WORK/conf" "$WORK/share"
 	echo "mode=apple" >"$WORK/conf/app.conf"
 	echo shared >"$WORK/share/f"
 	(umask 077 && echo "hunter2-apple" >"$WORK/token")
 	local port
 	port=$(free_port)
-	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name alife -p "$port:80" --config-dir "$WORK/conf" \
+	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name $g -p "$port:80" --config-dir "$WORK/conf" \
 		--secret-file "token=$WORK/token" -v hearth-apple-vol:/data -v "$WORK/share:/share:ro" \
 		--memory 256 --cpus 1 >/dev/null
 	wait_for "curl -sf http://127.0.0.1:$port/" 20
-	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth alife" ] || fail "page"
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth $g" ] || fail "page"
 	local logs
-	logs=$("$HEARTH" logs alife)
+	logs=$("$HEARTH" logs $g)
 	echo "$logs" | grep -Eq 'hello: +-r--r--r-- +1 0 +0 .* app\.conf$' || fail "config not 0444: $logs"
 	echo "$logs" | grep -Eq 'hello: +-r-------- +1 0 +0 .* token$' || fail "secret not 0400: $logs"
 	echo "$logs" | grep -q 'hello:   mount .* /data ' || fail "volume not mounted: $logs"
-	echo "$logs" | grep -q 'hello: hostname alife' || fail "hostname: $logs"
-	local sdir=$HEARTH_STATE_DIR/vms/alife/secrets
+	echo "$logs" | grep -q "hello: hostname $g" || fail "hostname: $logs"
+	local sdir=$HEARTH_STATE_DIR/vms/$g/secrets
 	[ "$(stat -c '%a %u' "$sdir")" = "700 0" ] || fail "secrets dir $(stat -c '%a %u' "$sdir")"
 	[ "$(stat -c %a "$sdir/token")" = 400 ] || fail "secret file mode"
 	# What the tool was asked for: the documented flags, the secret in
 	# no argv, no Rosetta, labels and limits in its own JSON.
 	grep -q hunter2-apple "$CONTAINER_DOUBLE_ROOT/calls.log" && fail "the secret reached an argv"
 	grep -q -- --rosetta "$CONTAINER_DOUBLE_ROOT/calls.log" && fail "--rosetta sent"
-	container inspect alife | python3 -c '
+	container inspect "$g" | python3 -c '
 import json, sys
-c = json.load(sys.stdin)[0]
+c, g = json.load(sys.stdin)[0], sys.argv[1]
 conf = c["configuration"]
-assert conf["labels"]["hearth.managed"] == "true" and conf["labels"]["hearth.name"] == "alife", conf["labels"]
+assert conf["labels"]["hearth.managed"] == "true" and conf["labels"]["hearth.name"] == g, conf["labels"]
 assert conf["resources"] == {"cpus": 1, "memoryInBytes": 256 << 20}, conf["resources"]
 p = conf["publishedPorts"][0]
 assert p["hostAddress"] == "127.0.0.1" and p["containerPort"] == 80 and p["proto"] == "tcp", p
 ro = {m["destination"]: m["options"] for m in conf["mounts"]}
 assert ro["/mnt/config"] == ["ro"] and ro["/mnt/secrets"] == ["ro"] and ro["/share"] == ["ro"], ro
-assert c["status"]["state"] == "running" and c["status"]["networks"], c["status"]' || fail "inspect"
-	"$HEARTH" ps | grep -Eq '^alife +apple-container +running' || fail "ps: $("$HEARTH" ps)"
+assert c["status"]["state"] == "running" and c["status"]["networks"], c["status"]' "$g" || fail "inspect"
+	"$HEARTH" ps | grep -Eq "^$g +apple-container +running" || fail "ps: $("$HEARTH" ps)"
 	# network_info from the tool's attachment.
 	local ip
-	ip=$(container inspect alife | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"]["networks"][0]["ipv4Address"])')
-	[ "$(status_field alife guest_ip)" = "$ip" ] || fail "guest_ip $(status_field alife guest_ip) != $ip"
+	ip=$(container inspect $g | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"]["networks"][0]["ipv4Address"])')
+	[ "$(status_field $g guest_ip)" = "$ip" ] || fail "guest_ip $(status_field $g guest_ip) != $ip"
 	# exec, cp and ping through the agent, carried by `container exec`.
 	local rc=0
-	"$HEARTH" exec alife -- sh -c 'cat /share/f; exit 7' >"$WORK/out" || rc=$?
+	"$HEARTH" exec $g -- sh -c 'cat /share/f; exit 7' >"$WORK/out" || rc=$?
 	[ $rc = 7 ] || fail "exec exit $rc"
 	grep -qx shared "$WORK/out" || fail "exec output: $(cat "$WORK/out")"
 	echo "into the guest" >"$WORK/in"
-	"$HEARTH" cp "$WORK/in" alife:/tmp/in
-	"$HEARTH" exec alife -- cat /tmp/in | grep -qx "into the guest" || fail "cp in"
-	"$HEARTH" cp alife:/tmp/in "$WORK/back"
+	"$HEARTH" cp "$WORK/in" $g:/tmp/in
+	"$HEARTH" exec $g -- cat /tmp/in | grep -qx "into the guest" || fail "cp in"
+	"$HEARTH" cp $g:/tmp/in "$WORK/back"
 	cmp "$WORK/in" "$WORK/back" || fail "cp out"
-	"$HEARTH" ping alife | grep -q "^pong from alife" || fail "no pong: $("$HEARTH" ping alife 2>&1)"
+	"$HEARTH" ping $g | grep -q "^pong from $g" || fail "no pong: $("$HEARTH" ping $g 2>&1)"
 	# logs: -f follows while it runs; -n 1 is the last line.
 	rc=0
-	timeout 2 "$HEARTH" logs -f alife >"$WORK/follow" || rc=$?
+	timeout 2 "$HEARTH" logs -f $g >"$WORK/follow" || rc=$?
 	[ $rc = 124 ] || fail "logs -f ended by itself (exit $rc)"
 	grep -q 'hearth-init: ready' "$WORK/follow" || fail "logs -f printed nothing"
-	"$HEARTH" logs -n 1 alife | grep -q 'serving http' || fail "logs -n 1: $("$HEARTH" logs -n 1 alife)"
+	"$HEARTH" logs -n 1 $g | grep -q 'serving http' || fail "logs -n 1: $("$HEARTH" logs -n 1 $g)"
 	# What the tool cannot do is refused, and the guest goes on.
 	rc=0
-	"$HEARTH" pause alife 2>"$WORK/err" || rc=$?
+	"$HEARTH" pause $g 2>"$WORK/err" || rc=$?
 	[ $rc != 0 ] && grep -q 'pause is not supported by the apple-container backend' "$WORK/err" ||
 		fail "pause: exit $rc: $(cat "$WORK/err")"
 	rc=0
-	"$HEARTH" snapshot create alife "$WORK/snap" 2>"$WORK/err" || rc=$?
+	"$HEARTH" snapshot create $g "$WORK/snap" 2>"$WORK/err" || rc=$?
 	[ $rc != 0 ] && grep -q 'snapshots are not supported by the apple-container backend' "$WORK/err" ||
 		fail "snapshot: exit $rc: $(cat "$WORK/err")"
 	[ ! -e "$WORK/snap" ] || fail "a snapshot directory was made"
-	[ "$("$HEARTH" status alife)" = running ] || fail "status: $("$HEARTH" status alife)"
-	"$HEARTH" stop alife >/dev/null
-	[ "$("$HEARTH" status alife)" = "stopped by request" ] || fail "status: $("$HEARTH" status alife)"
-	[ "$(status_field alife exit_code)" = 143 ] || fail "exit code: $(status_field alife exit_code)"
-	"$HEARTH" rm alife >/dev/null
-	nothing_left alife
+	[ "$("$HEARTH" status $g)" = running ] || fail "status: $("$HEARTH" status $g)"
+	"$HEARTH" stop $g >/dev/null
+	[ "$("$HEARTH" status $g)" = "stopped by request" ] || fail "status: $("$HEARTH" status $g)"
+	[ "$(status_field $g exit_code)" = 143 ] || fail "exit code: $(status_field $g exit_code)"
+	"$HEARTH" rm $g >/dev/null
+	nothing_left $g
 	docker volume inspect hearth-apple-vol >/dev/null || fail "the named volume went with the guest"
 	docker volume rm hearth-apple-vol >/dev/null
 	no_usage_errors
@@ -129,6 +143,28 @@ test_apple_exit_code() {
 	"$HEARTH" logs aexit | grep -q 'hearth-init: exit 143' || fail "logs: $("$HEARTH" logs aexit)"
 	"$HEARTH" rm aexit >/dev/null
 	nothing_left aexit
+	no_usage_errors
+}
+
+# hearth start: an ephemeral guest's container made anew, a persistent
+# one's started again with what it wrote.
+test_apple_restart() {
+	need_double
+	local port
+	port=$(free_port)
+	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name aeph -p "$port:80" >/dev/null
+	"$HEARTH" stop aeph >/dev/null
+	"$HEARTH" start aeph >/dev/null
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth aeph" ] || fail "page after start"
+	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --rootfs-mode persistent --name akeep >/dev/null
+	"$HEARTH" exec akeep -- sh -c 'echo kept >/kept'
+	"$HEARTH" stop akeep >/dev/null
+	"$HEARTH" start akeep >/dev/null
+	[ "$("$HEARTH" exec akeep -- cat /kept)" = kept ] || fail "the persistent guest lost its write"
+	"$HEARTH" exec aeph -- cat /kept 2>/dev/null && fail "the ephemeral guest shares it"
+	"$HEARTH" rm -f aeph akeep >/dev/null
+	nothing_left aeph
+	nothing_left akeep
 	no_usage_errors
 }
 
@@ -194,6 +230,23 @@ test_apple_bad_input() {
 	no_usage_errors
 }
 
+test_valgrind_apple_paths() {
+	need_double
+	command -v valgrind >/dev/null || skip "valgrind missing"
+	local vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=9 --child-silent-after-fork=yes"
+	echo x >"$WORK/vgfile"
+	$vg "$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name vga -p "$(free_port):80" --memory 128 >/dev/null || fail "run"
+	$vg "$HEARTH" ps >/dev/null || fail "ps"
+	$vg "$HEARTH" logs vga >/dev/null || fail "logs"
+	$vg "$HEARTH" exec vga -- true || fail "exec"
+	$vg "$HEARTH" cp "$WORK/vgfile" vga:/tmp/vgfile || fail "cp"
+	$vg "$HEARTH" ping vga >/dev/null || fail "ping"
+	$vg "$HEARTH" stop vga >/dev/null || fail "stop"
+	$vg "$HEARTH" rm vga >/dev/null || fail "rm"
+	nothing_left vga
+	no_usage_errors
+}
+
 # The double itself: it takes only what the reference documents.
 test_double_rejects_undocumented() {
 	need_double
@@ -219,9 +272,12 @@ test_double_rejects_undocumented() {
 
 PASSED=0 FAILED=0 SKIPPED=0
 t test_apple_full_life
+t test_apple_portable_build
 t test_apple_exit_code
+t test_apple_restart
 t test_apple_image_loaded_once
 t test_apple_system_not_running
 t test_apple_bad_input
+[ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_apple_paths
 t test_double_rejects_undocumented
 report

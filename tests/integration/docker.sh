@@ -117,6 +117,17 @@ test_docker_port_taken() {
 	[ ! -e "$HEARTH_STATE_DIR/vms/dbusy" ] || fail "state left"
 }
 
+test_docker_file_volume_refused() {
+	need_docker
+	truncate -s 1M "$WORK/disk.img"
+	local rc=0
+	"$HEARTH" run --backend docker --rootfs "$HELLO" --name dfile -v "$WORK/disk.img:/disk" 2>"$WORK/err" || rc=$?
+	[ $rc = 2 ] || fail "exit $rc: $(cat "$WORK/err")"
+	grep -q "volumes: docker shares directories; .*($WORK/disk.img)" "$WORK/err" || fail "$(cat "$WORK/err")"
+	docker ps -aq --filter name=hearth-dfile | grep -q . && fail "container left"
+	[ ! -e "$HEARTH_STATE_DIR/vms/dfile" ] || fail "state left"
+}
+
 test_engine_unreachable() {
 	need_docker
 	local rc=0
@@ -277,6 +288,7 @@ test_valgrind_docker_paths() {
 t test_docker_full_life
 t test_unchanged_rootfs_not_reimported
 t test_docker_port_taken
+t test_docker_file_volume_refused
 t test_engine_unreachable
 t test_engine_answer_bounded
 t test_import_keeps_special_files

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/apple_container.h"
 #include "backends/docker.h"
 #include "backends/firecracker.h"
 #include "backends/qemu_accel.h"
@@ -156,6 +157,45 @@ static void test_docker_container_spec(void **state)
 	json_decref(o);
 }
 
+static void test_apple_container_run(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(hearth_config_add_volume(f->cfg, "/srv/share:/share", NULL), 0);
+	struct strv a = { 0 };
+	ac_run_argv(&f->g, "hearth.local/root-with-commas:abc", &a);
+	assert_string_equal(a.v[0], "container");
+	assert_string_equal(a.v[1], "run");
+	assert_null(a.v[a.n]);
+	/* The image last: no flag may follow it (they would be its args). */
+	assert_string_equal(a.v[a.n - 1], "hearth.local/root-with-commas:abc");
+	assert_true(find(&a, "--detach") > 0);
+	assert_true(find(&a, "--name=box") > 0);
+	assert_true(find(&a, "--cpus=3") > 0);
+	assert_true(find(&a, "--memory=384M") > 0);
+	assert_true(find(&a, "--label=hearth.managed=true") > 0);
+	assert_true(find(&a, "--label=hearth.name=box") > 0);
+	/* Ports on loopback unless an address was given, udp kept. */
+	assert_true(find(&a, "--publish=127.0.0.1:8080:80/tcp") > 0);
+	assert_true(find(&a, "--publish=127.0.0.1:5353:53/udp") > 0);
+	assert_true(find(&a, "--volume=/state/vms/box/config:/mnt/config:ro") > 0);
+	assert_true(find(&a, "--volume=/state/vms/box/secrets:/mnt/secrets:ro") > 0);
+	assert_true(find(&a, "--mount=type=volume,source=data,target=/var/data,readonly") > 0);
+	assert_true(find(&a, "--volume=/srv/share:/share") > 0);
+	assert_true(find(&a, "--tmpfs=" HEARTH_CONTAINER_AGENT_DIR) > 0);
+	assert_true(find(&a, "--entrypoint=/sbin/init") > 0);
+	assert_true(find(&a, "--env=HEARTH_VOLUMES=/var/data /share") > 0);
+	/* Rosetta stays off: the flag is never sent. */
+	assert_int_equal(find(&a, "--rosetta"), -1);
+	strv_free(&a);
+	/* An image guest: hearth-init from the image's root, as root. */
+	f->cfg->image = xstrdup("docker://127.0.0.1:5000/app:1");
+	ac_run_argv(&f->g, "hearth.local/app:def", &a);
+	assert_true(find(&a, "--entrypoint=" HEARTH_IMAGE_INIT) > 0);
+	assert_true(find(&a, "--uid=0") > 0 && find(&a, "--gid=0") > 0 && find(&a, "--workdir=/") > 0);
+	assert_true(find(&a, "--label=hearth.image=docker://127.0.0.1:5000/app:1") > 0);
+	strv_free(&a);
+}
+
 static void test_firecracker_plan(void **state)
 {
 	struct fixture *f = *state;
@@ -194,6 +234,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_qemu_user_network, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_qemu_bridge_and_kvm, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_docker_container_spec, setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_apple_container_run, setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_firecracker_plan, setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
