@@ -237,6 +237,45 @@ const char *ac_init_path(const struct hearth_config *cfg)
 	return cfg->image ? HEARTH_IMAGE_INIT : "/sbin/init";
 }
 
+/* Named volumes made with `container volume create` (of their size,
+ * where the configuration gives one) unless the tool has them already. */
+static int volumes_ensure(const struct hearth_config *cfg, struct hearth_error **err)
+{
+	for (size_t i = 0; i < cfg->n_volumes; i++) {
+		const struct hearth_volume *v = &cfg->volumes[i];
+		if (strchr(v->host, '/'))
+			continue;
+		char *inspect[] = { CLI, "volume", "inspect", v->host, NULL };
+		struct hearth_error *e = NULL;
+		int rc = ac_call(inspect, AC_CALL_MS, NULL, &e);
+		if (rc == 0)
+			continue;
+		if (rc < 0 || e->kind != HEARTH_ERR_NOT_FOUND) {
+			hearth_error_prefix(&e, "volumes: ");
+			hearth_error_pass(err, e);
+			return -1;
+		}
+		hearth_error_free(e);
+		struct strv create = { 0 };
+		strv_add(&create, xstrdup(CLI));
+		strv_add(&create, xstrdup("volume"));
+		strv_add(&create, xstrdup("create"));
+		strv_add(&create, xstrdup("--label=hearth.managed=true"));
+		if (v->size) { /* else the tool's default size */
+			strv_add(&create, xstrdup("-s"));
+			strv_addf(&create, "%llu", (unsigned long long)v->size);
+		}
+		strv_add(&create, xstrdup(v->host));
+		rc = ac_call(create.v, AC_CALL_MS, NULL, err);
+		strv_free(&create);
+		if (rc != 0) {
+			hearth_error_prefix(err, "volumes: ");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void container_delete(const char *name)
 {
 	json_t *list = NULL;
@@ -267,7 +306,7 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 		return ac_call(argv, AC_START_MS, NULL, err) == 0 ? 0 : -1;
 	}
 	_cleanup_free_ char *image = ac_ensure_image(g, err);
-	if (!image)
+	if (!image || volumes_ensure(cfg, err) < 0)
 		return -1;
 	struct strv a = { 0 };
 	ac_run_argv(g, image, &a);
@@ -387,18 +426,16 @@ static int ac_refresh(struct guest *g, struct hearth_record *rec, struct hearth_
 static int ac_stop(struct guest *g, int timeout_s, struct hearth_error **err)
 {
 	_cleanup_free_ char *id = container_id(g->name);
+	/* No time at all: killed outright. */
+	if (timeout_s == 0) {
+		char *argv[] = { CLI, "kill", id, NULL };
+		return ac_call(argv, AC_CALL_MS, NULL, err) == 0 ? 0 : -1;
+	}
 	char t[16];
 	snprintf(t, sizeof(t), "%d", timeout_s);
 	/* SIGTERM (hearth-init stops the workload), SIGKILL after T. */
 	char *argv[] = { CLI, "stop", "--time", t, id, NULL };
 	return ac_call(argv, timeout_s * 1000 + AC_CALL_MS, NULL, err) == 0 ? 0 : -1;
-}
-
-static int ac_force_stop(struct guest *g, struct hearth_error **err)
-{
-	_cleanup_free_ char *id = container_id(g->name);
-	char *argv[] = { CLI, "kill", id, NULL };
-	return ac_call(argv, AC_CALL_MS, NULL, err) == 0 ? 0 : -1;
 }
 
 static int ac_remove(struct guest *g, struct hearth_error **err)
@@ -505,7 +542,6 @@ const struct hearth_backend_ops apple_container_backend = {
 #endif
 	.probe = ac_probe,
 	.start = ac_start,
-	.force_stop = ac_force_stop,
 	.refresh = ac_refresh,
 	.stop = ac_stop,
 	.remove = ac_remove,

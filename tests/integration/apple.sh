@@ -61,7 +61,7 @@ full_life() {
 	local port
 	port=$(free_port)
 	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name $g -p "$port:80" --config-dir "$WORK/conf" \
-		--secret-file "token=$WORK/token" -v hearth-apple-vol:/data -v "$WORK/share:/share:ro" \
+		--secret-file "token=$WORK/token" -v "hearth-apple-vol-$g:/data:64M" -v "$WORK/share:/share:ro" \
 		--memory 256 --cpus 1 >/dev/null
 	wait_for "curl -sf http://127.0.0.1:$port/" 20
 	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth $g" ] || fail "page"
@@ -127,8 +127,12 @@ assert c["status"]["state"] == "running" and c["status"]["networks"], c["status"
 	[ "$(status_field $g exit_code)" = 143 ] || fail "exit code: $(status_field $g exit_code)"
 	"$HEARTH" rm $g >/dev/null
 	nothing_left $g
-	docker volume inspect hearth-apple-vol >/dev/null || fail "the named volume went with the guest"
-	docker volume rm hearth-apple-vol >/dev/null
+	# The named volume: made through `container volume create` of its
+	# size, and kept when the guest goes.
+	grep -qF "[\"volume\", \"create\", \"--label=hearth.managed=true\", \"-s\", \"67108864\", \"hearth-apple-vol-$g\"]" \
+		"$CONTAINER_DOUBLE_ROOT/calls.log" || fail "volume create: $(grep volume "$CONTAINER_DOUBLE_ROOT/calls.log")"
+	container volume inspect "hearth-apple-vol-$g" >/dev/null || fail "the named volume went with the guest"
+	container volume delete "hearth-apple-vol-$g" >/dev/null
 	no_usage_errors
 }
 
@@ -153,7 +157,10 @@ test_apple_restart() {
 	local port
 	port=$(free_port)
 	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name aeph -p "$port:80" >/dev/null
-	"$HEARTH" stop aeph >/dev/null
+	# No time to stop: killed outright.
+	"$HEARTH" stop --timeout 0 aeph >/dev/null
+	grep -qxF '["kill", "aeph"]' "$CONTAINER_DOUBLE_ROOT/calls.log" || fail "stop --timeout 0 did not kill"
+	[ "$("$HEARTH" status aeph)" = "stopped by request" ] || fail "status: $("$HEARTH" status aeph)"
 	"$HEARTH" start aeph >/dev/null
 	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from hearth aeph" ] || fail "page after start"
 	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --rootfs-mode persistent --name akeep >/dev/null

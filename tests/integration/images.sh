@@ -600,6 +600,37 @@ test_docker_daemon_qemu() {
 
 # The docker backend runs every transport's image itself: no conversion
 # into the store, the same contract (layers, env, user, cwd, config files).
+# An image guest on apple-container (against the double of Apple's
+# `container`, tests/apple): the image converted to ext4 in the store,
+# that made a one-layer OCI archive the tool loads, hearth-init from the
+# image's root as the entrypoint, the image's user, dir and env for the
+# workload.
+test_apple_container_image() {
+	need_docker
+	export CONTAINER_DOUBLE_ROOT=$WORK/double
+	mkdir -p "$CONTAINER_DOUBLE_ROOT"
+	PATH=$(cd "$(dirname "$0")/../apple" && pwd):$PATH # each test runs in a subshell of its own
+	container system start >/dev/null
+	local port out d
+	port=$(free_port)
+	"$HEARTH" run --backend apple-container --image "oci:$WORK/img/layout:1" --name ac -p "$port:80" --ready http:80/ \
+		--config-file note=/etc/hostname >/dev/null || fail "did not run"
+	[ "$(curl -s "http://127.0.0.1:$port/")" = "hello from an OCI image" ] || fail "page"
+	out=$("$HEARTH" exec ac sh -c 'echo "$GREETING|$(pwd)|$(id -u)|$(cat /mnt/config/note)"')
+	[ "$out" = "hello from the image|/|0|$(cat /etc/hostname)" ] || fail "exec: $out"
+	"$HEARTH" exec ac sh -c '[ ! -e /gone.txt ] && [ "$(ls /opaque)" = new.txt ]' || fail "layers"
+	"$HEARTH" rm -f ac >/dev/null
+	"$HEARTH" run --backend apple-container --image "oci:$WORK/img/layout:user" --name acu >/dev/null
+	wait_for "'$HEARTH' logs acu | grep -q 'exit 0'" 20
+	[ "$("$HEARTH" logs acu | grep -v hearth-init | tr '\n' ' ')" = "1000 1000 /www hello from the image " ] ||
+		fail "user image: $("$HEARTH" logs acu)"
+	"$HEARTH" rm -f acu >/dev/null
+	for d in $(container image list); do
+		ENGINE_IMAGES+=("$d")
+	done
+	[ ! -s "$CONTAINER_DOUBLE_ROOT/usage-errors.log" ] || fail "sent what the CLI rejects: $(cat "$CONTAINER_DOUBLE_ROOT/usage-errors.log")"
+}
+
 test_docker_backend() {
 	need_docker
 	need_registry
@@ -712,5 +743,6 @@ t test_registry_tls
 t test_pull_progress
 t test_docker_daemon_qemu
 t test_docker_backend
+t test_apple_container_image
 [ -n "${HEARTH_SANITIZED:-}" ] || t test_valgrind_image_paths
 report
