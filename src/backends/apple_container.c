@@ -67,7 +67,7 @@ int ac_call(char *const argv[], int timeout_ms, char **ret_out, struct hearth_er
 		size_t n = fread(msg, 1, sizeof(msg) - 1, errf);
 		msg[n] = '\0';
 		fclose(errf);
-		/* Unrun, a command still names itself in the error. */
+		/* The subcommand, then the tool's own words. */
 		hearth_fail(err, strstr(msg, "not found") ? HEARTH_ERR_NOT_FOUND : HEARTH_ERR_RUNTIME, EIO,
 			    "apple-container: container %s %s: %s", argv[1], argv[2] ? argv[2] : "",
 			    complaint(n ? msg : out));
@@ -79,11 +79,11 @@ int ac_call(char *const argv[], int timeout_ms, char **ret_out, struct hearth_er
 	return 0;
 }
 
-/* `container ARGS... --format json`, parsed. */
-static json_t *ac_json(char *const argv[], struct hearth_error **err)
+/* What `container ARGS...` printed, parsed as JSON. */
+static json_t *ac_json(char *const argv[], int timeout_ms, struct hearth_error **err)
 {
 	_cleanup_free_ char *out = NULL;
-	if (ac_call(argv, AC_CALL_MS, &out, err) != 0)
+	if (ac_call(argv, timeout_ms, &out, err) != 0)
 		return NULL;
 	json_error_t je;
 	json_t *v = json_loads(out, JSON_DECODE_ANY, &je);
@@ -109,7 +109,7 @@ static void ac_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, b
 	char *status_argv[] = { CLI, "system", "status", "--format", "json", NULL };
 	struct hearth_error *e = NULL;
 	_cleanup_free_ char *out = NULL;
-	int rc = ac_call(status_argv, AC_CALL_MS, &out, &e);
+	int rc = ac_call(status_argv, AC_PROBE_MS, &out, &e);
 	if (rc < 0) {
 		info->reason = xasprintf("%s: %s", prog, e->message);
 		hearth_error_free(e);
@@ -132,7 +132,7 @@ static void ac_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, b
 	if (!full)
 		return;
 	char *version_argv[] = { CLI, "system", "version", "--format", "json", NULL };
-	json_t *v = ac_json(version_argv, NULL);
+	json_t *v = ac_json(version_argv, AC_PROBE_MS, NULL);
 	size_t i;
 	json_t *c;
 	json_array_foreach(v, i, c)
@@ -144,14 +144,9 @@ static void ac_probe(struct hearth_ctx *ctx, struct hearth_backend_info *info, b
 	json_decref(v);
 }
 
-/* The container's ID is the guest's name: the tool names the guest's
- * host after it (it has no --hostname), and the contract wants the name.
+/* A guest's container ID is its name: the tool names the guest's host
+ * after it (it has no --hostname), and the contract wants the name.
  * hearth's own carry the label hearth.managed; no other is touched. */
-static char *container_id(const char *name)
-{
-	return xstrdup(name);
-}
-
 static bool hearth_managed(json_t *c)
 {
 	json_t *labels = json_object_get(json_object_get(c, "configuration"), "labels");
@@ -164,7 +159,7 @@ static json_t *inspect(const char *name, json_t **ret_list, struct hearth_error 
 {
 	char *argv[] = { CLI, "inspect", (char *)name, NULL };
 	struct hearth_error *e = NULL;
-	*ret_list = ac_json(argv, &e);
+	*ret_list = ac_json(argv, AC_CALL_MS, &e);
 	json_t *c = json_array_get(*ret_list, 0);
 	if (c && hearth_managed(c))
 		return c;
@@ -234,7 +229,7 @@ void ac_run_argv(const struct guest *g, const char *image, struct strv *a)
 
 const char *ac_init_path(const struct hearth_config *cfg)
 {
-	return cfg->image ? HEARTH_IMAGE_INIT : "/sbin/init";
+	return cfg && cfg->image ? HEARTH_IMAGE_INIT : "/sbin/init";
 }
 
 /* Named volumes made with `container volume create` (of their size,
@@ -288,6 +283,15 @@ static void container_delete(const char *name)
 	json_decref(list);
 }
 
+static int run(struct guest *g, const char *image, struct hearth_error **err)
+{
+	struct strv a = { 0 };
+	ac_run_argv(g, image, &a);
+	int rc = ac_call(a.v, AC_START_MS, NULL, err);
+	strv_free(&a);
+	return rc;
+}
+
 static int ac_start(struct guest *g, struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
@@ -300,19 +304,33 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 	 * shared read-only and removed with the guest's state. */
 	if (engine_files_write(g, g->workload_json, err) < 0)
 		return -1;
-	_cleanup_free_ char *id = container_id(g->name);
+	char *id = g->name;
 	if (keep) {
 		char *argv[] = { CLI, "start", id, NULL };
 		return ac_call(argv, AC_START_MS, NULL, err) == 0 ? 0 : -1;
 	}
-	_cleanup_free_ char *image = ac_ensure_image(g, err);
+	bool trusted = true;
+	_cleanup_free_ char *image = ac_ensure_image(g, &trusted, err);
 	if (!image || volumes_ensure(cfg, err) < 0)
 		return -1;
-	struct strv a = { 0 };
-	ac_run_argv(g, image, &a);
 	struct hearth_error *e = NULL;
-	int rc = ac_call(a.v, AC_START_MS, NULL, &e);
-	strv_free(&a);
+	int rc = run(g, image, &e);
+	if (rc != 0 && trusted) {
+		/* The image taken on trust may be gone: asked for, loaded when
+		 * missing, and the run tried once more. */
+		container_delete(g->name);
+		ac_image_forget(g->ctx, image);
+		free(image);
+		trusted = false;
+		image = ac_ensure_image(g, &trusted, err);
+		if (!image) {
+			hearth_error_free(e);
+			return -1;
+		}
+		hearth_error_free(e);
+		e = NULL;
+		rc = run(g, image, &e);
+	}
 	if (rc == 0)
 		return 0;
 	container_delete(g->name); /* made, maybe, before it failed */
@@ -327,7 +345,7 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 /* The whole log, in one piece, to SINK. */
 static int ac_read_log(struct guest *g, int (*sink)(const char *data, size_t len, void *arg), void *arg)
 {
-	_cleanup_free_ char *id = container_id(g->name);
+	char *id = g->name;
 	char *argv[] = { CLI, "logs", id, NULL };
 	_cleanup_free_ char *out = NULL;
 	if (ac_call(argv, AC_CALL_MS, &out, NULL) != 0)
@@ -347,7 +365,7 @@ static int exit_code(struct guest *g, const char *started)
 		uint64_t code;
 		return parse_u64(marker + slen + 1, 0, 255, &code) == 0 ? (int)code : -1;
 	}
-	_cleanup_free_ char *id = container_id(g->name);
+	char *id = g->name;
 	char *argv[] = { CLI, "logs", id, NULL };
 	_cleanup_free_ char *out = NULL;
 	if (ac_call(argv, AC_CALL_MS, &out, NULL) != 0)
@@ -425,7 +443,7 @@ static int ac_refresh(struct guest *g, struct hearth_record *rec, struct hearth_
 
 static int ac_stop(struct guest *g, int timeout_s, struct hearth_error **err)
 {
-	_cleanup_free_ char *id = container_id(g->name);
+	char *id = g->name;
 	/* No time at all: killed outright. */
 	if (timeout_s == 0) {
 		char *argv[] = { CLI, "kill", id, NULL };
@@ -456,7 +474,7 @@ static int stdout_to(void *arg)
 
 static int ac_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err)
 {
-	_cleanup_free_ char *id = container_id(g->name);
+	char *id = g->name;
 	char n[24];
 	snprintf(n, sizeof(n), "%llu", lines == LOGS_FROM_NOW ? 0ULL : (unsigned long long)lines);
 	char *argv[8];
@@ -495,7 +513,7 @@ static int relay_open(struct guest *g, const char *which, struct hearth_error **
 	int sv[2];
 	if (socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return fail_errno(err, "apple-container: socketpair: %s", strerror(errno));
-	_cleanup_free_ char *id = container_id(g->name);
+	char *id = g->name;
 	const char *init = ac_init_path(g->cfg);
 	/* Twice forked: the relay belongs to no one, so it leaves no zombie
 	 * in a caller that never waits. */

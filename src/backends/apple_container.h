@@ -4,7 +4,9 @@
 
 #include "backend.h"
 
-/* Deadlines: one call of the tool; a run (image checks, VM boot). */
+/* Deadlines: the probe's calls (each run probes); one call of the tool;
+ * a run (image checks, VM boot). */
+#define AC_PROBE_MS 5000
 #define AC_CALL_MS 30000
 #define AC_START_MS 120000
 
@@ -22,7 +24,12 @@ void ac_run_argv(const struct guest *g, const char *image, struct strv *a);
 const char *ac_init_path(const struct hearth_config *cfg);
 
 /* G's rootfs as an image of the tool's, "repo:tag", loaded once per
- * content (apple_image.c). */
-char *ac_ensure_image(struct guest *g, struct hearth_error **err);
+ * content (apple_image.c). With *TRUSTED true, an image this state root
+ * loaded before is taken on trust (*TRUSTED stays true: the tool was not
+ * asked); else the tool is asked, and it is loaded when missing. */
+char *ac_ensure_image(struct guest *g, bool *trusted, struct hearth_error **err);
+
+/* Forgets that REF was loaded (the tool no longer had it). */
+void ac_image_forget(struct hearth_ctx *ctx, const char *ref);
 
 #endif

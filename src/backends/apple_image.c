@@ -12,6 +12,7 @@
 #include "image/digest.h"
 #include "lib/ext4tar.h"
 #include "lib/json.h"
+#include "lib/state.h"
 #include "lib/tarfile.h"
 #include "rootfs_tag.h"
 
@@ -118,7 +119,34 @@ static int write_archive(struct hearth_ctx *ctx, const char *rootfs, const char 
 	return rc;
 }
 
-char *ac_ensure_image(struct guest *g, struct hearth_error **err)
+/* The images this state root loaded, remembered in its cache so a run
+ * asks the tool nothing before `container run`: a name per image. */
+static char *memo_name(const char *ref)
+{
+	return xasprintf("apple-image-%016llx", (unsigned long long)fnv1a(FNV_SEED, ref, strlen(ref)));
+}
+
+static bool memo_has(struct hearth_ctx *ctx, const char *ref)
+{
+	_cleanup_close_ int cache = state_cache_open(ctx);
+	_cleanup_free_ char *name = memo_name(ref);
+	_cleanup_free_ char *text = NULL;
+	return cache >= 0 && read_file_at(cache, name, 4096, &text, NULL) == 0 && strcmp(text, ref) == 0;
+}
+
+static void memo_set(struct hearth_ctx *ctx, const char *ref, bool loaded)
+{
+	_cleanup_close_ int cache = state_cache_open(ctx);
+	_cleanup_free_ char *name = memo_name(ref);
+	if (cache < 0)
+		return;
+	if (loaded)
+		IGNORE_FAILURE(write_file_atomic_at(cache, name, ref, strlen(ref), 0600));
+	else
+		unlinkat(cache, name, 0);
+}
+
+char *ac_ensure_image(struct guest *g, bool *ret_trusted, struct hearth_error **err)
 {
 	const struct hearth_config *cfg = g->cfg;
 	char tag[64];
@@ -128,11 +156,16 @@ char *ac_ensure_image(struct guest *g, struct hearth_error **err)
 		return NULL;
 	_cleanup_free_ char *repo = rootfs_image_repo(cfg->rootfs_path, REPO_PREFIX);
 	char *ref = xasprintf("%s:%s", repo, tag);
+	*ret_trusted = *ret_trusted && memo_has(g->ctx, ref);
+	if (*ret_trusted)
+		return ref; /* loaded before: the run says if it is gone */
 	char *inspect[] = { "container", "image", "inspect", ref, NULL };
 	struct hearth_error *e = NULL;
 	int rc = ac_call(inspect, AC_CALL_MS, NULL, &e);
-	if (rc == 0)
+	if (rc == 0) {
+		memo_set(g->ctx, ref, true);
 		return ref; /* this content is loaded already */
+	}
 	if (rc < 0 || e->kind != HEARTH_ERR_NOT_FOUND) {
 		free(ref);
 		hearth_error_pass(err, e);
@@ -154,5 +187,11 @@ char *ac_ensure_image(struct guest *g, struct hearth_error **err)
 		free(ref);
 		return NULL;
 	}
+	memo_set(g->ctx, ref, true);
 	return ref;
+}
+
+void ac_image_forget(struct hearth_ctx *ctx, const char *ref)
+{
+	memo_set(ctx, ref, false);
 }

@@ -43,10 +43,7 @@ static char *file_identity(const struct stat *st)
 static bool hash_memo(struct hearth_ctx *ctx, const char *path, const struct stat *st, char *hash, size_t len,
 		      bool store)
 {
-	_cleanup_close_ int root = state_root_open(ctx, NULL);
-	if (root < 0 || (mkdirat(root, "cache", 0700) < 0 && errno != EEXIST))
-		return false;
-	_cleanup_close_ int cache = openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int cache = state_cache_open(ctx);
 	char name[40];
 	snprintf(name, sizeof(name), "rootfs-%016llx", (unsigned long long)fnv1a(FNV_SEED, path, strlen(path)));
 	_cleanup_free_ char *id = file_identity(st);

@@ -153,8 +153,7 @@ static char *remember_key(const struct hearth_build *b)
 
 static void remember(const struct hearth_ctx *ctx, struct hearth_build *b)
 {
-	_cleanup_close_ int root = state_root_open(ctx, NULL);
-	_cleanup_close_ int cache = root >= 0 ? openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	_cleanup_close_ int cache = state_cache_open(ctx);
 	if (cache < 0)
 		return;
 	_cleanup_free_ char *key = remember_key(b);

@@ -61,6 +61,12 @@ int state_root_open(const struct hearth_ctx *ctx, struct hearth_error **err)
 	return steal_fd(&fd);
 }
 
+int state_cache_open(const struct hearth_ctx *ctx)
+{
+	_cleanup_close_ int root = state_root_open(ctx, NULL);
+	return root < 0 ? -1 : openat(root, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
 /* Every holder of a hearth lock holds it for milliseconds (no daemon
  * call happens under one), so a wait this long means a stuck or hostile
  * holder: say so instead of hanging every command behind it. */

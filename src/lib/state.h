@@ -10,6 +10,10 @@
  * Returns a directory fd. */
 int state_root_open(const struct hearth_ctx *ctx, struct hearth_error **err) WUR;
 
+/* The state root's cache directory (made with the root), for what may
+ * be remembered to save work and forgotten at no cost; -1 on failure. */
+int state_cache_open(const struct hearth_ctx *ctx);
+
 /* Takes the root's allocation lock (names, ports, slots); close the
  * returned fd to release it. */
 int state_lock(int rootfd, struct hearth_error **err) WUR;

@@ -181,15 +181,29 @@ test_apple_image_loaded_once() {
 	"$HEARTH" rm -f once >/dev/null
 	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name twice --memory 128 >/dev/null
 	"$HEARTH" rm -f twice >/dev/null
-	local loads
+	local loads ref
 	loads=$(grep -c '"image", "load"' "$CONTAINER_DOUBLE_ROOT/calls.log" || true)
 	[ "$loads" -le 1 ] || fail "loaded $loads times for one rootfs"
+	# Once loaded, a run asks the tool nothing before `container run`.
+	: >"$CONTAINER_DOUBLE_ROOT/calls.log"
+	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name thrice --memory 128 >/dev/null
+	sed -n 1p "$CONTAINER_DOUBLE_ROOT/calls.log" | grep -q '^\["system", "status"' &&
+		sed -n 2p "$CONTAINER_DOUBLE_ROOT/calls.log" | grep -q '^\["run", ' ||
+		fail "calls before the run: $(head -n 3 "$CONTAINER_DOUBLE_ROOT/calls.log")"
+	ref=$(container inspect thrice | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["configuration"]["image"]["reference"])')
+	"$HEARTH" rm -f thrice >/dev/null
+	# The image gone behind hearth's back: loaded again, and the run goes on.
+	container image delete "$ref" >/dev/null
+	"$HEARTH" run "${AC[@]}" --rootfs "$HELLO" --name again --memory 128 >/dev/null || fail "no run after the image went"
+	"$HEARTH" rm -f again >/dev/null
+	loads=$(grep -c '"image", "load"' "$CONTAINER_DOUBLE_ROOT/calls.log" || true)
+	[ "$loads" = 1 ] || fail "not loaded again ($loads)"
 	# A changed rootfs is new content: loaded again, under a new tag.
 	cp "$HELLO" "$WORK/hello.ext4"
 	debugfs -w -R "write /etc/hostname /etc/changed" "$WORK/hello.ext4" >/dev/null 2>&1
 	"$HEARTH" run "${AC[@]}" --rootfs "$WORK/hello.ext4" --name changed --memory 128 >/dev/null
 	"$HEARTH" rm -f changed >/dev/null
-	[ "$(grep -c '"image", "load"' "$CONTAINER_DOUBLE_ROOT/calls.log")" = $((loads + 1)) ] ||
+	[ "$(grep -c '"image", "load"' "$CONTAINER_DOUBLE_ROOT/calls.log")" = 2 ] ||
 		fail "a changed rootfs was not loaded"
 	[ "$(container image list | grep -c '^hearth.local/hello:')" = 2 ] || fail "images: $(container image list)"
 	no_usage_errors
