@@ -90,6 +90,15 @@ ro = {m["destination"]: m["options"] for m in conf["mounts"]}
 assert ro["/mnt/config"] == ["ro"] and ro["/mnt/secrets"] == ["ro"] and ro["/share"] == ["ro"], ro
 assert c["status"]["state"] == "running" and c["status"]["networks"], c["status"]' "$g" || fail "inspect"
 	"$HEARTH" ps | grep -Eq "^$g +apple-container +running" || fail "ps: $("$HEARTH" ps)"
+	# The tool's own listing of it: ManagedContainer JSON, as the sources print it.
+	container ls --format json | python3 -c '
+import json, sys
+items = {c["id"]: c for c in json.load(sys.stdin)}
+c = items[sys.argv[1]]
+assert set(c) == {"id", "configuration", "status"}, c.keys()
+assert c["configuration"]["id"] == c["id"] and c["status"]["state"] == "running", c["status"]
+assert c["configuration"]["image"]["reference"].startswith("hearth.local/hello:"), c["configuration"]["image"]
+assert c["status"]["startedDate"].endswith("Z"), c["status"]' "$g" || fail "container ls"
 	# network_info from the tool's attachment.
 	local ip
 	ip=$(container inspect $g | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"]["networks"][0]["ipv4Address"])')
@@ -125,6 +134,8 @@ assert c["status"]["state"] == "running" and c["status"]["networks"], c["status"
 	"$HEARTH" stop $g >/dev/null
 	[ "$("$HEARTH" status $g)" = "stopped by request" ] || fail "status: $("$HEARTH" status $g)"
 	[ "$(status_field $g exit_code)" = 143 ] || fail "exit code: $(status_field $g exit_code)"
+	container ls --quiet | grep -qx "$g" && fail "a stopped container in ls without --all"
+	container ls --all --quiet | grep -qx "$g" || fail "the stopped container missing from ls --all"
 	"$HEARTH" rm $g >/dev/null
 	nothing_left $g
 	# The named volume: made through `container volume create` of its
