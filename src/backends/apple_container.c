@@ -304,9 +304,8 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 	 * shared read-only and removed with the guest's state. */
 	if (engine_files_write(g, g->workload_json, err) < 0)
 		return -1;
-	char *id = g->name;
 	if (keep) {
-		char *argv[] = { CLI, "start", id, NULL };
+		char *argv[] = { CLI, "start", g->name, NULL };
 		return ac_call(argv, AC_START_MS, NULL, err) == 0 ? 0 : -1;
 	}
 	bool trusted = true;
@@ -321,14 +320,11 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 		container_delete(g->name);
 		ac_image_forget(g->ctx, image);
 		free(image);
-		trusted = false;
-		image = ac_ensure_image(g, &trusted, err);
-		if (!image) {
-			hearth_error_free(e);
-			return -1;
-		}
 		hearth_error_free(e);
 		e = NULL;
+		trusted = false;
+		if (!(image = ac_ensure_image(g, &trusted, err)))
+			return -1;
 		rc = run(g, image, &e);
 	}
 	if (rc == 0)
@@ -345,12 +341,17 @@ static int ac_start(struct guest *g, struct hearth_error **err)
 /* The whole log, in one piece, to SINK. */
 static int ac_read_log(struct guest *g, int (*sink)(const char *data, size_t len, void *arg), void *arg)
 {
-	char *id = g->name;
-	char *argv[] = { CLI, "logs", id, NULL };
+	char *argv[] = { CLI, "logs", g->name, NULL };
 	_cleanup_free_ char *out = NULL;
 	if (ac_call(argv, AC_CALL_MS, &out, NULL) != 0)
 		return -1;
 	sink(out, strlen(out), arg);
+	return 0;
+}
+
+static int collect(const char *data, size_t len, void *arg)
+{
+	strbuf_append(arg, data, len);
 	return 0;
 }
 
@@ -365,13 +366,13 @@ static int exit_code(struct guest *g, const char *started)
 		uint64_t code;
 		return parse_u64(marker + slen + 1, 0, 255, &code) == 0 ? (int)code : -1;
 	}
-	char *id = g->name;
-	char *argv[] = { CLI, "logs", id, NULL };
-	_cleanup_free_ char *out = NULL;
-	if (ac_call(argv, AC_CALL_MS, &out, NULL) != 0)
+	struct strbuf out = { 0 };
+	if (ac_read_log(g, collect, &out) < 0 || !out.buf) {
+		strbuf_release(&out);
 		return -1;
+	}
 	int code = -1;
-	for (char *line = out; line && *line;) {
+	for (char *line = out.buf; line && *line;) {
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
@@ -384,6 +385,7 @@ static int exit_code(struct guest *g, const char *started)
 		_cleanup_free_ char *text = xasprintf("%s %d", started, code);
 		IGNORE_FAILURE(write_file_atomic_at(g->dirfd, "exit-code", text, strlen(text), 0600));
 	}
+	strbuf_release(&out);
 	return code;
 }
 
@@ -443,16 +445,15 @@ static int ac_refresh(struct guest *g, struct hearth_record *rec, struct hearth_
 
 static int ac_stop(struct guest *g, int timeout_s, struct hearth_error **err)
 {
-	char *id = g->name;
 	/* No time at all: killed outright. */
 	if (timeout_s == 0) {
-		char *argv[] = { CLI, "kill", id, NULL };
+		char *argv[] = { CLI, "kill", g->name, NULL };
 		return ac_call(argv, AC_CALL_MS, NULL, err) == 0 ? 0 : -1;
 	}
 	char t[16];
 	snprintf(t, sizeof(t), "%d", timeout_s);
 	/* SIGTERM (hearth-init stops the workload), SIGKILL after T. */
-	char *argv[] = { CLI, "stop", "--time", t, id, NULL };
+	char *argv[] = { CLI, "stop", "--time", t, g->name, NULL };
 	return ac_call(argv, timeout_s * 1000 + AC_CALL_MS, NULL, err) == 0 ? 0 : -1;
 }
 
@@ -474,7 +475,6 @@ static int stdout_to(void *arg)
 
 static int ac_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct hearth_error **err)
 {
-	char *id = g->name;
 	char n[24];
 	snprintf(n, sizeof(n), "%llu", lines == LOGS_FROM_NOW ? 0ULL : (unsigned long long)lines);
 	char *argv[8];
@@ -487,7 +487,7 @@ static int ac_logs(struct guest *g, uint64_t lines, bool follow, int fd, struct 
 	}
 	if (follow)
 		argv[i++] = "--follow";
-	argv[i++] = id;
+	argv[i++] = g->name;
 	argv[i] = NULL;
 	/* The log straight to FD; what comes back is the tool's complaint.
 	 * FD copied above 2 first: the child's 1 and 2 are the pipe by the
@@ -513,7 +513,6 @@ static int relay_open(struct guest *g, const char *which, struct hearth_error **
 	int sv[2];
 	if (socketpair_cloexec(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return fail_errno(err, "apple-container: socketpair: %s", strerror(errno));
-	char *id = g->name;
 	const char *init = ac_init_path(g->cfg);
 	/* Twice forked: the relay belongs to no one, so it leaves no zombie
 	 * in a caller that never waits. */
@@ -531,7 +530,7 @@ static int relay_open(struct guest *g, const char *which, struct hearth_error **
 		    (devnull >= 0 && dup2(devnull, STDERR_FILENO) < 0))
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
-		execlp(CLI, CLI, "exec", "--interactive", id, init, "relay", which, (char *)NULL);
+		execlp(CLI, CLI, "exec", "--interactive", g->name, init, "relay", which, (char *)NULL);
 		_exit(127);
 	}
 	close(sv[1]);
